@@ -76,7 +76,7 @@ def _render_hermes_tool(tool: Mapping[str, Any]) -> str:
 def system_prompt(tools: Sequence[Mapping[str, Any]], format: Format = "toolrl") -> str:
     """The system prompt listing ``tools`` (dicts with ``name``, ``description``, ``parameters``).
 
-    >>> print(system_prompt([{"name": "f", "description": "Adds.", "parameters": {"x": {"type": "int"}}}]).split("\n")[4])
+    >>> print(system_prompt([{"name": "f", "description": "Adds.", "parameters": {"x": {"type": "int"}}}]).split("\\n")[4])
     1. Name: f
     >>> "<tools>" in system_prompt([], "hermes")
     True
