@@ -1,0 +1,304 @@
+"""Tool-call correctness: how well the predicted calls match the ground-truth calls.
+
+:func:`call_correctness` gives the maximum for equal call lists, the minimum where the released code
+fails (a predicted call that is not an object or has no ``"name"``; an unhashable name under Jaccard
+matching; a call named like a ground-truth call whose arguments are missing or not an object), and
+fine-grained partial credit in between.
+
+The partial credit (``spec/REWARD.md``): ``match(A, B)`` is 1 for equal lists, 0 if either is empty,
+else the multiset Jaccard index. The name term is ``match(gt names, predicted names)``; then each
+ground-truth call ``g`` adds ``1 + len(g.args)`` to the denominator and, for the predicted call of the
+same name chosen for it, ``match(keys) + #equal values`` to the numerator. The released code chooses
+greedily in ground-truth order (``matching="greedy"``); ``matching="optimal"`` chooses the assignment
+with the largest total (the paper's Figure 3).
+
+Values compare with Python's ``==`` on the decoded JSON (``values="exact"``: ``1 == 1.0 == True``,
+``"1" != 1``), or with ``values="lenient"``: each value is first brought to a canonical form —
+strings are stripped and case-folded; strings that read as a finite number, and numbers and booleans,
+become floats (so ``"1" == 1 == 1.0 == True``); ``"true"``/``"false"`` become 1.0/0.0; lists and
+objects are compared element-wise with their keys kept exactly. Names and keys are never relaxed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+ValueEq = Callable[[Any, Any], bool]
+
+
+def canonical_value(value: Any) -> Any:
+    """The lenient canonical form of a JSON value (see the module docstring).
+
+    >>> canonical_value(" Paris "), canonical_value("1"), canonical_value(True), canonical_value([1, "2.0"])
+    ('paris', 1.0, 1.0, (1.0, 2.0))
+    """
+    if isinstance(value, str):
+        text = value.strip().casefold()
+        if text in ("true", "false"):
+            return float(text == "true")
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return number if math.isfinite(number) else text
+    if isinstance(value, (bool, int, float)):
+        try:
+            return float(value)
+        except OverflowError:  # an integer too large for a float stays exact
+            return value
+    if isinstance(value, list):
+        return tuple(canonical_value(item) for item in value)
+    if isinstance(value, dict):
+        return {key: canonical_value(item) for key, item in value.items()}
+    return value
+
+
+def exact_eq(a: Any, b: Any) -> bool:
+    return a == b
+
+
+def lenient_eq(a: Any, b: Any) -> bool:
+    """Equality after :func:`canonical_value`.
+
+    >>> lenient_eq({"city": "Paris", "n": "3"}, {"city": "paris ", "n": 3}), lenient_eq("1", "2")
+    (True, False)
+    """
+    return a == b or canonical_value(a) == canonical_value(b)
+
+
+VALUE_EQUALITIES: dict[str, ValueEq] = {"exact": exact_eq, "lenient": lenient_eq}
+
+
+def match_score(a: Sequence[Any], b: Sequence[Any], exact_lists: bool = False) -> float:
+    """The released ``match_score``: 1.0 for equal lists, 0.0 if either is empty, else the multiset
+    Jaccard index (raises TypeError on unhashable items). With ``exact_lists``: 1.0 if equal, else 0.0.
+
+    >>> match_score(["a", "b"], ["b", "a"]), match_score(["a", "a"], ["a"]), match_score([], ["a"])
+    (1.0, 0.5, 0.0)
+    >>> match_score(["a", "b"], ["b", "a"], exact_lists=True)
+    0.0
+    """
+    if a == b:
+        return 1.0
+    if exact_lists or not a or not b:
+        return 0.0
+    count_a, count_b = Counter(a), Counter(b)
+    common = sum(min(count_a[k], count_b[k]) for k in count_a.keys() & count_b.keys())
+    return common / (len(a) + len(b) - common)
+
+
+def calls_equal(gt: dict, pred: Any, key: str, value_eq: ValueEq) -> bool:
+    """Whole-call equality: Python ``==``, or ``value_eq`` on the argument values.
+
+    >>> calls_equal({"name": "f", "parameters": {"n": 1}}, {"name": "f", "parameters": {"n": "1"}}, "parameters", lenient_eq)
+    True
+    """
+    if gt == pred:
+        return True
+    if value_eq is exact_eq or not isinstance(pred, dict) or gt.keys() != pred.keys():
+        return False
+    return all(
+        _arguments_equal(gt_value, pred[field], value_eq) if field == key else gt_value == pred[field]
+        for field, gt_value in gt.items()
+    )
+
+
+def lists_equal(gt: Sequence[Any], pred: Sequence[Any], key: str, value_eq: ValueEq) -> bool:
+    if value_eq is exact_eq:
+        return list(gt) == list(pred)
+    return len(gt) == len(pred) and all(calls_equal(g, p, key, value_eq) for g, p in zip(gt, pred))
+
+
+def _pair_score(gt_args: dict, pred_args: dict, exact_lists: bool, value_eq: ValueEq) -> float:
+    keys = match_score(list(gt_args.keys()), list(pred_args.keys()), exact_lists)
+    values = sum(1.0 for k, v in gt_args.items() if k in pred_args and value_eq(pred_args[k], v))
+    return keys + values
+
+
+def _candidate_scores(
+    gt: Sequence[dict],
+    pred: Sequence[Any],
+    key: str,
+    exact_lists: bool,
+    whole_call: bool,
+    value_eq: ValueEq,
+) -> list[list[tuple[int, float]]] | None:
+    """For each ground-truth call, the (predicted index, score > 0) candidates of the same name, in
+    predicted order; None where the released code would raise (see the module docstring)."""
+    gt_names = {call["name"] for call in gt}
+    rows: list[list[tuple[int, float]]] = [[] for _ in gt]
+    by_name: dict[str, list[int]] = {}
+    for index, call in enumerate(gt):
+        by_name.setdefault(call["name"], []).append(index)
+    for p_index, call in enumerate(pred):
+        name = call["name"]
+        if not isinstance(name, str) or name not in gt_names:
+            continue
+        args = call.get(key)
+        if not whole_call and not isinstance(args, dict):
+            return None
+        for g_index in by_name[name]:
+            if whole_call:
+                score = 1.0 if calls_equal(gt[g_index], call, key, value_eq) else 0.0
+            else:
+                score = _pair_score(gt[g_index][key], args, exact_lists, value_eq)
+            if score > 0:
+                rows[g_index].append((p_index, score))
+    return rows
+
+
+def _greedy(rows: list[list[tuple[int, float]]], whole_call: bool) -> list[float]:
+    """The released loop: each ground-truth call in order takes the best unused candidate (ties: the
+    earliest; ``whole_call``: the first equal one)."""
+    used: set[int] = set()
+    gains = []
+    for candidates in rows:
+        best_index, best = -1, 0.0
+        for p_index, score in candidates:
+            if p_index not in used and score > best:
+                best_index, best = p_index, score
+                if whole_call:
+                    break
+        if best_index >= 0:
+            used.add(best_index)
+        gains.append(best)
+    return gains
+
+
+def _optimal(rows: list[list[tuple[int, float]]]) -> list[float]:
+    """Maximum-weight assignment of predicted calls to ground-truth calls (Hungarian algorithm).
+
+    Only each row's ``len(rows)`` best candidates can be part of an optimal assignment, so the matrix
+    stays ``G x G²`` however many calls were predicted.
+    """
+    size = len(rows)
+    kept = [sorted(candidates, key=lambda item: -item[1])[:size] for candidates in rows]
+    columns = sorted({p_index for candidates in kept for p_index, _ in candidates})
+    if not columns:
+        return [0.0] * size
+    column_of = {p_index: c for c, p_index in enumerate(columns)}
+    width = max(len(columns), size)
+    weight = [[0.0] * width for _ in range(size)]
+    for g_index, candidates in enumerate(kept):
+        for p_index, score in candidates:
+            weight[g_index][column_of[p_index]] = score
+    assignment = _hungarian_max(weight)
+    return [weight[g_index][column] for g_index, column in enumerate(assignment)]
+
+
+def _hungarian_max(weight: list[list[float]]) -> list[int]:
+    """Column assigned to each row maximising the total weight (rows <= columns); O(rows² · columns)."""
+    rows, cols = len(weight), len(weight[0])
+    inf = float("inf")
+    u, v = [0.0] * (rows + 1), [0.0] * (cols + 1)
+    owner, way = [0] * (cols + 1), [0] * (cols + 1)
+    for row in range(1, rows + 1):
+        owner[0], col0 = row, 0
+        best = [inf] * (cols + 1)
+        done = [False] * (cols + 1)
+        while True:
+            done[col0] = True
+            r0, delta, col1 = owner[col0], inf, 0
+            for col in range(1, cols + 1):
+                if not done[col]:
+                    cost = -weight[r0 - 1][col - 1] - u[r0] - v[col]
+                    if cost < best[col]:
+                        best[col], way[col] = cost, col0
+                    if best[col] < delta:
+                        delta, col1 = best[col], col
+            for col in range(cols + 1):
+                if done[col]:
+                    u[owner[col]] += delta
+                    v[col] -= delta
+                else:
+                    best[col] -= delta
+            col0 = col1
+            if owner[col0] == 0:
+                break
+        while col0:
+            col1 = way[col0]
+            owner[col0] = owner[col1]
+            col0 = col1
+    assignment = [0] * rows
+    for col in range(1, cols + 1):
+        if owner[col]:
+            assignment[owner[col] - 1] = col - 1
+    return assignment
+
+
+def call_correctness(
+    gt: Sequence[dict],
+    pred: Sequence[Any] | None,
+    low: float,
+    high: float,
+    key: str = "parameters",
+    *,
+    exact_lists: bool = False,
+    whole_call: bool = False,
+    optimal: bool = False,
+    value_eq: ValueEq = exact_eq,
+) -> float:
+    """Correctness in [low, high]: ``high`` when the call lists are equal, ``low`` when the prediction
+    has no complete block (``pred`` is None) or the released code fails on it, else
+    ``(high - low) · score / S + low``. ``gt`` is non-empty and validated.
+
+    >>> gt = [{"name": "f", "parameters": {"a": 1, "b": 2}}]
+    >>> call_correctness(gt, gt, -3.0, 3.0), call_correctness(gt, [{"name": "f", "parameters": {"a": 1}}], -3.0, 3.0)
+    (3.0, 0.75)
+    >>> call_correctness(gt, [{"name": "f"}], -3.0, 3.0)
+    -3.0
+    """
+    if pred is None:
+        return low
+    if lists_equal(gt, pred, key, value_eq):
+        return high
+    if any(not isinstance(call, dict) or "name" not in call for call in pred):
+        return low
+    try:
+        score = match_score([c["name"] for c in gt], [c["name"] for c in pred], exact_lists)
+    except TypeError:  # an unhashable predicted name: the released Counter raises
+        return low
+    rows = _candidate_scores(gt, pred, key, exact_lists, whole_call, value_eq)
+    if rows is None:
+        return low
+    total = 1.0
+    for call in gt:
+        total += 1.0 if whole_call else 1.0 + len(call[key])
+    for gain in _optimal(rows) if optimal else _greedy(rows, whole_call):
+        score += gain
+    return (high - low) * score / total + low
+
+
+def same_calls(gt: Sequence[dict], pred: Sequence[Any], key: str, value_eq: ValueEq = exact_eq) -> bool:
+    """Multiset equality of (name, arguments) pairs, order ignored (the ``binary`` variant).
+
+    >>> f, g = {"name": "f", "parameters": {}}, {"name": "g", "parameters": {"x": 1}}
+    >>> same_calls([f, g], [g, f], "parameters"), same_calls([f, g], [f, f], "parameters")
+    (True, False)
+    """
+    if len(gt) != len(pred):
+        return False
+    unused = list(pred)
+    for call in gt:
+        for position, other in enumerate(unused):
+            if (
+                isinstance(other, dict)
+                and other.get("name") == call["name"]
+                and _arguments_equal(call[key], other.get(key), value_eq)
+            ):
+                del unused[position]
+                break
+        else:
+            return False
+    return True
+
+
+def _arguments_equal(gt_args: dict, pred_args: Any, value_eq: ValueEq) -> bool:
+    return (
+        isinstance(pred_args, dict)
+        and gt_args.keys() == pred_args.keys()
+        and all(value_eq(pred_args[k], v) for k, v in gt_args.items())
+    )

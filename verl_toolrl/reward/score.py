@@ -1,0 +1,248 @@
+"""``compute_score``: one response and its ground truth in, the reward and its components out.
+
+This is the function verl calls (directly as ``reward.custom_reward_function``, or through the
+``toolrl`` reward manager). ``score = format + correctness (+ length)``; see ``variants.py`` for each
+variant's ranges and ``spec/REWARD.md`` for the released reward it reproduces. Model output never
+raises; a malformed ground truth (it comes from data) raises ``ValueError`` saying what is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from numbers import Real
+from typing import Any
+
+from verl_toolrl.calls import ARGUMENTS_KEY, CALL_OPEN, FORMATS, RESPONSE_OPEN, loads_or_none, parse_response
+from verl_toolrl.calls import released_call_lines
+from verl_toolrl.reward.correctness import VALUE_EQUALITIES, call_correctness, lists_equal, same_calls
+from verl_toolrl.reward.format import hermes_layout_ok, toolrl_layout_ok
+from verl_toolrl.reward.length import length_reward
+from verl_toolrl.reward.variants import (
+    LENGTH_RANGE,
+    VARIANTS,
+    correctness_range,
+    format_range,
+    length_target,
+)
+
+MATCHINGS: tuple[str, ...] = ("greedy", "optimal")
+
+#: The keys of every :func:`compute_score` result, all floats.
+SCORE_KEYS: tuple[str, ...] = (
+    "score",  # the reward
+    "format_reward",
+    "correctness_reward",
+    "length_reward",  # 0.0 unless the variant has a length term
+    "parsed",  # 1.0 when the response parsed without any error reason
+    "num_calls",  # well-formed predicted calls
+    "exact_match",  # 1.0 when the predicted calls equal the ground truth's (none for none)
+)
+
+
+@dataclass(frozen=True)
+class RewardOptions:
+    """Reward configuration, validated on construction.
+
+    >>> RewardOptions(variant="dynamic").schedule_steps
+    150
+    >>> RewardOptions(variant="dinamic")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown reward variant 'dinamic'; valid variants: original, with_length, dynamic_length, equal_max, two_stage, dynamic, finegrained, intermediate, coarse, binary
+    """
+
+    variant: str = "original"
+    format: str = "toolrl"  # output format of responses and ground truths: toolrl | hermes
+    matching: str = "greedy"  # greedy (released code) | optimal (maximum-weight assignment)
+    values: str = "exact"  # exact (Python ==) | lenient (see correctness.py)
+    schedule_steps: float = 150  # horizon of the step-scheduled variants (150 in the paper)
+
+    def __post_init__(self) -> None:
+        for name, value, choices in (
+            ("reward variant", self.variant, tuple(VARIANTS)),
+            ("format", self.format, FORMATS),
+            ("matching", self.matching, MATCHINGS),
+            ("values", self.values, tuple(VALUE_EQUALITIES)),
+        ):
+            if value not in choices:
+                raise ValueError(f"unknown {name} {value!r}; valid {name.split()[-1]}s: {', '.join(choices)}")
+        steps = self.schedule_steps
+        if isinstance(steps, bool) or not isinstance(steps, Real) or not steps > 0:
+            raise ValueError(f"schedule_steps must be a positive number, got {steps!r}")
+
+
+OPTION_NAMES: tuple[str, ...] = tuple(RewardOptions.__dataclass_fields__)
+
+
+@lru_cache(maxsize=256)
+def _options(variant: str, format: str, matching: str, values: str, schedule_steps: float) -> RewardOptions:
+    return RewardOptions(variant, format, matching, values, schedule_steps)
+
+
+def reward_options(**options: Any) -> RewardOptions:
+    """Validated options from keyword arguments; an unknown name is a ``ValueError`` listing the valid ones.
+
+    >>> reward_options(variant="coarse").variant
+    'coarse'
+    >>> reward_options(varient="coarse")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown reward option 'varient'; valid options: variant, format, matching, values, schedule_steps
+    """
+    for name in options:
+        if name not in OPTION_NAMES:
+            raise ValueError(f"unknown reward option {name!r}; valid options: {', '.join(OPTION_NAMES)}")
+    defaults = RewardOptions()
+    return _options(*(options.get(name, getattr(defaults, name)) for name in OPTION_NAMES))
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """A validated target: its calls (JSON objects as decoded) and which blocks it has."""
+
+    calls: tuple[dict, ...]
+    has_call: bool
+    has_response: bool
+
+
+def _bad_ground_truth(problem: str, text: str) -> ValueError:
+    return ValueError(f"malformed ground truth: {problem} (ground truth starts {text[:120]!r})")
+
+
+def _check_call(value: Any, index: int, key: str, text: str) -> dict:
+    if not isinstance(value, dict):
+        raise _bad_ground_truth(f"call {index} is not a JSON object", text)
+    if not isinstance(value.get("name"), str):
+        raise _bad_ground_truth(f'call {index} has no string "name"', text)
+    if not isinstance(value.get(key), dict):
+        raise _bad_ground_truth(f'call {index} has no "{key}" object', text)
+    return value
+
+
+@lru_cache(maxsize=1 << 16)
+def parse_ground_truth(text: str, format: str = "toolrl") -> GroundTruth:
+    """Read and validate a ground truth (cached: GRPO scores every prompt's target many times).
+
+    >>> gt = parse_ground_truth('<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n</tool_call>')
+    >>> gt.calls, gt.has_call, gt.has_response
+    (({'name': 'f', 'parameters': {}},), True, False)
+    >>> parse_ground_truth('<think> t </think>\\n<tool_call>\\n{"name": "f"}\\n</tool_call>')
+    Traceback (most recent call last):
+    ...
+    ValueError: malformed ground truth: call 1 has no "parameters" object (ground truth starts '<think> t </think>\\n<tool_call>\\n{"name": "f"}\\n</tool_call>')
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"malformed ground truth: expected a string, got {type(text).__name__}")
+    key = ARGUMENTS_KEY[format]
+    if format == "hermes":
+        parsed = parse_response(text, "hermes")
+        if not parsed.ok or parsed.raw_calls is None:
+            raise _bad_ground_truth(f"not a well-formed hermes response ({parsed.reason})", text)
+        calls = tuple(_check_call(v, i, key, text) for i, v in enumerate(parsed.raw_calls, 1))
+        return GroundTruth(calls, bool(calls), parsed.response is not None)
+    has_call, has_response = CALL_OPEN in text, RESPONSE_OPEN in text
+    if not has_call:
+        return GroundTruth((), False, has_response)
+    lines = released_call_lines(text)
+    if lines is None:
+        raise _bad_ground_truth("<tool_call> without a closing </tool_call>", text)
+    calls = []
+    for index, line in enumerate(lines, 1):
+        ok, value = loads_or_none(line)
+        if not ok:
+            raise _bad_ground_truth(f"call line {index} is not valid JSON: {line[:80]!r}", text)
+        calls.append(_check_call(value, index, key, text))
+    return GroundTruth(tuple(calls), True, has_response)
+
+
+def score_range(ground_truth: str, *, step: int = 0, **options: Any) -> tuple[float, float]:
+    """(lowest, highest) score any response can get against ``ground_truth`` at ``step``.
+
+    >>> score_range('<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n</tool_call>')
+    (-3.0, 4.0)
+    >>> score_range('<think> t </think>\\n<response> hi </response>', variant="with_length")
+    (0.0, 2.0)
+    """
+    opts = reward_options(**options)
+    variant, gt = VARIANTS[opts.variant], parse_ground_truth(ground_truth, opts.format)
+    if variant.binary:
+        return 0.0, 1.0
+    format_low, format_high = format_range(variant, step, opts.schedule_steps)
+    low, high = correctness_range(variant, step, opts.schedule_steps) if gt.has_call else (0.0, 0.0)
+    length_low, length_high = LENGTH_RANGE if variant.length else (0.0, 0.0)
+    return format_low + low + length_low, format_high + high + length_high
+
+
+def compute_score(
+    data_source: str | None,
+    solution_str: str,
+    ground_truth: str,
+    extra_info: dict | None = None,
+    *,
+    step: int = 0,
+    **options: Any,
+) -> dict[str, float]:
+    """Score one decoded response against its ground truth; see ``SCORE_KEYS`` for the result.
+
+    ``options`` are those of :class:`RewardOptions` (``variant``, ``format``, ``matching``, ``values``,
+    ``schedule_steps``); ``step`` is the trainer's global step (read by the scheduled variants).
+    ``data_source`` and ``extra_info`` are accepted for verl's signature and not read.
+
+    >>> gt = '<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": 1, "b": 2}}\\n</tool_call>'
+    >>> r = compute_score("rlla", '<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": 1}}\\n</tool_call>', gt)
+    >>> r["score"], r["format_reward"], r["correctness_reward"]
+    (1.75, 1.0, 0.75)
+    >>> compute_score("rlla", "nonsense", gt)["score"], compute_score("rlla", "nonsense", gt, variant="binary")["score"]
+    (-3.0, 0.0)
+    """
+    opts = reward_options(**options)
+    variant = VARIANTS[opts.variant]
+    gt = parse_ground_truth(ground_truth, opts.format)
+    text = solution_str.strip() if isinstance(solution_str, str) else ""
+    parsed = parse_response(text, opts.format)
+    key, value_eq = ARGUMENTS_KEY[opts.format], VALUE_EQUALITIES[opts.values]
+    pred = parsed.raw_calls if parsed.raw_calls or opts.format == "toolrl" else None
+    if opts.format == "toolrl":
+        layout_ok = toolrl_layout_ok(text, gt.has_call, gt.has_response)
+    else:
+        layout_ok = hermes_layout_ok(parsed, gt.has_call, gt.has_response)
+    exact = lists_equal(gt.calls, pred or (), key, value_eq)
+
+    if variant.binary:
+        format_reward = float(layout_ok)
+        correctness = float(same_calls(gt.calls, pred or (), key, value_eq))
+        score, length = format_reward * correctness, 0.0
+    else:
+        format_low, format_high = format_range(variant, step, opts.schedule_steps)
+        format_reward = format_high if layout_ok else format_low
+        correctness = 0.0
+        if gt.has_call:
+            low, high = correctness_range(variant, step, opts.schedule_steps)
+            if variant.coarse:
+                correctness = high if pred is not None and exact else low
+            else:
+                correctness = call_correctness(
+                    gt.calls,
+                    pred,
+                    low,
+                    high,
+                    key,
+                    exact_lists=variant.exact_lists,
+                    whole_call=variant.whole_call,
+                    optimal=opts.matching == "optimal",
+                    value_eq=value_eq,
+                )
+        length = 0.0
+        if variant.length:
+            length = length_reward(text, length_target(variant, step, opts.schedule_steps), *LENGTH_RANGE)
+        score = format_reward + correctness + length
+    return {
+        "score": float(score),
+        "format_reward": float(format_reward),
+        "correctness_reward": float(correctness),
+        "length_reward": float(length),
+        "parsed": float(parsed.ok),
+        "num_calls": float(len(parsed.calls)),
+        "exact_match": float(exact),
+    }
