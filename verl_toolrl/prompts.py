@@ -139,3 +139,137 @@ def chat_messages(
         {"role": "system", "content": system_prompt(tools, format)},
         {"role": "user", "content": user_prompt(turns, format)},
     ]
+
+
+# --- Reading released prompts back, and the default thoughts of data targets (issue 4: data) ---
+
+#: The thought ToolRL's released data gives every call target and every earlier call in a history.
+DEFAULT_THINK_CALL = "I should use the appropriate tool with proper parameters to respond to the user's need."
+#: The thought ToolRL's released data gives every response-only target and earlier response.
+DEFAULT_THINK_RESPONSE = "I should directly respond to the user's need."
+
+
+def default_think(calls: Sequence[Any] = (), response: str | None = None) -> str:
+    """The thought a converted target carries: the call thought when there are calls, else the response one.
+
+    >>> default_think([ToolCall("f")]) == DEFAULT_THINK_CALL, default_think((), "Hi") == DEFAULT_THINK_RESPONSE
+    (True, True)
+    """
+    return DEFAULT_THINK_CALL if calls else DEFAULT_THINK_RESPONSE
+
+
+def _toolrl_listing(text: str) -> str:
+    head, tail = TOOLRL_INTRO + TOOLRL_TOOLS_HEADER, "\n\n" + TOOLRL_RULES
+    if not text.startswith(head) or not text.endswith(tail):
+        raise ValueError("not a ToolRL system prompt: its fixed intro or rules differ from prompts.TOOLRL_*")
+    return text[len(head) : len(text) - len(tail)]
+
+
+def parse_toolrl_tools(text: str) -> list[dict[str, Any]]:
+    """The tools listed in a ToolRL system prompt: the inverse of ``system_prompt(tools, "toolrl")``.
+
+    Raises ``ValueError`` saying what is wrong when the text is not a ToolRL system prompt, an entry is
+    malformed, or the tools do not render back to exactly ``text``.
+
+    >>> tools = [{"name": "Get Weather", "description": "Now.", "parameters": {"city": {"type": "str"}}}]
+    >>> parse_toolrl_tools(system_prompt(tools)) == tools
+    True
+    """
+    listing = _toolrl_listing(text)
+    decoder = json.JSONDecoder()
+    tools: list[dict[str, Any]] = []
+    position = 0
+    while position < len(listing):
+        number = len(tools) + 1
+        opener = f"{number}. Name: "
+        if not listing.startswith(opener, position):
+            raise ValueError(f"tool entry {number}: expected {opener!r} at character {position} of the listing")
+        name_end = listing.find("\nDescription: ", position)
+        if name_end < 0:
+            raise ValueError(f"tool entry {number}: no 'Description:' line")
+        name = listing[position + len(opener) : name_end]
+        search_from, parameters, end = name_end, None, -1
+        while parameters is None:
+            marker = listing.find("\nParameters: ", search_from)
+            if marker < 0:
+                raise ValueError(f"tool entry {number} ({name!r}): no 'Parameters:' line holding JSON")
+            try:
+                parameters, end = decoder.raw_decode(listing, marker + len("\nParameters: "))
+            except ValueError:
+                search_from = marker + 1
+                continue
+            if end < len(listing) and not listing.startswith(f"\n{number + 1}. Name: ", end):
+                parameters, search_from = None, marker + 1
+        description = listing[name_end + len("\nDescription: ") : marker]
+        tools.append({"name": name, "description": description, "parameters": parameters})
+        position = end + 1 if end < len(listing) else end
+    if system_prompt(tools, "toolrl") != text:
+        raise ValueError("the parsed tools do not render back to the same system prompt")
+    return tools
+
+
+def _take(text: str, position: int, opener: str, closer: str) -> tuple[str, int]:
+    end = text.find(closer, position + len(opener))
+    if end < 0:
+        raise ValueError(f"{opener.strip()} at character {position} is not closed by {closer.strip()!r}")
+    return text[position + len(opener) : end], end + len(closer)
+
+
+def parse_history(text: str) -> list[dict[str, Any]]:
+    """The turns of a ToolRL user message: the inverse of ``user_prompt(turns, "toolrl")``.
+
+    Assistant turns come back with ``think``, ``calls`` (``ToolCall``) and ``response`` (None when absent).
+    Raises ``ValueError`` saying where the text stops following the format, or when the turns do not
+    render back to exactly ``text``.
+
+    >>> turns = [{"role": "user", "content": "Hi"}, {"role": "assistant", "think": "t", "calls": [ToolCall("f", {"x": 1})], "response": None},
+    ...          {"role": "tool", "content": "[1]"}, {"role": "user", "content": "Thanks"}]
+    >>> parse_history(user_prompt(turns)) == turns
+    True
+    """
+    if not text.startswith(HISTORY_HEADER):
+        raise ValueError(f"a ToolRL user message starts with {HISTORY_HEADER.strip()!r}")
+    turns: list[dict[str, Any]] = []
+    position = len(HISTORY_HEADER)
+    while position < len(text):
+        if text.startswith("\n", position):
+            position += 1
+        elif text.startswith("<user> ", position):
+            content, position = _take(text, position, "<user> ", " </user>")
+            turns.append({"role": "user", "content": content})
+        elif text.startswith("<obs> ", position):
+            content, position = _take(text, position, "<obs> ", " </obs>")
+            turns.append({"role": "tool", "content": content})
+        elif text.startswith("<think> ", position):
+            think, position = _take(text, position, "<think> ", " </think>")
+            calls: list[ToolCall] = []
+            response = None
+            if text.startswith("\n<tool_call>\n", position):
+                block, position = _take(text, position, "\n<tool_call>\n", "\n</tool_call>")
+                for number, line in enumerate(block.split("\n"), start=1):
+                    value = json.loads(line)
+                    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+                        raise ValueError(f"call {number} of the tool-call block at character {position} has no name")
+                    calls.append(ToolCall(value["name"], value.get("parameters", {})))
+            if text.startswith("\n<response> ", position):
+                response, position = _take(text, position, "\n<response> ", " </response>")
+            turns.append({"role": "assistant", "think": think, "calls": calls, "response": response})
+        else:
+            raise ValueError(f"unexpected text at character {position}: {text[position:position + 40]!r}")
+    if user_prompt(turns, "toolrl") != text:
+        raise ValueError("the parsed turns do not render back to the same user message")
+    return turns
+
+
+#: The instruction the evaluation appends to the current user turn of every BFCL item (ToolRL's BFCL
+#: handler did the same), so that a model asked for something no tool can do answers instead of calling.
+BFCL_TURN_INSTRUCTION: dict[str, str] = {
+    "toolrl": (
+        "If none of the available tools fits this request, or it lacks a required parameter, "
+        "do not call a tool: answer directly inside <response> </response>."
+    ),
+    "hermes": (
+        "If none of the available functions fits this request, or it lacks a required parameter, "
+        "do not call a function: answer directly in plain text."
+    ),
+}
