@@ -237,7 +237,6 @@ def _parse_hermes(text: str) -> Parsed:
         prose.append(text[position:start])
         end = text.find(CALL_CLOSE, start + len(CALL_OPEN))
         if end < 0:
-            chunks.append(text[start + len(CALL_OPEN) :].strip())
             error = error or UNCLOSED_TOOL_CALL
             break
         chunks.append(text[start + len(CALL_OPEN) : end].strip())
