@@ -1,0 +1,219 @@
+"""The verl reward-loop adapter: ``reward.reward_manager.name=toolrl``.
+
+verl 0.9.1 computes rewards in ``RewardLoopWorker`` Ray actors, which build a reward manager by name from
+a registry. Importing this module registers :class:`ToolRLRewardManager` under ``toolrl``; the package's
+``verl.plugins`` entry point imports it whenever a process runs ``import verl`` (driver and Ray workers
+alike), so verl needs no change. ``python -m verl_toolrl check`` says whether that worked.
+
+The manager is thin: for each sample it decodes the valid response tokens exactly as verl's ``naive``
+manager does, reads the trainer's step, the ground truth, ``data_source`` and ``extra_info``, and calls
+:func:`verl_toolrl.reward.compute_score` with the options of the config node ``reward.reward_kwargs``
+(validated when the manager is built, so a typo fails at start-up). Unlike ``naive`` it runs in the
+event loop, without a thread hop per sample (the work is a few microseconds of pure Python), and always
+returns the same float keys, so verl logs every reward component as a metric.
+
+Data contract of :meth:`ToolRLRewardManager.run_single` (one trajectory; the last sequence is scored):
+
+- ``batch["responses"]``: response token ids, right-padded; ``batch["attention_mask"]``: its last
+  ``responses.shape[-1]`` entries mark the valid response tokens.
+- ``non_tensor_batch["reward_model"]["ground_truth"]``, ``["data_source"]``, optional ``["extra_info"]``.
+- ``non_tensor_batch["global_steps"]`` (verl's trainer stamps it on every prompt), or
+  ``non_tensor_batch["tool_extra_fields"]["global_steps"]`` (the rollout server's weights version).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any, TypedDict
+
+from omegaconf import DictConfig, OmegaConf
+
+from verl import DataProto
+from verl.experimental.reward_loop.reward_manager import register
+from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
+from verl_toolrl.plugin_check import NAME  # reward.reward_manager.name
+
+OPTIONS_KEY = "reward_kwargs"  # the config node reward.reward_kwargs
+
+
+class RewardLoopResult(TypedDict):
+    """What a reward-loop manager returns for one sample: verl puts ``reward_score`` on the last valid
+    response token and logs each ``reward_extra_info`` entry as a metric."""
+
+    reward_score: float
+    reward_extra_info: dict[str, float]
+
+
+def reward_options(config: Mapping[str, Any] | DictConfig):
+    """The validated :class:`~verl_toolrl.reward.RewardOptions` of a trainer config's ``reward.reward_kwargs``.
+
+    A missing node means the defaults; an unknown key or value raises ``ValueError`` naming the valid ones.
+
+    >>> reward_options({"reward": {"reward_kwargs": {"variant": "dynamic"}}}).variant
+    'dynamic'
+    >>> reward_options({"reward": {"reward_kwargs": {"varaint": "dynamic"}}})
+    Traceback (most recent call last):
+    ...
+    ValueError: reward.reward_kwargs: unknown option 'varaint'; valid options: variant, format, matching, values, schedule_steps
+    """
+    from verl_toolrl.reward import RewardOptions
+
+    node = (config.get("reward") or {}).get(OPTIONS_KEY) or {}
+    if isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=True)
+    valid = [option.name for option in fields(RewardOptions)]
+    for key in node:
+        if key not in valid:
+            raise ValueError(
+                f"reward.{OPTIONS_KEY}: unknown option {key!r}; valid options: {', '.join(valid)}"
+            )
+    try:
+        return RewardOptions(**node)
+    except ValueError as error:
+        raise ValueError(f"reward.{OPTIONS_KEY}: {error}") from None
+
+
+def check_reward_config(config: Mapping[str, Any] | DictConfig) -> None:
+    """Refuse reward settings that would silently bypass the toolrl manager inside verl.
+
+    verl's ``RewardLoopWorker`` sends samples to a reward model instead of the manager when
+    ``reward.reward_model.enable`` is set, and a ``reward.custom_reward_function.path`` would be ignored.
+
+    >>> check_reward_config({"reward": {"reward_model": {"enable": True}}})
+    Traceback (most recent call last):
+    ...
+    ValueError: reward.reward_model.enable=True routes samples to a reward model and bypasses the rule-based toolrl reward; set it to False
+    """
+    reward = config.get("reward") or {}
+    if (reward.get("reward_model") or {}).get("enable"):
+        raise ValueError(
+            "reward.reward_model.enable=True routes samples to a reward model and bypasses the "
+            "rule-based toolrl reward; set it to False"
+        )
+    custom_path = (reward.get("custom_reward_function") or {}).get("path")
+    if custom_path:
+        raise ValueError(
+            f"reward.custom_reward_function.path={custom_path!r} is set, but reward.reward_manager.name="
+            f"{NAME} computes the ToolRL reward itself; unset the path, or use reward_manager.name=naive "
+            "to score with a custom function"
+        )
+
+
+def training_step(non_tensor: Mapping[str, Any]) -> int | None:
+    """The trainer's global step stamped on a sample, or None when the sample carries none.
+
+    verl's trainer puts ``global_steps`` on every prompt it sends to the rollout; the rollout server also
+    reports the step of the weights it generated with in ``tool_extra_fields``.
+
+    >>> training_step({"global_steps": 7}), training_step({"tool_extra_fields": {"global_steps": 3}})
+    (7, 3)
+    >>> training_step({"tool_extra_fields": {"global_steps": None}}) is None
+    True
+    """
+    step = non_tensor.get("global_steps")
+    if step is None:
+        tool_fields = non_tensor.get("tool_extra_fields")
+        if isinstance(tool_fields, Mapping):
+            step = tool_fields.get("global_steps")
+    return None if step is None else int(step)
+
+
+def valid_response_ids(batch: Mapping[str, Any]) -> Any:
+    """The response tokens of one sample that its attention mask marks valid (as verl's ``naive`` reads them).
+
+    >>> import torch
+    >>> valid_response_ids({"responses": torch.tensor([5, 6, 0]), "attention_mask": torch.tensor([0, 1, 1, 1, 1, 0])})
+    tensor([5, 6])
+    """
+    response_ids = batch["responses"]
+    valid_length = int(batch["attention_mask"][-response_ids.shape[-1] :].sum())
+    return response_ids[:valid_length]
+
+
+@register(NAME)
+class ToolRLRewardManager(RewardManagerBase):
+    """Scores tool-calling responses with the ToolRL reward (``reward.reward_manager.name=toolrl``).
+
+    Built by verl's ``load_reward_manager(config, tokenizer, ...)`` in every reward worker; the options come
+    from ``config.reward.reward_kwargs`` (see :func:`reward_options`). ``compute_score`` (verl's default
+    or custom function) and the reward-model arguments are accepted for signature compatibility and unused.
+
+    >>> from verl_toolrl.reward import SCORE_KEYS
+    >>> manager = ToolRLRewardManager({"reward": {"reward_kwargs": {"variant": "coarse"}}}, tokenizer=None)
+    >>> manager.options.variant, manager.score_text("<think> a </think>\\n<response> b </response>",
+    ...     "<think> x </think>\\n<response> y </response>", step=0)["score"]
+    ('coarse', 1.0)
+    """
+
+    def __init__(
+        self,
+        config: DictConfig | Mapping[str, Any],
+        tokenizer: Any,
+        compute_score: Any = None,
+        reward_router_address: str | None = None,
+        reward_model_tokenizer: Any = None,
+    ) -> None:
+        from verl_toolrl.reward import SCORE_KEYS, compute_score as toolrl_score
+
+        super().__init__(config, tokenizer, compute_score)
+        check_reward_config(config)
+        self.options = reward_options(config)
+        self._score = toolrl_score
+        self._score_keys: tuple[str, ...] = tuple(SCORE_KEYS)
+        self._option_kwargs = {option.name: getattr(self.options, option.name) for option in fields(self.options)}
+        self._needs_step = step_scheduled(self.options.variant)
+
+    def score_text(
+        self,
+        response: str,
+        ground_truth: str,
+        *,
+        step: int | None,
+        data_source: str = "",
+        extra_info: Mapping[str, Any] | None = None,
+    ) -> dict[str, float]:
+        """The reward of one decoded response: the same float keys (``SCORE_KEYS``) for every sample."""
+        if step is None:
+            if self._needs_step:
+                raise ValueError(
+                    f"reward variant {self.options.variant!r} follows the training step, but the sample "
+                    "carries no non_tensor_batch['global_steps'] (nor tool_extra_fields['global_steps'])"
+                )
+            step = 0
+        result = self._score(
+            data_source, response, ground_truth, dict(extra_info or {}), step=step, **self._option_kwargs
+        )
+        return {key: float(result[key]) for key in self._score_keys}
+
+    async def run_single(self, data: DataProto) -> RewardLoopResult:
+        sample = data[-1]  # multi-sequence trajectories are scored on their last sequence, as in naive
+        non_tensor = sample.non_tensor_batch
+        reward_model = non_tensor.get("reward_model")
+        if not isinstance(reward_model, Mapping) or not isinstance(reward_model.get("ground_truth"), str):
+            index = (non_tensor.get("extra_info") or {}).get("index", "?")
+            raise ValueError(
+                f"sample (extra_info.index={index}) has no string reward_model['ground_truth']; "
+                f"got reward_model={reward_model!r}"
+            )
+        response = self.tokenizer.decode(valid_response_ids(sample.batch), skip_special_tokens=True)
+        scores = self.score_text(
+            response,
+            reward_model["ground_truth"],
+            step=training_step(non_tensor),
+            data_source=str(non_tensor.get("data_source", "")),
+            extra_info=non_tensor.get("extra_info"),
+        )
+        return {"reward_score": scores["score"], "reward_extra_info": scores}
+
+
+def step_scheduled(variant: str) -> bool:
+    """Whether a reward variant's scores depend on the training step.
+
+    >>> step_scheduled("dynamic"), step_scheduled("original")
+    (True, False)
+    """
+    from verl_toolrl.reward.variants import VARIANTS
+
+    spec = VARIANTS[variant]
+    return spec.schedule is not None or spec.length == "scheduled"
