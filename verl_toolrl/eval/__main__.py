@@ -1,0 +1,129 @@
+"""Command line: ``python -m verl_toolrl.eval {bfcl,apibank} {generate,score,run} …`` and ``… report DIR…``.
+
+- ``generate``: write every raw generation of the chosen items to ``OUTPUT/generations.jsonl``;
+- ``score``: score them (never regenerates) and write ``scores.json``, ``report.md`` and ``chart.png``;
+- ``run``: both; ``report``: one table and one chart comparing several scored runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from verl_toolrl.calls import FORMATS
+from verl_toolrl.eval.backends import BACKENDS, DEFAULT_BATCH_SIZE, Sampling, make_backend
+from verl_toolrl.eval.bfcl_data import CATEGORY_GROUPS, SINGLE_TURN_CATEGORIES, expand_categories
+from verl_toolrl.eval.generations import RunInfo
+from verl_toolrl.eval.pipeline import generate, score
+from verl_toolrl.eval.report import write_report
+
+DEFAULT_APIBANK_DIR = "../shared/data/toolrl/api_bank"
+
+
+def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> None:
+    parser.add_argument("--model", required=True, help="model path or hub id (served model name for --backend openai)")
+    parser.add_argument("--backend", choices=BACKENDS, default="transformers")
+    parser.add_argument("--format", choices=FORMATS, default="toolrl", help="output format the model was trained on")
+    if benchmark == "bfcl":
+        parser.add_argument(
+            "--categories", nargs="+", default=["all"], metavar="NAME",
+            help=f"categories or groups ({', '.join(CATEGORY_GROUPS)}); choices: {', '.join(SINGLE_TURN_CATEGORIES)}",
+        )
+    else:
+        parser.add_argument("--data-dir", default=DEFAULT_APIBANK_DIR, help="folder of level-N-api_processed.json")
+        parser.add_argument("--levels", nargs="+", type=int, default=None, help="levels to run (default: every file found)")
+    parser.add_argument("--limit", type=int, default=None, help="first N items of each category/level")
+    parser.add_argument("--max-new-tokens", type=int, default=1024)
+    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=None, help="prompts per backend call (default per backend)")
+    parser.add_argument("--device", default=None, help="transformers: torch device (default cuda if available)")
+    parser.add_argument("--dtype", default="auto", help="transformers: torch dtype")
+    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm")
+    parser.add_argument("--max-model-len", type=int, default=None, help="vllm")
+    parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai: server URL")
+    parser.add_argument("--api-key", default="EMPTY", help="openai: API key")
+    parser.add_argument("--concurrency", type=int, default=16, help="openai: requests in flight")
+
+
+def _add_score_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=2, help="scoring processes")
+    parser.add_argument("--allow-missing", action="store_true", help="score a run whose generation is unfinished")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m verl_toolrl.eval", description=__doc__.split("\n")[0])
+    benchmarks = parser.add_subparsers(dest="benchmark", required=True)
+    for benchmark in ("bfcl", "apibank"):
+        steps = benchmarks.add_parser(benchmark, help=f"{benchmark} evaluation").add_subparsers(dest="step", required=True)
+        for step in ("generate", "run"):
+            sub = steps.add_parser(step, help="generate" if step == "generate" else "generate, score and report")
+            _add_generate_options(sub, benchmark)
+            sub.add_argument("--output", required=True, type=Path, help="run directory")
+            if step == "run":
+                _add_score_options(sub)
+            else:
+                sub.add_argument("--quiet", action="store_true", help="no progress bars")
+        sub = steps.add_parser("score", help="score saved generations (never regenerates)")
+        sub.add_argument("--output", required=True, type=Path, help="run directory written by generate")
+        _add_score_options(sub)
+    report = benchmarks.add_parser("report", help="compare scored runs: one table, one chart")
+    report.add_argument("runs", nargs="+", type=Path, help="scored run directories")
+    report.add_argument("--labels", nargs="+", default=None, help="one name per run (default: directory names)")
+    report.add_argument("--output", required=True, type=Path, help="where report.md and chart.png go")
+    return parser
+
+
+def run_info(args: argparse.Namespace) -> RunInfo:
+    sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
+    if args.benchmark == "bfcl":
+        categories, data_dir = expand_categories(args.categories), None
+    else:
+        categories = [str(level) for level in args.levels] if args.levels else []
+        data_dir = str(Path(args.data_dir).resolve())
+    return RunInfo(args.benchmark, args.model, args.backend, args.format, categories, args.limit, sampling.__dict__, data_dir)
+
+
+def _backend_factory(args: argparse.Namespace, info: RunInfo):  # noqa: ANN202 - a zero-argument factory
+    options = {
+        "transformers": {"device": args.device, "dtype": args.dtype},
+        "vllm": {"tensor_parallel_size": args.tensor_parallel_size, "max_model_len": args.max_model_len},
+        "openai": {"base_url": args.base_url, "api_key": args.api_key, "concurrency": args.concurrency},
+    }[args.backend]
+    return lambda: make_backend(args.backend, args.model, Sampling(**info.sampling), **options)
+
+
+def _score_and_report(output: Path, args: argparse.Namespace) -> None:
+    score(output, workers=args.workers, progress=not args.quiet, allow_missing=args.allow_missing)
+    report, chart = write_report([output], output)
+    print(report.read_text(encoding="utf-8"))
+    print(f"wrote {output / 'scores.json'}, {report} and {chart}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.benchmark == "report":
+            report, chart = write_report(args.runs, args.output, args.labels)
+            print(report.read_text(encoding="utf-8"))
+            print(f"wrote {report} and {chart}")
+            return 0
+        if args.step in ("generate", "run"):
+            info = run_info(args)
+            batch_size = args.batch_size or DEFAULT_BATCH_SIZE[args.backend]
+            path = generate(args.output, info, _backend_factory(args, info), batch_size, progress=not args.quiet)
+            print(f"wrote {path}")
+        if args.step in ("score", "run"):
+            _score_and_report(args.output, args)
+    except (ValueError, FileNotFoundError, ModuleNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""Generation backends behind one small interface: chat prompts in, completion texts out.
+
+- ``transformers``: Hugging Face ``generate`` on CPU or GPU (slow, works everywhere);
+- ``vllm``: vLLM's offline ``LLM.chat`` (GPU; ``pip install 'verl-toolrl[gpu]'``);
+- ``openai``: any OpenAI-compatible chat-completions endpoint, e.g. a model served by ``vllm serve``
+  (``pip install openai``).
+
+Each backend renders prompts with the model's own chat template and returns the text after it with special
+tokens removed. Optional dependencies are imported when a backend is made; a missing one is a one-line
+error saying what to install. Greedy decoding when ``temperature`` is 0.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+Messages = list[dict[str, str]]
+BACKENDS: tuple[str, ...] = ("transformers", "vllm", "openai")
+INSTALL_HINTS: dict[str, str] = {
+    "transformers": "pip install transformers torch",
+    "vllm": "pip install 'verl-toolrl[gpu]' (vLLM needs a CUDA GPU)",
+    "openai": "pip install openai (or 'verl-toolrl[eval]')",
+}
+#: Prompts handed to a backend per call by default (generation files are written after each call).
+DEFAULT_BATCH_SIZE: dict[str, int] = {"transformers": 8, "vllm": 1024, "openai": 64}
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings shared by every backend."""
+
+    max_new_tokens: int = 1024
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}")
+
+
+class Backend(Protocol):
+    name: str
+
+    def generate(self, prompts: Sequence[Messages]) -> list[str]:
+        """One completion per prompt, in order."""
+        ...
+
+
+def require(module: str, backend: str) -> Any:
+    """Import an optional dependency of a backend, or raise a one-line error saying what to install.
+
+    >>> require("json", "openai").__name__
+    'json'
+    >>> require("surely_not_installed_module", "vllm")
+    Traceback (most recent call last):
+    ...
+    ModuleNotFoundError: the vllm backend needs surely_not_installed_module: pip install 'verl-toolrl[gpu]' (vLLM needs a CUDA GPU)
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        missing = error.name or module
+        raise ModuleNotFoundError(f"the {backend} backend needs {missing}: {INSTALL_HINTS[backend]}") from None
+
+
+class TransformersBackend:
+    """Batched ``model.generate`` with left padding."""
+
+    name = "transformers"
+
+    def __init__(self, model: str, sampling: Sampling, device: str | None = None, dtype: str = "auto") -> None:
+        torch = require("torch", self.name)
+        transformers = require("transformers", self.name)
+        self.torch, self.sampling = torch, sampling
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(model, padding_side="left")
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(self.device).eval()
+
+    def generate(self, prompts: Sequence[Messages]) -> list[str]:
+        if not prompts:
+            return []
+        texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in prompts]
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        sample = self.sampling.temperature > 0
+        options: dict[str, Any] = {"do_sample": sample, "max_new_tokens": self.sampling.max_new_tokens}
+        if sample:
+            options.update(temperature=self.sampling.temperature, top_p=self.sampling.top_p)
+            self.torch.manual_seed(self.sampling.seed)
+        with self.torch.no_grad():
+            tokens = self.model.generate(**batch, **options, pad_token_id=self.tokenizer.pad_token_id)
+        new_tokens = tokens[:, batch["input_ids"].shape[1] :]
+        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+
+
+class VllmBackend:
+    """vLLM offline inference (``LLM.chat``); prompts go to vLLM in one call so it can batch them."""
+
+    name = "vllm"
+
+    def __init__(self, model: str, sampling: Sampling, tensor_parallel_size: int = 1, max_model_len: int | None = None) -> None:
+        vllm = require("vllm", self.name)
+        options: dict[str, Any] = {"model": model, "tensor_parallel_size": tensor_parallel_size, "seed": sampling.seed}
+        if max_model_len:
+            options["max_model_len"] = max_model_len
+        self.llm = vllm.LLM(**options)
+        self.params = vllm.SamplingParams(
+            max_tokens=sampling.max_new_tokens,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
+            seed=sampling.seed,
+        )
+
+    def generate(self, prompts: Sequence[Messages]) -> list[str]:
+        if not prompts:
+            return []
+        outputs = self.llm.chat(list(prompts), self.params, use_tqdm=False)
+        return [output.outputs[0].text for output in outputs]
+
+
+class OpenAIBackend:
+    """Chat completions from an OpenAI-compatible server, ``concurrency`` requests at a time."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        sampling: Sampling,
+        base_url: str = "http://127.0.0.1:8000/v1",
+        api_key: str = "EMPTY",
+        concurrency: int = 16,
+        timeout: float = 600.0,
+    ) -> None:
+        openai = require("openai", self.name)
+        self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=3)
+        self.model, self.sampling, self.concurrency = model, sampling, max(1, concurrency)
+
+    def request(self, messages: Messages) -> dict[str, Any]:
+        """The chat-completions request body for one prompt.
+
+        >>> backend = OpenAIBackend.__new__(OpenAIBackend)
+        >>> backend.model, backend.sampling = "m", Sampling(max_new_tokens=8)
+        >>> backend.request([{"role": "user", "content": "Hi"}])["max_tokens"]
+        8
+        """
+        return {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": self.sampling.max_new_tokens,
+            "temperature": self.sampling.temperature,
+            "top_p": self.sampling.top_p,
+            "seed": self.sampling.seed,
+        }
+
+    def _complete(self, messages: Messages) -> str:
+        response = self.client.chat.completions.create(**self.request(messages))
+        return response.choices[0].message.content or ""
+
+    def generate(self, prompts: Sequence[Messages]) -> list[str]:
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(self._complete, prompts))
+
+
+def make_backend(name: str, model: str, sampling: Sampling | None = None, **options: Any) -> Backend:
+    """The backend called ``name`` for ``model``; ``options`` go to its constructor (``device``, ``dtype``;
+    ``tensor_parallel_size``, ``max_model_len``; ``base_url``, ``api_key``, ``concurrency``).
+
+    >>> make_backend("tgi", "m")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown backend 'tgi'; valid backends: transformers, vllm, openai
+    """
+    classes = {"transformers": TransformersBackend, "vllm": VllmBackend, "openai": OpenAIBackend}
+    if name not in classes:
+        raise ValueError(f"unknown backend {name!r}; valid backends: {', '.join(BACKENDS)}")
+    return classes[name](model, sampling or Sampling(), **options)
+
+
+def sampling_dict(sampling: Sampling) -> dict[str, Any]:
+    return asdict(sampling)

@@ -1,0 +1,173 @@
+"""The files of one evaluation run, and the generation file format.
+
+A run's output directory holds:
+
+- ``run.json``: what was run (benchmark, model, backend, format, categories, sampling) — :class:`RunInfo`;
+- ``generations.jsonl``: one JSON object per line, ``{"id", "category", "messages", "output"}``: the raw
+  generation with the exact prompt it answered; written by ``generate``, only read by ``score``;
+- ``item_scores.jsonl`` and ``scores.json``: written by ``score``; ``report.md`` and a chart by ``report``.
+
+Reading is strict: a line that is not a JSON object, lacks a field, repeats an id, or holds a prompt other
+than the one this run would send is an error naming the file and line (see :func:`read_generations` and
+:func:`check_against`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+RUN_FILE = "run.json"
+GENERATIONS_FILE = "generations.jsonl"
+ITEM_SCORES_FILE = "item_scores.jsonl"
+SCORES_FILE = "scores.json"
+REPORT_FILE = "report.md"
+CHART_FILE = "chart.png"
+BENCHMARKS: tuple[str, ...] = ("bfcl", "apibank")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One raw generation: the item's id and category, the chat messages sent, and the text returned."""
+
+    id: str
+    category: str
+    messages: list[dict[str, str]]
+    output: str
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run generated with; ``score`` reads the format from here."""
+
+    benchmark: str
+    model: str
+    backend: str
+    format: str
+    categories: list[str]
+    limit: int | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None
+
+
+def write_run_info(directory: str | Path, info: RunInfo) -> Path:
+    path = Path(directory) / RUN_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_run_info(directory: str | Path) -> RunInfo:
+    """The run's ``run.json``; a missing file or field is an error naming it."""
+    path = Path(directory) / RUN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no run description; run `generate` into {directory} first")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return RunInfo(**data)
+    except (json.JSONDecodeError, TypeError) as error:
+        raise ValueError(f"{path}: not a run description ({error})") from error
+
+
+def generation_line(generation: Generation) -> str:
+    """One line of ``generations.jsonl``.
+
+    >>> generation_line(Generation("a", "multiple", [{"role": "user", "content": "Hi"}], "<think> x </think>"))
+    '{"id": "a", "category": "multiple", "messages": [{"role": "user", "content": "Hi"}], "output": "<think> x </think>"}'
+    """
+    return json.dumps(asdict(generation), ensure_ascii=False)
+
+
+def append_generations(path: str | Path, generations: Iterable[Generation]) -> int:
+    """Append generations to a JSONL file (created if absent); returns how many were written."""
+    written = 0
+    with open(path, "a", encoding="utf-8") as handle:
+        for generation in generations:
+            handle.write(generation_line(generation) + "\n")
+            written += 1
+    return written
+
+
+def _is_messages(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
+    )
+
+
+def parse_generation(line: str, where: str) -> Generation:
+    """One line as a :class:`Generation`; ``ValueError`` naming ``where`` and the field at fault.
+
+    >>> parse_generation('{"id": "a", "category": "c", "messages": [], "output": "x"}', "f:1").output
+    'x'
+    >>> parse_generation('{"category": "c", "messages": [], "output": "x"}', "f:2")
+    Traceback (most recent call last):
+    ...
+    ValueError: f:2: missing or empty 'id'
+    """
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{where}: not JSON ({error.msg} at column {error.colno})") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    for name in ("id", "category"):
+        if not isinstance(data.get(name), str) or not data[name]:
+            raise ValueError(f"{where}: missing or empty {name!r}")
+    if not _is_messages(data.get("messages")):
+        raise ValueError(f"{where}: 'messages' must be a list of {{role, content}} string objects")
+    if not isinstance(data.get("output"), str):
+        raise ValueError(f"{where}: 'output' must be a string")
+    return Generation(data["id"], data["category"], data["messages"], data["output"])
+
+
+def read_generations(path: str | Path) -> list[Generation]:
+    """Every generation in a JSONL file, in order; blank lines are skipped, duplicates are an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no generations; run `generate` first")
+    generations: list[Generation] = []
+    seen: dict[str, int] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            generation = parse_generation(line, f"{path}:{number}")
+            if generation.id in seen:
+                raise ValueError(f"{path}:{number}: id {generation.id!r} repeats line {seen[generation.id]}")
+            seen[generation.id] = number
+            generations.append(generation)
+    return generations
+
+
+def check_against(
+    generations: Sequence[Generation],
+    expected: Mapping[str, tuple[str, list[dict[str, str]]]],
+    path: str | Path = GENERATIONS_FILE,
+) -> None:
+    """Check generations against this run's items: ``expected`` maps id -> (category, prompt messages).
+
+    The n-th generation is reported as line n of ``path`` (blank lines aside). Raises ``ValueError`` for an
+    unknown id, a wrong category, or a prompt that differs from the one this run sends.
+
+    >>> g = Generation("a", "c", [{"role": "user", "content": "Hi"}], "x")
+    >>> check_against([g], {"a": ("c", [{"role": "user", "content": "Hi"}])})
+    >>> check_against([g], {"a": ("c", [{"role": "user", "content": "Bye"}])})
+    Traceback (most recent call last):
+    ...
+    ValueError: generations.jsonl:1: the prompt of 'a' differs from this run's prompt for it (a generation file from another run, format or data version?)
+    """
+    for number, generation in enumerate(generations, start=1):
+        where = f"{path}:{number}"
+        if generation.id not in expected:
+            raise ValueError(f"{where}: id {generation.id!r} is not an item of this run")
+        category, messages = expected[generation.id]
+        if generation.category != category:
+            raise ValueError(f"{where}: id {generation.id!r} has category {generation.category!r}, expected {category!r}")
+        if generation.messages != messages:
+            raise ValueError(
+                f"{where}: the prompt of {generation.id!r} differs from this run's prompt for it "
+                "(a generation file from another run, format or data version?)"
+            )
