@@ -66,6 +66,10 @@ class SourceError(RuntimeError):
     """A source that cannot be read at all; the message is one line that says what to do."""
 
 
+class UsageError(ValueError):
+    """Inputs and options that do not fit together (e.g. fewer usable samples than asked for)."""
+
+
 _TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "an object", float: "a number"}
 
 

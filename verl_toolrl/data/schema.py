@@ -80,7 +80,9 @@ class Sample:
     ``tools`` are package tool dicts (see ``verl_toolrl.data.tools``); ``turns`` are
     ``verl_toolrl.prompts.render_turn`` turns; the target is ``calls`` and/or ``response`` with ``think``
     (None: the default thought of ``prompts.default_think``). ``split`` empty means the command's default;
-    ``row`` is the record's 0-based row in its input file (for error messages).
+    ``row`` is the record's 0-based row in its input file (for error messages). ``messages``, when set,
+    is a prompt built elsewhere (BFCL's by ``verl_toolrl.eval.bfcl_data``, API-Bank's released one) and
+    used as it is; ``tools`` then holds the tool list exactly as that prompt shows it.
     """
 
     source: str
@@ -93,6 +95,7 @@ class Sample:
     category: str = ""
     split: str = ""
     row: int = -1
+    messages: tuple[dict[str, str], ...] = ()
 
     @property
     def query(self) -> str:
@@ -190,10 +193,14 @@ def build_row(sample: Sample, format: Format = "toolrl", split: str = "train") -
     check_target(sample)
     ground_truth = render_ground_truth(sample, format)
     check_ground_truth(ground_truth, sample, format)
-    tools = prompt_tools(sample.tools, format)
+    if sample.messages:
+        tools, prompt = list(sample.tools), [{"role": m["role"], "content": m["content"]} for m in sample.messages]
+    else:
+        tools = prompt_tools(sample.tools, format)
+        prompt = chat_messages(tools, sample.turns, format)
     return {
         "data_source": sample.source,
-        "prompt": chat_messages(tools, sample.turns, format),
+        "prompt": prompt,
         "ability": ABILITY,
         "reward_model": {"style": REWARD_STYLE, "ground_truth": ground_truth},
         "extra_info": {
