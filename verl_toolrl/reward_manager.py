@@ -24,7 +24,7 @@ Data contract of :meth:`ToolRLRewardManager.run_single` (one trajectory; the las
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import asdict
 from typing import Any, TypedDict
 
 from omegaconf import DictConfig, OmegaConf
@@ -33,6 +33,7 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 from verl_toolrl.plugin_check import NAME  # reward.reward_manager.name
+from verl_toolrl.reward import SCORE_KEYS, VARIANTS, RewardOptions, compute_score, reward_options
 
 OPTIONS_KEY = "reward_kwargs"  # the config node reward.reward_kwargs
 
@@ -45,31 +46,23 @@ class RewardLoopResult(TypedDict):
     reward_extra_info: dict[str, float]
 
 
-def reward_options(config: Mapping[str, Any] | DictConfig):
-    """The validated :class:`~verl_toolrl.reward.RewardOptions` of a trainer config's ``reward.reward_kwargs``.
+def options_from_config(config: Mapping[str, Any] | DictConfig) -> RewardOptions:
+    """The validated reward options of a trainer config's ``reward.reward_kwargs`` node.
 
     A missing node means the defaults; an unknown key or value raises ``ValueError`` naming the valid ones.
 
-    >>> reward_options({"reward": {"reward_kwargs": {"variant": "dynamic"}}}).variant
+    >>> options_from_config({"reward": {"reward_kwargs": {"variant": "dynamic"}}}).variant
     'dynamic'
-    >>> reward_options({"reward": {"reward_kwargs": {"varaint": "dynamic"}}})
+    >>> options_from_config({"reward": {"reward_kwargs": {"varaint": "dynamic"}}})
     Traceback (most recent call last):
     ...
-    ValueError: reward.reward_kwargs: unknown option 'varaint'; valid options: variant, format, matching, values, schedule_steps
+    ValueError: reward.reward_kwargs: unknown reward option 'varaint'; valid options: variant, format, matching, values, schedule_steps
     """
-    from verl_toolrl.reward import RewardOptions
-
     node = (config.get("reward") or {}).get(OPTIONS_KEY) or {}
     if isinstance(node, DictConfig):
         node = OmegaConf.to_container(node, resolve=True)
-    valid = [option.name for option in fields(RewardOptions)]
-    for key in node:
-        if key not in valid:
-            raise ValueError(
-                f"reward.{OPTIONS_KEY}: unknown option {key!r}; valid options: {', '.join(valid)}"
-            )
     try:
-        return RewardOptions(**node)
+        return reward_options(**node)
     except ValueError as error:
         raise ValueError(f"reward.{OPTIONS_KEY}: {error}") from None
 
@@ -136,10 +129,9 @@ class ToolRLRewardManager(RewardManagerBase):
     """Scores tool-calling responses with the ToolRL reward (``reward.reward_manager.name=toolrl``).
 
     Built by verl's ``load_reward_manager(config, tokenizer, ...)`` in every reward worker; the options come
-    from ``config.reward.reward_kwargs`` (see :func:`reward_options`). ``compute_score`` (verl's default
+    from ``config.reward.reward_kwargs`` (see :func:`options_from_config`). ``compute_score`` (verl's default
     or custom function) and the reward-model arguments are accepted for signature compatibility and unused.
 
-    >>> from verl_toolrl.reward import SCORE_KEYS
     >>> manager = ToolRLRewardManager({"reward": {"reward_kwargs": {"variant": "coarse"}}}, tokenizer=None)
     >>> manager.options.variant, manager.score_text("<think> a </think>\\n<response> b </response>",
     ...     "<think> x </think>\\n<response> y </response>", step=0)["score"]
@@ -154,14 +146,10 @@ class ToolRLRewardManager(RewardManagerBase):
         reward_router_address: str | None = None,
         reward_model_tokenizer: Any = None,
     ) -> None:
-        from verl_toolrl.reward import SCORE_KEYS, compute_score as toolrl_score
-
         super().__init__(config, tokenizer, compute_score)
         check_reward_config(config)
-        self.options = reward_options(config)
-        self._score = toolrl_score
-        self._score_keys: tuple[str, ...] = tuple(SCORE_KEYS)
-        self._option_kwargs = {option.name: getattr(self.options, option.name) for option in fields(self.options)}
+        self.options = options_from_config(config)
+        self._option_kwargs = asdict(self.options)
         self._needs_step = step_scheduled(self.options.variant)
 
     def score_text(
@@ -181,10 +169,10 @@ class ToolRLRewardManager(RewardManagerBase):
                     "carries no non_tensor_batch['global_steps'] (nor tool_extra_fields['global_steps'])"
                 )
             step = 0
-        result = self._score(
+        result = compute_score(
             data_source, response, ground_truth, dict(extra_info or {}), step=step, **self._option_kwargs
         )
-        return {key: float(result[key]) for key in self._score_keys}
+        return {key: float(result[key]) for key in SCORE_KEYS}
 
     async def run_single(self, data: DataProto) -> RewardLoopResult:
         sample = data[-1]  # multi-sequence trajectories are scored on their last sequence, as in naive
@@ -213,7 +201,5 @@ def step_scheduled(variant: str) -> bool:
     >>> step_scheduled("dynamic"), step_scheduled("original")
     (True, False)
     """
-    from verl_toolrl.reward.variants import VARIANTS
-
     spec = VARIANTS[variant]
     return spec.schedule is not None or spec.length == "scheduled"
