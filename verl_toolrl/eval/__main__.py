@@ -1,4 +1,4 @@
-"""Command line: ``python -m verl_toolrl.eval {bfcl,apibank} {generate,score,run} …`` and ``… report DIR…``.
+"""Command line: ``python -m verl_toolrl.eval {bfcl,apibank} {generate,score,run,report} …``.
 
 - ``generate``: write every raw generation of the chosen items to ``OUTPUT/generations.jsonl``;
 - ``score``: score them (never regenerates) and write ``scores.json``, ``report.md`` and ``chart.png``;
@@ -71,10 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub = steps.add_parser("score", help="score saved generations (never regenerates)")
         sub.add_argument("--output", required=True, type=Path, help="run directory written by generate")
         _add_score_options(sub)
-    report = benchmarks.add_parser("report", help="compare scored runs: one table, one chart")
-    report.add_argument("runs", nargs="+", type=Path, help="scored run directories")
-    report.add_argument("--labels", nargs="+", default=None, help="one name per run (default: directory names)")
-    report.add_argument("--output", required=True, type=Path, help="where report.md and chart.png go")
+        report = steps.add_parser("report", help="compare scored runs: one table, one chart")
+        report.add_argument("runs", nargs="+", type=Path, help="scored run directories")
+        report.add_argument("--labels", nargs="+", default=None, help="one name per run (default: directory names)")
+        report.add_argument("--output", required=True, type=Path, help="where report.md and chart.png go")
     return parser
 
 
@@ -107,8 +107,8 @@ def _score_and_report(output: Path, args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.benchmark == "report":
-            report, chart = write_report(args.runs, args.output, args.labels)
+        if args.step == "report":
+            report, chart = write_report(args.runs, args.output, args.labels, benchmark=args.benchmark)
             print(report.read_text(encoding="utf-8"))
             print(f"wrote {report} and {chart}")
             return 0

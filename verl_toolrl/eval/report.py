@@ -182,11 +182,19 @@ def bar_chart(runs: Sequence[ScoredRun], path: str | Path) -> Path:
     return path
 
 
-def write_report(directories: Sequence[str | Path], output_dir: str | Path, labels: Sequence[str] | None = None) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``chart.png`` for the runs in ``directories`` into ``output_dir``."""
+def write_report(
+    directories: Sequence[str | Path],
+    output_dir: str | Path,
+    labels: Sequence[str] | None = None,
+    benchmark: str | None = None,
+) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``chart.png`` for the runs in ``directories`` into ``output_dir``; with
+    ``benchmark``, runs of another benchmark are an error."""
     from verl_toolrl.eval.generations import CHART_FILE, REPORT_FILE
 
     runs = load_runs(directories, labels)
+    if benchmark is not None and runs[0].summary["benchmark"] != benchmark:
+        raise ValueError(f"{directories[0]} holds a {runs[0].summary['benchmark']} run, not {benchmark}")
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     report = output / REPORT_FILE
