@@ -47,7 +47,10 @@ soup = st.lists(st.sampled_from(PIECES), max_size=14).map("".join).map(str.strip
 @settings(max_examples=3000, deadline=None)
 @given(soup, st.booleans(), st.booleans())
 def test_linear_format_check_equals_the_released_regex(text, has_call, has_response):
-    assert toolrl_layout_ok(text, has_call, has_response) == released_layout_ok(text, has_call, has_response)
+    released = released_layout_ok(text, has_call, has_response)
+    assert toolrl_layout_ok(text, has_call, has_response) == released
+    if all(text.count(tag) <= 1 for tag in ("<tool_call>", "</tool_call>", "<response>", "</response>")):
+        assert toolrl_layout_ok(text, has_call, has_response, tags_unique=True) == released
 
 
 # ---- differential test against verl's in-tree port of the released reward ---------------------------

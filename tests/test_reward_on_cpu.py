@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from verl_toolrl.calls import ToolCall, render_output
@@ -24,7 +25,7 @@ def test_result_always_has_the_same_float_keys():
     gt = gt_of(ToolCall("f", {"a": 1}))
     for pred in ["", "junk", pred_of(ToolCall("f", {"a": 1})), "<think> x </think>\n<response> y </response>"]:
         for variant in VARIANTS:
-            result = score(pred, gt, variant=variant)
+            result = score(pred, gt, variant=variant, step=np.int64(40))
             assert tuple(result) == SCORE_KEYS
             assert all(type(value) is float for value in result.values())
 

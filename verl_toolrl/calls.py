@@ -16,8 +16,9 @@ recursion limit turns absurd nesting into a ``bad_json`` reason, not a crash).
 from __future__ import annotations
 
 import json
+import json.scanner
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Format = Literal["toolrl", "hermes"]
 FORMATS: tuple[str, ...] = ("toolrl", "hermes")
@@ -54,7 +55,7 @@ REASONS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ToolCall:
     """One function call: a tool name and its arguments (a JSON object)."""
 
@@ -62,8 +63,7 @@ class ToolCall:
     arguments: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(NamedTuple):
     """What :func:`parse_response` read.
 
     ``calls`` holds every well-formed call; ``raw_calls`` holds the JSON value of every call line/block
@@ -100,21 +100,34 @@ def loads_or_none(text: str) -> tuple[bool, Any]:
     (False, False)
     """
     try:
-        return True, json.loads(text)
-    except (ValueError, RecursionError):  # JSONDecodeError, int digit limit, nesting depth
+        return True, _decode(text)
+    except _DECODE_ERRORS:
         return False, None
 
 
-def _call_from_json(value: Any, arguments_key: str) -> tuple[ToolCall | None, str | None]:
-    if not isinstance(value, dict):
-        return None, CALL_NOT_OBJECT
-    name = value.get("name")
-    if not isinstance(name, str):
-        return None, CALL_WITHOUT_NAME
-    arguments = value.get(arguments_key)
-    if not isinstance(arguments, dict):
-        return None, ARGUMENTS_NOT_OBJECT
-    return ToolCall(name, arguments), None
+_scan_once = json.scanner.make_scanner(json.JSONDecoder())
+_DECODE_ERRORS = (ValueError, RecursionError, StopIteration)  # bad JSON / int digit limit, nesting, no value
+
+
+def _decode(text: str) -> Any:
+    """``json.loads`` of one string without its per-call wrappers: the same scanner, so the same values
+    (the shared NaN object included) and the same failures (raised as one of ``_DECODE_ERRORS``)."""
+    text = text.strip(" \t\n\r")  # exactly JSON's whitespace
+    value, end = _scan_once(text, 0)
+    if end != len(text):
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def _call_problem(value: Any, arguments_key: str) -> str | None:
+    """Why a decoded JSON value is not a call, or None when it is one."""
+    if type(value) is not dict:
+        return CALL_NOT_OBJECT
+    if type(value.get("name")) is not str:
+        return CALL_WITHOUT_NAME
+    if type(value.get(arguments_key)) is not dict:
+        return ARGUMENTS_NOT_OBJECT
+    return None
 
 
 def _read_calls(
@@ -125,15 +138,18 @@ def _read_calls(
     raw: list[Any] = []
     error, error_at = None, None
     for index, chunk in enumerate(chunks, start=1):
-        ok, value = loads_or_none(chunk)
-        if not ok:
+        try:
+            value = _decode(chunk)
+        except _DECODE_ERRORS:
             return tuple(calls), None, BAD_JSON, index
         raw.append(value)
-        call, problem = _call_from_json(value, arguments_key)
-        if call is not None:
-            calls.append(call)
-        elif error is None:
-            error, error_at = problem, index
+        if type(value) is dict:
+            name, arguments = value.get("name"), value.get(arguments_key)
+            if type(name) is str and type(arguments) is dict:
+                calls.append(ToolCall(name, arguments))
+                continue
+        if error is None:
+            error, error_at = _call_problem(value, arguments_key), index
     return tuple(calls), tuple(raw), error, error_at
 
 
@@ -158,23 +174,19 @@ def released_call_lines(text: str) -> list[str] | None:
     >>> released_call_lines("no block") is None
     True
     """
+    return _call_block(text)[2]
+
+
+def _call_block(text: str) -> tuple[int, int, list[str] | None]:
+    """(index of the first ``<tool_call>`` or -1, index past its ``</tool_call>`` or -1, released lines)."""
     start = text.find(CALL_OPEN)
-    if start < 0 or CALL_CLOSE not in text:
-        return None
-    start += len(CALL_OPEN)
-    end = text.find(CALL_CLOSE, start)
-    return text[start : end if end >= 0 else len(text)].strip().split("\n")
-
-
-def _block(text: str, opener: str, closer: str) -> tuple[str | None, int, int, bool]:
-    """First ``opener … closer`` block: (inner text or None, start, end, closed)."""
-    start = text.find(opener)
     if start < 0:
-        return None, -1, -1, True
-    end = text.find(closer, start + len(opener))
-    if end < 0:
-        return text[start + len(opener) :], start, len(text), False
-    return text[start + len(opener) : end], start, end + len(closer), True
+        return -1, -1, None
+    body = start + len(CALL_OPEN)
+    end = text.find(CALL_CLOSE, body)
+    if end >= 0:
+        return start, end + len(CALL_CLOSE), text[body:end].strip().split("\n")
+    return start, -1, text[body:].strip().split("\n") if CALL_CLOSE in text else None
 
 
 def _has_stray_text(text: str, position: int, blocks: tuple[tuple[int, int], ...]) -> bool:
@@ -192,33 +204,44 @@ def _has_stray_text(text: str, position: int, blocks: tuple[tuple[int, int], ...
 def _parse_toolrl(text: str) -> Parsed:
     think, rest_at, error = _split_think(text)
     error_at = None
-    lines = released_call_lines(text)
+    call_start, call_end, lines = _call_block(text)
     calls: tuple[ToolCall, ...] = ()
     raw = None
     if lines is not None:
         calls, raw, call_error, call_error_at = _read_calls(lines, ARGUMENTS_KEY["toolrl"])
         if error is None and call_error is not None:
             error, error_at = call_error, call_error_at
-    _, call_start, call_end, call_closed = _block(text, CALL_OPEN, CALL_CLOSE)
-    if error is None and not call_closed:
+    if error is None and call_start >= 0 and call_end < 0:
         error = UNCLOSED_TOOL_CALL
-    response, response_start, response_end, response_closed = _block(text, RESPONSE_OPEN, RESPONSE_CLOSE)
-    if error is None and not response_closed:
-        error = UNCLOSED_RESPONSE
-    if error is None and any(
-        text.count(tag) > 1
-        for tag in (THINK_OPEN, THINK_CLOSE, CALL_OPEN, CALL_CLOSE, RESPONSE_OPEN, RESPONSE_CLOSE)
-    ):
+    response = None
+    response_start = text.find(RESPONSE_OPEN)
+    response_end = -1
+    if response_start >= 0:
+        body = response_start + len(RESPONSE_OPEN)
+        close = text.find(RESPONSE_CLOSE, body)
+        response = text[body : close if close >= 0 else len(text)].strip()
+        response_end = close + len(RESPONSE_CLOSE) if close >= 0 else -1
+        if error is None and close < 0:
+            error = UNCLOSED_RESPONSE
+    # every tag found so far is one "<"; more of them may hide a repeated tag
+    found = 2 + 2 * (call_start >= 0) + 2 * (response_start >= 0)
+    if error is None and text.count("<") != found and _repeats_a_tag(text):
         error = DUPLICATE_TAG
     if error is None and _has_stray_text(text, rest_at, ((call_start, call_end), (response_start, response_end))):
         error = STRAY_TEXT
-    return Parsed(
-        think=think,
-        calls=calls,
-        response=response.strip() if response is not None else None,
-        raw_calls=raw,
-        error=error,
-        error_at=error_at,
+    return Parsed(think, calls, response, raw, error, error_at)
+
+
+def _repeats_a_tag(text: str) -> bool:
+    """True when any of the six toolrl tags occurs more than once."""
+    count = text.count
+    return (
+        count(THINK_OPEN) > 1
+        or count(THINK_CLOSE) > 1
+        or count(CALL_OPEN) > 1
+        or count(CALL_CLOSE) > 1
+        or count(RESPONSE_OPEN) > 1
+        or count(RESPONSE_CLOSE) > 1
     )
 
 
@@ -278,9 +301,11 @@ def parse_response(text: str, format: Format = "toolrl") -> Parsed:
     >>> h.calls, h.ok
     ((ToolCall(name='f', arguments={}),), True)
     """
-    check_format(format)
     text = text.strip() if isinstance(text, str) else ""
-    return _parse_toolrl(text) if format == "toolrl" else _parse_hermes(text)
+    if format == "toolrl":
+        return _parse_toolrl(text)
+    check_format(format)
+    return _parse_hermes(text)
 
 
 def _call_json(call: ToolCall, format: str) -> str:

@@ -22,7 +22,6 @@ objects are compared element-wise with their keys kept exactly. Names and keys a
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -85,8 +84,15 @@ def match_score(a: Sequence[Any], b: Sequence[Any], exact_lists: bool = False) -
         return 1.0
     if exact_lists or not a or not b:
         return 0.0
-    count_a, count_b = Counter(a), Counter(b)
-    common = sum(min(count_a[k], count_b[k]) for k in count_a.keys() & count_b.keys())
+    remaining: dict[Any, int] = {}
+    for item in a:
+        remaining[item] = remaining.get(item, 0) + 1
+    common = 0
+    for item in b:
+        left = remaining.get(item, 0)
+        if left:
+            remaining[item] = left - 1
+            common += 1
     return common / (len(a) + len(b) - common)
 
 
@@ -108,58 +114,48 @@ def calls_equal(gt: dict, pred: Any, key: str, value_eq: ValueEq) -> bool:
 
 def lists_equal(gt: Sequence[Any], pred: Sequence[Any], key: str, value_eq: ValueEq) -> bool:
     if value_eq is exact_eq:
-        return list(gt) == list(pred)
+        return tuple(gt) == tuple(pred)  # a no-op conversion for the tuples the parser returns
     return len(gt) == len(pred) and all(calls_equal(g, p, key, value_eq) for g, p in zip(gt, pred))
 
 
-def _pair_score(gt_args: dict, pred_args: dict, exact_lists: bool, value_eq: ValueEq) -> float:
-    keys = match_score(list(gt_args.keys()), list(pred_args.keys()), exact_lists)
-    values = sum(1.0 for k, v in gt_args.items() if k in pred_args and value_eq(pred_args[k], v))
-    return keys + values
+def _pair_value(
+    gt_call: dict, pred_call: dict, key: str, exact_lists: bool, whole_call: bool, value_eq: ValueEq
+) -> float | None:
+    """Credit of a same-named predicted call for a ground-truth call (None: the released code raises).
+
+    Partial credit is ``match(keys) + #equal values``; ``whole_call`` gives 1.0 for an equal call, else 0.
+    """
+    if whole_call:
+        return 1.0 if calls_equal(gt_call, pred_call, key, value_eq) else 0.0
+    pred_args = pred_call.get(key)
+    if not isinstance(pred_args, dict):
+        return None
+    gt_args = gt_call[key]
+    score = match_score(list(gt_args), list(pred_args), exact_lists)
+    values = 0
+    for name, value in gt_args.items():
+        if name in pred_args and value_eq(pred_args[name], value):
+            values += 1.0
+    return score + values
 
 
-def _candidate_scores(
-    gt: Sequence[dict],
-    pred: Sequence[Any],
-    key: str,
-    exact_lists: bool,
-    whole_call: bool,
-    value_eq: ValueEq,
-) -> list[list[tuple[int, float]]] | None:
-    """For each ground-truth call, the (predicted index, score > 0) candidates of the same name, in
-    predicted order; None where the released code would raise (see the module docstring)."""
-    gt_names = {call["name"] for call in gt}
-    rows: list[list[tuple[int, float]]] = [[] for _ in gt]
-    by_name: dict[str, list[int]] = {}
-    for index, call in enumerate(gt):
-        by_name.setdefault(call["name"], []).append(index)
-    for p_index, call in enumerate(pred):
-        name = call["name"]
-        if not isinstance(name, str) or name not in gt_names:
-            continue
-        args = call.get(key)
-        if not whole_call and not isinstance(args, dict):
-            return None
-        for g_index in by_name[name]:
-            if whole_call:
-                score = 1.0 if calls_equal(gt[g_index], call, key, value_eq) else 0.0
-            else:
-                score = _pair_score(gt[g_index][key], args, exact_lists, value_eq)
-            if score > 0:
-                rows[g_index].append((p_index, score))
-    return rows
-
-
-def _greedy(rows: list[list[tuple[int, float]]], whole_call: bool) -> list[float]:
-    """The released loop: each ground-truth call in order takes the best unused candidate (ties: the
-    earliest; ``whole_call``: the first equal one)."""
+def _greedy(
+    gt: Sequence[dict], pred: Sequence[dict], key: str, exact_lists: bool, whole_call: bool, value_eq: ValueEq
+) -> list[float] | None:
+    """The released loop: each ground-truth call in order takes the unused same-named prediction with the
+    highest credit above 0 (ties: the earliest; ``whole_call``: the first equal one)."""
     used: set[int] = set()
     gains = []
-    for candidates in rows:
-        best_index, best = -1, 0.0
-        for p_index, score in candidates:
-            if p_index not in used and score > best:
-                best_index, best = p_index, score
+    for gt_call in gt:
+        name, best, best_index = gt_call["name"], 0.0, -1
+        for index, pred_call in enumerate(pred):
+            if index in used or pred_call["name"] != name:
+                continue
+            value = _pair_value(gt_call, pred_call, key, exact_lists, whole_call, value_eq)
+            if value is None:
+                return None
+            if value > best:
+                best, best_index = value, index
                 if whole_call:
                     break
         if best_index >= 0:
@@ -168,12 +164,25 @@ def _greedy(rows: list[list[tuple[int, float]]], whole_call: bool) -> list[float
     return gains
 
 
-def _optimal(rows: list[list[tuple[int, float]]]) -> list[float]:
+def _optimal(
+    gt: Sequence[dict], pred: Sequence[dict], key: str, exact_lists: bool, whole_call: bool, value_eq: ValueEq
+) -> list[float] | None:
     """Maximum-weight assignment of predicted calls to ground-truth calls (Hungarian algorithm).
 
-    Only each row's ``len(rows)`` best candidates can be part of an optimal assignment, so the matrix
-    stays ``G x G²`` however many calls were predicted.
+    Only each ground-truth call's ``len(gt)`` best candidates can be part of an optimal assignment, so the
+    matrix stays ``G x G²`` however many calls were predicted.
     """
+    rows: list[list[tuple[int, float]]] = []
+    for gt_call in gt:
+        candidates = []
+        for index, pred_call in enumerate(pred):
+            if pred_call["name"] == gt_call["name"]:
+                value = _pair_value(gt_call, pred_call, key, exact_lists, whole_call, value_eq)
+                if value is None:
+                    return None
+                if value > 0:
+                    candidates.append((index, value))
+        rows.append(candidates)
     size = len(rows)
     kept = [sorted(candidates, key=lambda item: -item[1])[:size] for candidates in rows]
     columns = sorted({p_index for candidates in kept for p_index, _ in candidates})
@@ -255,19 +264,22 @@ def call_correctness(
         return low
     if lists_equal(gt, pred, key, value_eq):
         return high
-    if any(not isinstance(call, dict) or "name" not in call for call in pred):
-        return low
+    pred_names = []
+    for call in pred:
+        if not isinstance(call, dict) or "name" not in call:
+            return low
+        pred_names.append(call["name"])
     try:
-        score = match_score([c["name"] for c in gt], [c["name"] for c in pred], exact_lists)
+        score = match_score([c["name"] for c in gt], pred_names, exact_lists)
     except TypeError:  # an unhashable predicted name: the released Counter raises
         return low
-    rows = _candidate_scores(gt, pred, key, exact_lists, whole_call, value_eq)
-    if rows is None:
+    gains = (_optimal if optimal else _greedy)(gt, pred, key, exact_lists, whole_call, value_eq)
+    if gains is None:
         return low
     total = 1.0
     for call in gt:
         total += 1.0 if whole_call else 1.0 + len(call[key])
-    for gain in _optimal(rows) if optimal else _greedy(rows, whole_call):
+    for gain in gains:
         score += gain
     return (high - low) * score / total + low
 

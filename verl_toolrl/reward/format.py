@@ -42,8 +42,9 @@ def _opens_after_think(text: str, tag: str) -> int:
     return at if at >= _FIRST_BLOCK_AT and text.startswith(_THINK_END, at - len(_THINK_END)) else -1
 
 
-def toolrl_layout_ok(text: str, has_call: bool, has_response: bool) -> bool:
-    """The released format rule for a stripped response, in linear time.
+def toolrl_layout_ok(text: str, has_call: bool, has_response: bool, tags_unique: bool = False) -> bool:
+    """The released format rule for a stripped response, in linear time. ``tags_unique`` says the caller
+    already knows no tag occurs twice (a clean parse), which saves counting them.
 
     >>> toolrl_layout_ok('<think> t </think>\\n<tool_call>\\n{}\\n</tool_call>', True, False)
     True
@@ -56,9 +57,13 @@ def toolrl_layout_ok(text: str, has_call: bool, has_response: bool) -> bool:
         return False
     if not has_call and not has_response:
         return len(text) >= len(THINK_OPEN) + len(THINK_CLOSE) and text.endswith(THINK_CLOSE)
-    tags = (CALL_OPEN, CALL_CLOSE) * has_call + (RESPONSE_OPEN, RESPONSE_CLOSE) * has_response
-    if any(text.count(tag) != 1 for tag in tags):
-        return False
+    # each tag the layout names must occur exactly once; the checks below find each one, so only
+    # "not more than once" is left to count
+    if not tags_unique:
+        if has_call and (text.count(CALL_OPEN) > 1 or text.count(CALL_CLOSE) > 1):
+            return False
+        if has_response and (text.count(RESPONSE_OPEN) > 1 or text.count(RESPONSE_CLOSE) > 1):
+            return False
     if not has_call:
         opened = _opens_after_think(text, RESPONSE_OPEN)
         return opened >= 0 and text.endswith(RESPONSE_CLOSE) and (

@@ -73,6 +73,7 @@ class RewardOptions:
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(RewardOptions.__dataclass_fields__)
+DEFAULT_OPTIONS = RewardOptions()
 
 
 @lru_cache(maxsize=256)
@@ -90,11 +91,12 @@ def reward_options(**options: Any) -> RewardOptions:
     ...
     ValueError: unknown reward option 'varient'; valid options: variant, format, matching, values, schedule_steps
     """
+    if not options:
+        return DEFAULT_OPTIONS
     for name in options:
         if name not in OPTION_NAMES:
             raise ValueError(f"unknown reward option {name!r}; valid options: {', '.join(OPTION_NAMES)}")
-    defaults = RewardOptions()
-    return _options(*(options.get(name, getattr(defaults, name)) for name in OPTION_NAMES))
+    return _options(*(options.get(name, getattr(DEFAULT_OPTIONS, name)) for name in OPTION_NAMES))
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,13 @@ def parse_ground_truth(text: str, format: str = "toolrl") -> GroundTruth:
     return GroundTruth(tuple(calls), True, has_response)
 
 
+@lru_cache(maxsize=1024)
+def _ranges(variant: str, step: int, schedule_steps: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(format range, correctness range) of a variant at a step; cached, as steps repeat."""
+    spec = VARIANTS[variant]
+    return format_range(spec, step, schedule_steps), correctness_range(spec, step, schedule_steps)
+
+
 def score_range(ground_truth: str, *, step: int = 0, **options: Any) -> tuple[float, float]:
     """(lowest, highest) score any response can get against ``ground_truth`` at ``step``.
 
@@ -196,17 +205,18 @@ def compute_score(
     >>> compute_score("rlla", "nonsense", gt)["score"], compute_score("rlla", "nonsense", gt, variant="binary")["score"]
     (-3.0, 0.0)
     """
-    opts = reward_options(**options)
-    variant = VARIANTS[opts.variant]
+    opts = reward_options(**options) if options else DEFAULT_OPTIONS
+    step = int(step)  # numpy integers from verl's batch would turn the arithmetic below into numpy floats
+    variant, key, value_eq = VARIANTS[opts.variant], ARGUMENTS_KEY[opts.format], VALUE_EQUALITIES[opts.values]
     gt = parse_ground_truth(ground_truth, opts.format)
     text = solution_str.strip() if isinstance(solution_str, str) else ""
     parsed = parse_response(text, opts.format)
-    key, value_eq = ARGUMENTS_KEY[opts.format], VALUE_EQUALITIES[opts.values]
-    pred = parsed.raw_calls if parsed.raw_calls or opts.format == "toolrl" else None
+    pred = parsed.raw_calls
     if opts.format == "toolrl":
-        layout_ok = toolrl_layout_ok(text, gt.has_call, gt.has_response)
+        layout_ok = toolrl_layout_ok(text, gt.has_call, gt.has_response, tags_unique=parsed.error is None)
     else:
         layout_ok = hermes_layout_ok(parsed, gt.has_call, gt.has_response)
+        pred = pred or None  # no block at all is no call list, as in the toolrl format
     exact = lists_equal(gt.calls, pred or (), key, value_eq)
 
     if variant.binary:
@@ -214,13 +224,14 @@ def compute_score(
         correctness = float(same_calls(gt.calls, pred or (), key, value_eq))
         score, length = format_reward * correctness, 0.0
     else:
-        format_low, format_high = format_range(variant, step, opts.schedule_steps)
+        (format_low, format_high), (low, high) = _ranges(opts.variant, step, opts.schedule_steps)
         format_reward = format_high if layout_ok else format_low
         correctness = 0.0
         if gt.has_call:
-            low, high = correctness_range(variant, step, opts.schedule_steps)
-            if variant.coarse:
-                correctness = high if pred is not None and exact else low
+            if pred is not None and exact:
+                correctness = high
+            elif pred is None or variant.coarse:
+                correctness = low
             else:
                 correctness = call_correctness(
                     gt.calls,
@@ -237,12 +248,12 @@ def compute_score(
         if variant.length:
             length = length_reward(text, length_target(variant, step, opts.schedule_steps), *LENGTH_RANGE)
         score = format_reward + correctness + length
-    return {
-        "score": float(score),
-        "format_reward": float(format_reward),
-        "correctness_reward": float(correctness),
-        "length_reward": float(length),
-        "parsed": float(parsed.ok),
+    return {  # every value is a Python float: the ranges and rewards above are computed in floats
+        "score": score,
+        "format_reward": format_reward,
+        "correctness_reward": correctness,
+        "length_reward": length,
+        "parsed": 1.0 if parsed.error is None else 0.0,
         "num_calls": float(len(parsed.calls)),
-        "exact_match": float(exact),
+        "exact_match": 1.0 if exact else 0.0,
     }

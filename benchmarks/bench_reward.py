@@ -1,0 +1,126 @@
+"""Reward throughput: verl-toolrl's ``compute_score`` against verl's in-tree port of the ToolRL reward.
+
+Builds a few thousand (ground truth, response) pairs from ToolRL's released data (shared/data/toolrl):
+every target of rlla_4k_test.parquet and rlla_sft.json, each with a family of responses (exact, a
+dropped argument, a wrong value, a wrong tool, an extra call, a swapped order, broken JSON, no think, an
+answer instead of a call, the SFT record's own long reasoning). Both implementations score every pair;
+the default scores must agree exactly. Prints responses/s for both, the ratio (target: >= 2x), and the
+worst-case time of a 1 MB adversarial response (target: < 20 ms).
+
+    python benchmarks/bench_reward.py [--shared ../shared] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+from verl.utils.reward_score import rlla as verl_rlla
+
+from verl_toolrl.calls import parse_response, render_output
+from verl_toolrl.reward import compute_score, parse_ground_truth
+
+VERL_EXTRA_INFO = {"experiment_name": "qwen"}  # verl's port picks its chat-marker split by this name
+
+
+def targets(shared: Path) -> list[str]:
+    """Every usable target; a few SFT records mention ``<tool_call>`` inside their reasoning, which makes
+    them malformed ground truths for the released rule (it would raise on them too): they are counted
+    and left out."""
+    frame = pd.read_parquet(shared / "data/toolrl/rlla_4k_test.parquet")
+    found = [row["ground_truth"] for row in frame["reward_model"]]
+    found += [record["output"] for record in json.loads((shared / "data/toolrl/rlla_sft.json").read_text())]
+    usable = []
+    for target in found:
+        try:
+            parse_ground_truth(target)
+        except ValueError:
+            continue
+        usable.append(target)
+    print(f"targets: {len(found)} read, {len(found) - len(usable)} malformed for the released rule, left out")
+    return usable
+
+
+def responses_for(target: str) -> list[str]:
+    parsed = parse_response(target)
+    think = parsed.think or "thinking"
+    out = [target, render_output("I will just answer.", [], "Sorry.")]
+    calls = list(parsed.calls)
+    if not calls:
+        return out + [render_output(think, [], "A different answer."), "<response> no think </response>"]
+    first = calls[0]
+    dropped = dict(list(first.arguments.items())[:-1])
+    changed = {key: f"{value}!" for key, value in first.arguments.items()}
+    out += [
+        render_output(think, [type(first)(first.name, dropped), *calls[1:]]),
+        render_output(think, [type(first)(first.name, changed), *calls[1:]]),
+        render_output(think, [type(first)(first.name + "_v2", first.arguments), *calls[1:]]),
+        render_output(think, [*calls, first]),
+        render_output(think, calls[::-1]),
+        target.replace('"parameters": {', '"parameters": {{', 1),
+        target.split("</think>", 1)[-1].strip(),
+        render_output("short", calls, "Done."),
+    ]
+    return out
+
+
+def time_per_call(score, pairs, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for gt, response in pairs:
+            score(response, gt)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def ours(response: str, gt: str) -> float:
+    return compute_score("rlla", response, gt)["score"]
+
+
+def verls(response: str, gt: str) -> float:
+    return verl_rlla.compute_score("rlla", response, gt, VERL_EXTRA_INFO)["score"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    pairs = [(gt, response) for gt in targets(args.shared) for response in responses_for(gt)]
+    adversarial = "<think>" + "</think>\n<tool_call>\n" * ((1 << 20) // 21)
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # verl's port prints 1 call in 64
+        disagreements = [(gt, r) for gt, r in pairs if ours(r, gt) != verls(r, gt)]
+        verl_s = time_per_call(verls, pairs, args.repeat)
+        ours_s = time_per_call(ours, pairs, args.repeat)
+        worst = max(
+            timed(lambda: compute_score("rlla", adversarial, pairs[0][0], variant=variant, **options))
+            for variant in ("original", "dynamic_length", "binary")
+            for options in ({}, {"matching": "optimal", "values": "lenient"})
+        )
+        verl_20kb = timed(lambda: verls(adversarial[:20_000], pairs[0][0]))
+
+    print(f"pairs: {len(pairs)}  default-score disagreements with verl's port: {len(disagreements)}")
+    if disagreements:
+        raise SystemExit(f"scores differ, e.g. {disagreements[0]!r}")
+    print(f"verl in-tree port (verl.utils.reward_score.rlla): {len(pairs) / verl_s:>10,.0f} responses/s")
+    print(f"verl-toolrl compute_score:                        {len(pairs) / ours_s:>10,.0f} responses/s")
+    print(f"speed-up: {verl_s / ours_s:.2f}x (target >= 2x)")
+    print(f"1 MB adversarial response ({len(adversarial):,} chars), worst case: {worst * 1e3:.2f} ms (target < 20 ms)")
+    print(f"  for scale, verl's port on only its first 20 KB: {verl_20kb * 1e3:.1f} ms")
+
+
+def timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()
