@@ -21,7 +21,6 @@ when that is unset, :func:`bfcl_utils` points it at a scratch folder in the temp
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import tempfile
@@ -193,7 +192,7 @@ def load_items(category: str, limit: int | None = None) -> list[BfclItem]:
 
 def to_tool(function: Mapping[str, Any]) -> dict[str, Any]:
     """A BFCL function doc as the package's tool dict (``name``, ``description``, ``parameters``: BFCL's
-    JSON schema, unchanged, as BFCL's own prompting handlers show it).
+    JSON schema, unchanged and not copied, as BFCL's own prompting handlers show it).
 
     >>> to_tool({"name": "f", "description": "Adds.", "parameters": {"type": "dict", "properties": {}}})
     {'name': 'f', 'description': 'Adds.', 'parameters': {'type': 'dict', 'properties': {}}}
@@ -201,7 +200,7 @@ def to_tool(function: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "name": function["name"],
         "description": function.get("description", ""),
-        "parameters": copy.deepcopy(function.get("parameters", {})),
+        "parameters": function.get("parameters", {}),
     }
 
 

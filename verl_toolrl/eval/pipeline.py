@@ -58,16 +58,25 @@ def apibank_items(info: RunInfo) -> dict[str, apibank.ApiBankItem]:
     return {item.id: item for item in apibank.load_items(info.data_dir, levels, info.limit)}
 
 
-def run_prompts(info: RunInfo) -> Prompts:
-    """Every prompt a run sends: id -> (category, chat messages)."""
+def run_items(info: RunInfo) -> dict[str, Any]:
+    """Every item of a run by id (:class:`~verl_toolrl.eval.bfcl_data.BfclItem` or
+    :class:`~verl_toolrl.eval.apibank.ApiBankItem`)."""
     check_format(info.format)
     if info.benchmark == "bfcl":
-        return {i: (item.category, bfcl_data.item_messages(item, info.format)) for i, item in bfcl_items(info).items()}
+        return bfcl_items(info)
     if info.benchmark == "apibank":
         if info.format != "toolrl":
             raise ValueError("API-Bank prompts are ToolRL's released prompts, written for --format toolrl")
-        return {i: (f"level-{item.level}", item.messages) for i, item in apibank_items(info).items()}
+        return apibank_items(info)
     raise ValueError(f"unknown benchmark {info.benchmark!r}; valid: {', '.join(BENCHMARKS)}")
+
+
+def run_prompts(info: RunInfo, items: dict[str, Any] | None = None) -> Prompts:
+    """Every prompt a run sends: id -> (category, chat messages); ``items`` from :func:`run_items`."""
+    items = run_items(info) if items is None else items
+    if info.benchmark == "bfcl":
+        return {i: (item.category, bfcl_data.item_messages(item, info.format)) for i, item in items.items()}
+    return {i: (f"level-{item.level}", item.messages) for i, item in items.items()}
 
 
 # --- generate --------------------------------------------------------------------------------------
@@ -116,8 +125,9 @@ def generate(
 # --- score -----------------------------------------------------------------------------------------
 
 
-def _score_bfcl(info: RunInfo, generations: Sequence[Generation], workers: int, progress: bool) -> tuple[list[dict], dict]:
-    items = bfcl_items(info)
+def _score_bfcl(
+    info: RunInfo, items: dict[str, Any], generations: Sequence[Generation], workers: int, progress: bool
+) -> tuple[list[dict], dict]:
     pairs = [(items[generation.id], generation.output) for generation in generations]
     with _progress_bar(len(pairs), "score bfcl", progress) as bar:
         scores = bfcl.score_items(pairs, info.format, workers=workers, progress=bar.update)  # type: ignore[arg-type]
@@ -156,8 +166,9 @@ def apibank_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _score_apibank(info: RunInfo, generations: Sequence[Generation], progress: bool) -> tuple[list[dict], dict]:
-    items = apibank_items(info)
+def _score_apibank(
+    info: RunInfo, items: dict[str, Any], generations: Sequence[Generation], progress: bool
+) -> tuple[list[dict], dict]:
     rows = []
     for generation in _progress_bar_iter(generations, "score apibank", progress):
         result = apibank.score_response(generation.output, items[generation.id], info.format)  # type: ignore[arg-type]
@@ -179,7 +190,8 @@ def score(output_dir: str | Path, workers: int = 2, progress: bool = True, allow
     """
     output = Path(output_dir)
     info = read_run_info(output)
-    prompts = run_prompts(info)
+    items = run_items(info)
+    prompts = run_prompts(info, items)
     path = output / GENERATIONS_FILE
     generations = read_generations(path)
     check_against(generations, prompts, path)
@@ -190,9 +202,9 @@ def score(output_dir: str | Path, workers: int = 2, progress: bool = True, allow
             "finish `generate` or pass --allow-missing"
         )
     if info.benchmark == "bfcl":
-        rows, summary = _score_bfcl(info, generations, workers, progress)
+        rows, summary = _score_bfcl(info, items, generations, workers, progress)
     else:
-        rows, summary = _score_apibank(info, generations, progress)
+        rows, summary = _score_apibank(info, items, generations, progress)
     summary = {**summary, "model": info.model, "format": info.format, "missing": missing}
     with open(output / ITEM_SCORES_FILE, "w", encoding="utf-8") as handle:
         for row in rows:
