@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Train with a ToolRL recipe through verl's own trainer (FSDP actor, vLLM rollout, GRPO or PPO):
+#
+#   bash recipes/run_toolrl.sh [hydra overrides...]
+#
+# Settings come from the environment (defaults in brackets):
+#   RECIPE      toolrl_grpo or toolrl_ppo                                  [toolrl_grpo]
+#   MODEL       Hugging Face id or local path of the model to train         [Qwen/Qwen2.5-3B-Instruct]
+#   DATA_DIR    folder with train.parquet and test.parquet (data_preprocess) [$HOME/data/toolrl]
+#   N_GPUS      GPUs per node                                              [all GPUs nvidia-smi lists]
+#   NNODES      nodes (start a Ray cluster across them first)              [1]
+#   ROLLOUT_TP  vLLM tensor-parallel size                                   [1]
+#   OFFLOAD     offload the actor's parameters and optimizer to CPU        [true on one GPU, else false]
+# Arguments are Hydra overrides, e.g.  reward.reward_kwargs.variant=dynamic  trainer.logger='[console,wandb]'
+set -euo pipefail
+
+recipes="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+RECIPE="${RECIPE:-toolrl_grpo}"
+MODEL="${MODEL:-Qwen/Qwen2.5-3B-Instruct}"
+DATA_DIR="${DATA_DIR:-$HOME/data/toolrl}"
+if [[ -z "${N_GPUS:-}" ]]; then
+    N_GPUS="$( (nvidia-smi --list-gpus 2>/dev/null || true) | grep -c '^GPU' || true)"
+    (( N_GPUS > 0 )) || N_GPUS=1
+fi
+NNODES="${NNODES:-1}"
+ROLLOUT_TP="${ROLLOUT_TP:-1}"
+if [[ -z "${OFFLOAD:-}" ]]; then
+    if (( N_GPUS * NNODES == 1 )); then OFFLOAD=true; else OFFLOAD=false; fi
+fi
+
+for split in train test; do
+    if [[ ! -f "$DATA_DIR/$split.parquet" ]]; then
+        echo "run_toolrl.sh: $DATA_DIR/$split.parquet not found; prepare the data first" \
+             "(python -m data_preprocess.mix --output $DATA_DIR, see the README) or set DATA_DIR" >&2
+        exit 2
+    fi
+done
+
+# Fail now, with the real import error, rather than as "Unknown reward manager" after the model loads.
+python -m verl_toolrl check
+
+echo "run_toolrl.sh: $RECIPE on $MODEL, data $DATA_DIR, ${NNODES}x${N_GPUS} GPUs, rollout TP $ROLLOUT_TP, offload $OFFLOAD"
+exec python -m verl.trainer.main_ppo --config-path "$recipes" --config-name "$RECIPE" \
+    data.train_files="$DATA_DIR/train.parquet" \
+    data.val_files="$DATA_DIR/test.parquet" \
+    actor_rollout_ref.model.path="$MODEL" \
+    actor_rollout_ref.rollout.tensor_model_parallel_size="$ROLLOUT_TP" \
+    actor_rollout_ref.actor.fsdp_config.param_offload="$OFFLOAD" \
+    actor_rollout_ref.actor.fsdp_config.optimizer_offload="$OFFLOAD" \
+    trainer.n_gpus_per_node="$N_GPUS" \
+    trainer.nnodes="$NNODES" \
+    "$@"
