@@ -44,7 +44,10 @@ def assert_rows_are_checked(rows: list[dict], format: str = "toolrl") -> None:
     for index, row in enumerate(rows):
         truth = row["reward_model"]["ground_truth"]
         assert parse_response(truth, format).ok
-        assert compute_score(row["data_source"], truth, truth, format=format)["score"] == score_range(truth, format=format)[1]
+        assert (
+            compute_score(row["data_source"], truth, truth, format=format)["score"]
+            == score_range(truth, format=format)[1]
+        )
         assert row["extra_info"]["index"] == index and row["extra_info"]["format"] == format
         assert [m["role"] for m in row["prompt"]] == ["system", "user"]
         json.loads(row["extra_info"]["tools"])
@@ -72,7 +75,9 @@ def test_each_command_converts_the_shared_samples(tmp_path, samples, toolrl, for
 
 
 def test_rlla_keeps_the_released_split(tmp_path, toolrl):
-    assert run("rlla", "--input", toolrl / "rlla_4k_test.parquet", "--output", tmp_path, "--skip-invalid") == 0
+    assert (
+        run("rlla", "--input", toolrl / "rlla_4k_test.parquet", "--output", tmp_path, "--skip-invalid") == 0
+    )
     assert sorted(os.listdir(tmp_path)) == ["test.parquet"]
     assert len(rows_of(tmp_path / "test.parquet")) == 79
 
@@ -91,16 +96,34 @@ def test_same_input_and_seed_give_byte_identical_parquet(tmp_path, samples):
 
 
 def test_mix_samples_each_source_splits_and_is_reproducible(tmp_path, samples, capsys):
-    argv = ["--toolace", samples / "toolace.json", "--xlam", samples / "xlam.json", "--toolace-count", 10,
-            "--hammer-count", 5, "--xlam-count", 5, "--test-fraction", 0.1]  # fmt: skip
+    argv = [
+        "--toolace",
+        samples / "toolace.json",
+        "--xlam",
+        samples / "xlam.json",
+        "--toolace-count",
+        10,
+        "--hammer-count",
+        5,
+        "--xlam-count",
+        5,
+        "--test-fraction",
+        0.1,
+    ]
     assert run("mix", *argv, "--output", tmp_path / "a", "--seed", 1) == 0
     assert run("mix", *argv, "--output", tmp_path / "b", "--seed", 1) == 0
     for split in ("train", "test"):
-        assert (tmp_path / "a" / f"{split}.parquet").read_bytes() == (tmp_path / "b" / f"{split}.parquet").read_bytes()
+        assert (tmp_path / "a" / f"{split}.parquet").read_bytes() == (
+            tmp_path / "b" / f"{split}.parquet"
+        ).read_bytes()
     train, test = rows_of(tmp_path / "a/train.parquet"), rows_of(tmp_path / "a/test.parquet")
     assert (len(train), len(test)) == (18, 2)
     sources = [row["data_source"] for row in train + test]
-    assert {source: sources.count(source) for source in set(sources)} == {"toolace": 10, "hammer": 5, "xlam": 5}
+    assert {source: sources.count(source) for source in set(sources)} == {
+        "toolace": 10,
+        "hammer": 5,
+        "xlam": 5,
+    }
     xlam_ids = [r["extra_info"]["source_id"] for r in train + test if r["data_source"] in ("xlam", "hammer")]
     assert len(set(xlam_ids)) == 10, "Hammer samples come from xLAM records the xLAM part did not take"
     assert_rows_are_checked(train)
@@ -111,13 +134,30 @@ def test_mix_samples_each_source_splits_and_is_reproducible(tmp_path, samples, c
 
 def test_mix_decontamination_removes_and_counts_evaluation_queries(tmp_path, samples, capsys):
     xlam = json.loads((samples / "xlam.json").read_text())
-    evaluation = {"system": "S", "user": f"**Dialogue Records History**\n<user>{xlam[0]['query'].upper()}</user>\n",
-                  "answer": [{"name": "f", "parameters": {}}]}  # fmt: skip
+    evaluation = {
+        "system": "S",
+        "user": f"**Dialogue Records History**\n<user>{xlam[0]['query'].upper()}</user>\n",
+        "answer": [{"name": "f", "parameters": {}}],
+    }
     apibank_dir = tmp_path / "api_bank"
     apibank_dir.mkdir()
     (apibank_dir / "level-1-api_processed.json").write_text(json.dumps([evaluation]))
-    argv = ["--toolace", samples / "toolace.json", "--xlam", samples / "xlam.json", "--toolace-count", 1,
-            "--hammer-count", 0, "--xlam-count", 10, "--decontaminate", "apibank", "--apibank-dir", apibank_dir]  # fmt: skip
+    argv = [
+        "--toolace",
+        samples / "toolace.json",
+        "--xlam",
+        samples / "xlam.json",
+        "--toolace-count",
+        1,
+        "--hammer-count",
+        0,
+        "--xlam-count",
+        10,
+        "--decontaminate",
+        "apibank",
+        "--apibank-dir",
+        apibank_dir,
+    ]
     assert run("mix", *argv, "--output", tmp_path / "out") == 0
     out = capsys.readouterr().out
     assert "decontamination: 1 samples removed" in out and "contaminated: 1" in out
@@ -134,7 +174,10 @@ def test_a_malformed_record_stops_the_run_naming_file_row_and_field(tmp_path, sa
     bad.write_text(json.dumps(records))
     assert run("xlam", "--input", bad, "--output", tmp_path / "out") == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"error: {bad}: row 4: field 'answers': bad_json: Expecting ',' delimiter at character {len(records[4]['answers'])}"
+    assert (
+        err
+        == f"error: {bad}: row 4: field 'answers': bad_json: Expecting ',' delimiter at character {len(records[4]['answers'])}"
+    )
     assert not (tmp_path / "out").exists()
 
     assert run("xlam", "--input", bad, "--output", tmp_path / "out", "--skip-invalid") == 0
@@ -158,10 +201,10 @@ def test_jsonl_and_parquet_inputs_read_the_same_records(tmp_path, samples):
 
 def test_an_unreachable_hub_dataset_is_a_one_line_error_saying_to_pass_input(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    command = [sys.executable, "-m", "data_preprocess.xlam", "--output", str(tmp_path / "out")]
     result = subprocess.run(
-        [sys.executable, "-m", "data_preprocess.xlam", "--output", str(tmp_path / "out")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: cannot load hub dataset 'Salesforce/xlam-function-calling-60k'")
@@ -170,7 +213,9 @@ def test_an_unreachable_hub_dataset_is_a_one_line_error_saying_to_pass_input(tmp
 
 def test_bfcl_command_writes_a_test_split(tmp_path):
     pytest.importorskip("bfcl_eval", reason="the bfcl command needs the bfcl-eval wheel")
-    assert run("bfcl", "--categories", "simple_python", "live_multiple", "--limit", 4, "--output", tmp_path) == 0
+    assert (
+        run("bfcl", "--categories", "simple_python", "live_multiple", "--limit", 4, "--output", tmp_path) == 0
+    )
     rows = rows_of(tmp_path / "test.parquet")
     assert [row["extra_info"]["category"] for row in rows] == ["simple_python"] * 4 + ["live_multiple"] * 4
     assert_rows_are_checked(rows)
@@ -191,14 +236,20 @@ def test_written_parquet_loads_through_verls_rlhf_dataset(tmp_path, samples):
     vocab = {token: i for i, token in enumerate(["[UNK]", "[PAD]", "<|im_end|>", *sorted(words)])}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", eos_token="<|im_end|>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", eos_token="<|im_end|>"
+    )
     tokenizer.chat_template = (
         "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }} <|im_end|> {% endfor %}"
         "{% if add_generation_prompt %}assistant: {% endif %}"
     )
     config = OmegaConf.create(
-        {"max_prompt_length": 100_000, "filter_overlong_prompts": True, "filter_overlong_prompts_workers": 1,
-         "cache_dir": str(tmp_path / "cache")}  # fmt: skip
+        {
+            "max_prompt_length": 100_000,
+            "filter_overlong_prompts": True,
+            "filter_overlong_prompts_workers": 1,
+            "cache_dir": str(tmp_path / "cache"),
+        }
     )
     dataset = RLHFDataset(str(path), tokenizer, config)
     assert len(dataset) == 22

@@ -108,9 +108,18 @@ def test_toolace_refuses_calls_that_are_not_keyword_literals(text):
 
 
 def _toolace_record(call: str) -> dict:
-    tools = [{"name": "f", "description": "d", "parameters": {"type": "dict", "properties": {"x": {"type": "int"}}}}]
+    tools = [
+        {
+            "name": "f",
+            "description": "d",
+            "parameters": {"type": "dict", "properties": {"x": {"type": "int"}}},
+        }
+    ]
     system = f"in JSON format that you can invoke:\n{json.dumps(tools)}. \nShould you decide to return the function call(s). \n"
-    return {"system": system, "conversations": [{"from": "user", "value": "Go"}, {"from": "assistant", "value": call}]}
+    return {
+        "system": system,
+        "conversations": [{"from": "user", "value": "Go"}, {"from": "assistant", "value": call}],
+    }
 
 
 @pytest.mark.parametrize(
@@ -120,8 +129,16 @@ def _toolace_record(call: str) -> dict:
         (_toolace_record("[f(x=os.getcwd())]"), "conversations[1].value", UNPARSEABLE_CALL),
         ({"system": "no tools here", "conversations": []}, "system", "bad_layout"),
         ({"conversations": []}, "system", MISSING_FIELD),
-        ({"system": _toolace_record("")["system"], "conversations": [{"from": "user"}]}, "conversations[0].value", MISSING_FIELD),
-        ({"system": _toolace_record("")["system"], "conversations": [{"from": "bot", "value": "x"}]}, "conversations[0].from", WRONG_TYPE),
+        (
+            {"system": _toolace_record("")["system"], "conversations": [{"from": "user"}]},
+            "conversations[0].value",
+            MISSING_FIELD,
+        ),
+        (
+            {"system": _toolace_record("")["system"], "conversations": [{"from": "bot", "value": "x"}]},
+            "conversations[0].from",
+            WRONG_TYPE,
+        ),
     ],
 )
 def test_toolace_bad_records_name_the_field_and_reason(record, field, reason):
@@ -177,8 +194,13 @@ def test_xlam_bad_records_name_the_field_and_reason(change, field, reason):
     record["tools"] = '[{"name": "f", "description": "d", "parameters": {}}]'
     record.update(change)
     with pytest.raises(RecordError) as caught:
-        rows, _ = convert_records([record], xlam_record_to_samples, file="x.json")
-    assert (caught.value.file, caught.value.row, caught.value.field, caught.value.reason) == ("x.json", 0, field, reason)
+        convert_records([record], xlam_record_to_samples, file="x.json")
+    assert (caught.value.file, caught.value.row, caught.value.field, caught.value.reason) == (
+        "x.json",
+        0,
+        field,
+        reason,
+    )
 
 
 def test_a_ground_truth_the_parser_reads_differently_is_refused():
@@ -229,7 +251,9 @@ def test_hammer_masking_is_seeded_per_record(raw):
 
 
 def test_hammer_renames_history_calls_and_observations_too():
-    tools = ({"name": "lookup", "description": "Finds.", "parameters": {"q": {"type": "str"}}, "required": ["q"]},)
+    tools = (
+        {"name": "lookup", "description": "Finds.", "parameters": {"q": {"type": "str"}}, "required": ["q"]},
+    )
     turns = (
         {"role": "user", "content": "Find cats"},
         {"role": "assistant", "think": "t", "calls": [ToolCall("lookup", {"q": "cats"})], "response": None},
@@ -296,4 +320,6 @@ def test_bfcl_rows_use_the_evaluation_prompt_and_gold_calls():
             row = build_row(bfcl_sample(item, format), format)
             assert row["prompt"] == item_messages(item, format)
             assert row["extra_info"]["category"] == item.category
-            assert parse_response(row["reward_model"]["ground_truth"], format).calls == tuple(gold_calls(item))
+            assert parse_response(row["reward_model"]["ground_truth"], format).calls == tuple(
+                gold_calls(item)
+            )

@@ -11,6 +11,7 @@ rendered with ``verl_toolrl.prompts``.
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import re
 from typing import Any
@@ -23,8 +24,8 @@ from verl_toolrl.prompts import TOOLRL_TOOLS_HEADER, default_think
 
 SOURCE = "apibank"
 _LISTING_END = "\n\n**Steps for Each Turn**"
-_ENTRY = re.compile(r"^(\d+)\. Name: ", re.M)
-_BLOCK = re.compile(r"<(user|response|tool_call|obs)>(.*?)</\1>", re.S)
+_ENTRY = re.compile(r"^(\d+)\. Name: ", re.MULTILINE)
+_BLOCK = re.compile(r"<(user|response|tool_call|obs)>(.*?)</\1>", re.DOTALL)
 
 
 def apibank_tools(system: str, field: str = "system") -> tuple[dict[str, Any], ...]:
@@ -36,18 +37,22 @@ def apibank_tools(system: str, field: str = "system") -> tuple[dict[str, Any], .
     """
     start, end = system.find(TOOLRL_TOOLS_HEADER), system.find(_LISTING_END)
     if start < 0 or end < start:
-        raise RecordError(field, BAD_LAYOUT, "no '**Available Tools**' listing before '**Steps for Each Turn**'")
+        raise RecordError(
+            field, BAD_LAYOUT, "no '**Available Tools**' listing before '**Steps for Each Turn**'"
+        )
     listing = system[start + len(TOOLRL_TOOLS_HEADER) : end]
     starts = [match.start() for match in _ENTRY.finditer(listing)] + [len(listing)]
     tools = []
-    for number, (begin, stop) in enumerate(zip(starts, starts[1:]), start=1):
+    for number, (begin, stop) in enumerate(itertools.pairwise(starts), start=1):
         entry = listing[begin:stop].rstrip("\n")
         name, _, rest = entry.partition("\nDescription: ")
         description, _, parameters = rest.rpartition("\nParameters: ")
         try:
             value = ast.literal_eval(parameters)
         except (ValueError, SyntaxError):
-            raise RecordError(f"{field}.tools[{number - 1}]", BAD_LAYOUT, "parameters are not a Python literal") from None
+            raise RecordError(
+                f"{field}.tools[{number - 1}]", BAD_LAYOUT, "parameters are not a Python literal"
+            ) from None
         raw = {"name": name.split(". Name: ", 1)[1], "description": description, "parameters": value}
         tools.append(tool_from_flat(raw, f"{field}.tools[{number - 1}]"))
     return tuple(tools)
@@ -69,7 +74,11 @@ def apibank_turns(user: str, field: str = "user") -> tuple[dict[str, Any], ...]:
         if tag in ("user", "obs"):
             turns.append({"role": "user" if tag == "user" else "tool", "content": body})
             continue
-        if not turns or turns[-1]["role"] != "assistant" or (tag == "response" and turns[-1]["response"] is not None):
+        if (
+            not turns
+            or turns[-1]["role"] != "assistant"
+            or (tag == "response" and turns[-1]["response"] is not None)
+        ):
             turns.append({"role": "assistant", "think": "", "calls": [], "response": None})
         if tag == "response":
             turns[-1]["response"] = body
@@ -79,7 +88,9 @@ def apibank_turns(user: str, field: str = "user") -> tuple[dict[str, Any], ...]:
                     value = json.loads(line)
                     turns[-1]["calls"].append(ToolCall(value["name"], value.get(ARGUMENTS_KEY["toolrl"], {})))
                 except (ValueError, KeyError, TypeError):
-                    raise RecordError(field, BAD_LAYOUT, f"a history call is not a JSON call: {line[:80]!r}") from None
+                    raise RecordError(
+                        field, BAD_LAYOUT, f"a history call is not a JSON call: {line[:80]!r}"
+                    ) from None
     for turn in turns:
         if turn["role"] == "assistant":
             turn["think"] = default_think(turn["calls"], turn["response"])

@@ -18,6 +18,7 @@ from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.xlam import NO_TOOL_RESPONSE
 
 SOURCE = "bfcl"
+KNOWN_DEFECT = "bfcl_known_defect"  # the summary's count of items left out (bfcl_data.KNOWN_DEFECTS)
 #: Categories written by default: every single-turn category that has a ground truth.
 DEFAULT_CATEGORIES: tuple[str, ...] = ("ast", "irrelevance", "live_irrelevance")
 #: Categories without possible answers whose target is "no call": a response saying no tool fits.

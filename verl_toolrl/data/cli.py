@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,11 @@ from verl_toolrl.data.schema import splits_of, write_parquet
 
 
 def parser_for(
-    name: str, description: str, hub_name: str | None = None, takes_input: bool = True, input_help: str | None = None
+    name: str,
+    description: str,
+    hub_name: str | None = None,
+    takes_input: bool = True,
+    input_help: str | None = None,
 ) -> argparse.ArgumentParser:
     """The options every command shares; ``--input`` is required when there is no hub default."""
     parser = argparse.ArgumentParser(prog=f"python -m data_preprocess.{name}", description=description)
@@ -41,12 +46,16 @@ def parser_for(
     parser.add_argument("--seed", type=int, default=0, help="random seed (masking, sampling); default 0")
     parser.add_argument("--format", choices=FORMATS, default="toolrl", help="prompt and target format")
     parser.add_argument(
-        "--skip-invalid", action="store_true", help="skip malformed records (counted per reason) instead of stopping"
+        "--skip-invalid",
+        action="store_true",
+        help="skip malformed records (counted per reason) instead of stopping",
     )
     return parser
 
 
-def write_splits(rows: Sequence[dict[str, Any]], output: str, summary: Summary, default_split: str) -> list[str]:
+def write_splits(
+    rows: Sequence[dict[str, Any]], output: str, summary: Summary, default_split: str
+) -> list[str]:
     """Write each split of ``rows`` to ``output/<split>.parquet``; returns the paths written."""
     groups = splits_of(rows) or {default_split: []}
     paths = []
@@ -90,9 +99,14 @@ class RecordCommand:
 
 
 def _bfcl(argv: Sequence[str] | None) -> int:
-    parser = parser_for("bfcl", "BFCL v4 single-turn items (bfcl-eval wheel) -> validation parquet", takes_input=False)
+    parser = parser_for(
+        "bfcl", "BFCL v4 single-turn items (bfcl-eval wheel) -> validation parquet", takes_input=False
+    )
     parser.add_argument(
-        "--categories", nargs="+", default=list(bfcl.DEFAULT_CATEGORIES), help="categories or groups (ast, live, …)"
+        "--categories",
+        nargs="+",
+        default=list(bfcl.DEFAULT_CATEGORIES),
+        help="categories or groups (ast, live, …)",
     )
     parser.add_argument("--limit", type=int, default=None, help="at most this many items per category")
     args = parser.parse_args(argv)
@@ -106,13 +120,20 @@ def _bfcl(argv: Sequence[str] | None) -> int:
         summary.read += 1
         defect = bfcl.known_defect(item)
         if defect:
-            summary.skip(RecordError("possible_answer", "bfcl_known_defect", f"{item.id}: {defect}", "bfcl-eval"))
+            summary.skip(
+                RecordError("possible_answer", bfcl.KNOWN_DEFECT, f"{item.id}: {defect}", "bfcl-eval")
+            )
             continue
         samples.append(bfcl.bfcl_sample(item, args.format, row=summary.read - 1))
     rows = rows_of(
-        samples, format=args.format, default_split="test", file="bfcl-eval", summary=summary,
-        skip_invalid=args.skip_invalid, progress=True,
-    )  # fmt: skip
+        samples,
+        format=args.format,
+        default_split="test",
+        file="bfcl-eval",
+        summary=summary,
+        skip_invalid=args.skip_invalid,
+        progress=True,
+    )
     return _finish(rows, summary, args.output, "test")
 
 
@@ -120,19 +141,26 @@ def _apibank(argv: Sequence[str] | None) -> int:
     from verl_toolrl.eval.apibank import available_levels, level_file, load_level
 
     parser = parser_for(
-        "apibank", "ToolRL's processed API-Bank levels -> validation parquet",
+        "apibank",
+        "ToolRL's processed API-Bank levels -> validation parquet",
         input_help="folder holding level-N-api_processed.json files, or one such file",
-    )  # fmt: skip
-    parser.add_argument("--levels", type=int, nargs="+", default=None, help="levels to convert (default: all found)")
+    )
+    parser.add_argument(
+        "--levels", type=int, nargs="+", default=None, help="levels to convert (default: all found)"
+    )
     args = parser.parse_args(argv)
     folder = Path(args.input)
     if folder.is_file():
-        folder = folder.parent
-        levels = args.levels or [int(args.input.rsplit("level-", 1)[1].split("-", 1)[0])]
-    else:
-        if not folder.is_dir():
-            raise SourceError(f"{args.input}: no such folder or file")
+        match = re.fullmatch(r"level-(\d+)-api_processed\.json", folder.name)
+        if not match:
+            raise SourceError(f"{folder}: not an API-Bank level file (level-N-api_processed.json)")
+        folder, levels = folder.parent, args.levels or [int(match.group(1))]
+    elif folder.is_dir():
         levels = args.levels or available_levels(folder)
+    else:
+        raise SourceError(f"{args.input}: no such folder or file")
+    if not levels:
+        raise SourceError(f"{folder}: no API-Bank level files (level-N-api_processed.json)")
     summary = Summary()
     rows = []
     for level in levels:
@@ -149,36 +177,57 @@ def _apibank(argv: Sequence[str] | None) -> int:
 
         samples = samples_of(items, one, file=str(path), summary=summary, skip_invalid=args.skip_invalid)
         rows += rows_of(
-            samples, format=args.format, default_split="test", file=str(path), summary=summary,
+            samples,
+            format=args.format,
+            default_split="test",
+            file=str(path),
+            summary=summary,
             skip_invalid=args.skip_invalid,
-        )  # fmt: skip
+        )
     return _finish(rows, summary, args.output, "test")
 
 
 def _mix(argv: Sequence[str] | None) -> int:
     parser = parser_for("mix", "The paper's 4k training mix (ToolACE + Hammer + xLAM)", takes_input=False)
-    parser.add_argument("--toolace", default=None, help=f"ToolACE file (default: the hub dataset {toolace.HUB_NAME})")
-    parser.add_argument("--xlam", default=None, help=f"xLAM file (default: the hub dataset {xlam.HUB_NAME})")
-    parser.add_argument("--irrelevance", default=None, help="optional xLAM-layout irrelevance rows for the Hammer part")
-    for source, count in mix.PAPER_COUNTS.items():
-        parser.add_argument(f"--{source}-count", type=int, default=count, help=f"{source} samples (default {count})")
-    parser.add_argument("--test-fraction", type=float, default=mix.PAPER_TEST_FRACTION, help="share of rows in test")
     parser.add_argument(
-        "--decontaminate", nargs="*", choices=("bfcl", "apibank"), default=[],
+        "--toolace", default=None, help=f"ToolACE file (default: the hub dataset {toolace.HUB_NAME})"
+    )
+    parser.add_argument("--xlam", default=None, help=f"xLAM file (default: the hub dataset {xlam.HUB_NAME})")
+    parser.add_argument(
+        "--irrelevance", default=None, help="optional xLAM-layout irrelevance rows for the Hammer part"
+    )
+    for source, count in mix.PAPER_COUNTS.items():
+        parser.add_argument(
+            f"--{source}-count", type=int, default=count, help=f"{source} samples (default {count})"
+        )
+    parser.add_argument(
+        "--test-fraction", type=float, default=mix.PAPER_TEST_FRACTION, help="share of rows in test"
+    )
+    parser.add_argument(
+        "--decontaminate",
+        nargs="*",
+        choices=("bfcl", "apibank"),
+        default=[],
         help="remove samples whose user query is also a query of these evaluation sets",
-    )  # fmt: skip
-    parser.add_argument("--apibank-dir", default=None, help="folder of API-Bank level files (for --decontaminate apibank)")
+    )
+    parser.add_argument(
+        "--apibank-dir", default=None, help="folder of API-Bank level files (for --decontaminate apibank)"
+    )
     args = parser.parse_args(argv)
     summary = Summary()
     options = {"summary": summary, "skip_invalid": args.skip_invalid, "progress": True}
     toolace_file, toolace_records = read_records(args.toolace, toolace.HUB_NAME)
     xlam_file, xlam_records = read_records(args.xlam, xlam.HUB_NAME)
-    toolace_samples = samples_of(toolace_records, toolace.toolace_record_to_samples, file=toolace_file, **options)
+    toolace_samples = samples_of(
+        toolace_records, toolace.toolace_record_to_samples, file=toolace_file, **options
+    )
     xlam_samples = samples_of(xlam_records, xlam.xlam_record_to_samples, file=xlam_file, **options)
     irrelevance_samples, irrelevance_file = [], "irrelevance"
     if args.irrelevance:
         irrelevance_file, records = read_records(args.irrelevance, None)
-        irrelevance_samples = samples_of(records, xlam.xlam_record_to_samples, file=irrelevance_file, **options)
+        irrelevance_samples = samples_of(
+            records, xlam.xlam_record_to_samples, file=irrelevance_file, **options
+        )
     rows, mixed = mix.build_mix(
         toolace_samples,
         xlam_samples,
@@ -201,22 +250,30 @@ def _mix(argv: Sequence[str] | None) -> int:
 def _record_commands() -> dict[str, RecordCommand]:
     return {
         "toolace": RecordCommand(
-            "toolace", "ToolACE -> one sample per assistant turn", toolace.HUB_NAME,
+            "toolace",
+            "ToolACE -> one sample per assistant turn",
+            toolace.HUB_NAME,
             lambda args: toolace.toolace_record_to_samples,
         ),
         "xlam": RecordCommand(
-            "xlam", "xLAM function-calling 60k -> one sample per record", xlam.HUB_NAME,
+            "xlam",
+            "xLAM function-calling 60k -> one sample per record",
+            xlam.HUB_NAME,
             lambda args: xlam.xlam_record_to_samples,
         ),
         "hammer": RecordCommand(
-            "hammer", "xLAM with Hammer's function masking (seeded)", hammer.HUB_NAME,
+            "hammer",
+            "xLAM with Hammer's function masking (seeded)",
+            hammer.HUB_NAME,
             lambda args: hammer.hammer_converter(args.seed),
         ),
         "rlla": RecordCommand(
-            "rlla", "ToolRL's released rlla data (SFT JSON or verl parquet) -> this schema", None,
+            "rlla",
+            "ToolRL's released rlla data (SFT JSON or verl parquet) -> this schema",
+            None,
             lambda args: rlla.rlla_record_to_samples,
         ),
-    }  # fmt: skip
+    }
 
 
 COMMANDS: tuple[str, ...] = ("toolace", "xlam", "hammer", "rlla", "bfcl", "apibank", "mix")

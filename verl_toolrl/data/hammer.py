@@ -28,7 +28,14 @@ from dataclasses import replace
 from typing import Any
 
 from verl_toolrl.calls import ToolCall
-from verl_toolrl.data.errors import BAD_JSON, BAD_LAYOUT, UNKNOWN_PARAMETER, UNKNOWN_TOOL, RecordError, field_of
+from verl_toolrl.data.errors import (
+    BAD_JSON,
+    BAD_LAYOUT,
+    UNKNOWN_PARAMETER,
+    UNKNOWN_TOOL,
+    RecordError,
+    field_of,
+)
 from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.tools import tool_from_flat
 from verl_toolrl.data.xlam import NO_TOOL_RESPONSE, xlam_calls, xlam_sample
@@ -96,9 +103,13 @@ class _Masking:
         for key in call.arguments:
             if key not in keys:
                 raise RecordError(
-                    f"{field}.arguments.{key}", UNKNOWN_PARAMETER, f"{call.name!r} declares no parameter {key!r}"
+                    f"{field}.arguments.{key}",
+                    UNKNOWN_PARAMETER,
+                    f"{call.name!r} declares no parameter {key!r}",
                 )
-        return ToolCall(self.functions[call.name], {keys[key]: value for key, value in call.arguments.items()})
+        return ToolCall(
+            self.functions[call.name], {keys[key]: value for key, value in call.arguments.items()}
+        )
 
     def observation(self, content: str) -> str:
         try:
@@ -139,7 +150,10 @@ def mask_sample(sample: Sample, rng: random.Random) -> Sample:
     for number, turn in enumerate(sample.turns):
         if turn["role"] == "assistant":
             calls = [
-                masking.call(call if isinstance(call, ToolCall) else ToolCall(**call), f"turns[{number}].calls[{index}]")
+                masking.call(
+                    call if isinstance(call, ToolCall) else ToolCall(**call),
+                    f"turns[{number}].calls[{index}]",
+                )
                 for index, call in enumerate(turn.get("calls", ()))
             ]
             turn = {**turn, "calls": calls}
@@ -189,7 +203,9 @@ def hammer_processed_sample(record: Mapping[str, Any], row: int) -> Sample:
     return Sample(
         source=SOURCE,
         source_id=str(record.get("id", row)),
-        tools=tuple(tool_from_flat(tool, f"instruction.tools[{number}]") for number, tool in enumerate(tools)),
+        tools=tuple(
+            tool_from_flat(tool, f"instruction.tools[{number}]") for number, tool in enumerate(tools)
+        ),
         turns=({"role": "user", "content": query},),
         calls=calls,
         response=None if calls else NO_TOOL_RESPONSE,

@@ -88,8 +88,11 @@ def take(
         used += 1
         if blocked and any(query in blocked for query in user_queries(sample)):
             summary.skip(
-                RecordError("query", CONTAMINATED, f"{pool.name} {sample.source_id}: a user turn is an evaluation query")
-                .located(pool.file, sample.row)
+                RecordError(
+                    "query",
+                    CONTAMINATED,
+                    f"{pool.name} {sample.source_id}: a user turn is an evaluation query",
+                ).located(pool.file, sample.row)
             )
             continue
         try:
@@ -176,7 +179,7 @@ def queries_from_messages(messages: Iterable[dict[str, str]]) -> list[str]:
     for message in messages:
         if message["role"] != "user":
             continue
-        inner = re.findall(r"<user>(.*?)</user>", message["content"], re.S)
+        inner = re.findall(r"<user>(.*?)</user>", message["content"], re.DOTALL)
         queries.extend(text.strip() for text in inner) if inner else queries.append(message["content"])
     return queries
 
@@ -190,13 +193,21 @@ def evaluation_queries(sources: Iterable[str], apibank_dir: str | None = None) -
             from verl_toolrl.eval.bfcl_data import SINGLE_TURN_CATEGORIES, load_items
 
             for category in SINGLE_TURN_CATEGORIES:
-                queries.extend(q for item in load_items(category) for q in queries_from_messages(item.messages))
+                queries.extend(
+                    q for item in load_items(category) for q in queries_from_messages(item.messages)
+                )
         elif source == "apibank":
             from verl_toolrl.eval.apibank import load_items as load_apibank
 
             if not apibank_dir:
-                raise UsageError("decontamination against apibank needs --apibank-dir (the level-N-api_processed.json folder)")
-            queries.extend(q for item in load_apibank(apibank_dir) for q in queries_from_messages(item.messages))
+                raise UsageError(
+                    "decontamination against apibank needs --apibank-dir (the level-N-api_processed.json folder)"
+                )
+            queries.extend(
+                q for item in load_apibank(apibank_dir) for q in queries_from_messages(item.messages)
+            )
         else:
-            raise UsageError(f"unknown evaluation set {source!r} to decontaminate against; valid: bfcl, apibank")
+            raise UsageError(
+                f"unknown evaluation set {source!r} to decontaminate against; valid: bfcl, apibank"
+            )
     return queries

@@ -126,10 +126,14 @@ def check_target(sample: Sample) -> None:
         if call.name not in names:
             listed = ", ".join(sorted(names)) or "no tools"
             raise RecordError(
-                f"target.calls[{number}].name", UNKNOWN_TOOL, f"{call.name!r} is not in the tool list ({listed})"
+                f"target.calls[{number}].name",
+                UNKNOWN_TOOL,
+                f"{call.name!r} is not in the tool list ({listed})",
             )
         if not isinstance(call.arguments, dict) or not all(isinstance(key, str) for key in call.arguments):
-            raise RecordError(f"target.calls[{number}].arguments", WRONG_TYPE, "arguments must be a JSON object")
+            raise RecordError(
+                f"target.calls[{number}].arguments", WRONG_TYPE, "arguments must be a JSON object"
+            )
 
 
 def render_ground_truth(sample: Sample, format: Format = "toolrl") -> str:
@@ -173,7 +177,9 @@ def check_ground_truth(ground_truth: str, sample: Sample, format: Format = "tool
     except ValueError as error:
         raise RecordError(where, BAD_GROUND_TRUTH, f"the reward rejects it: {error}") from None
     if score != best:
-        raise RecordError(where, BAD_GROUND_TRUTH, f"it scores {score} against itself, not the maximum {best}")
+        raise RecordError(
+            where, BAD_GROUND_TRUTH, f"it scores {score} against itself, not the maximum {best}"
+        )
 
 
 def _json(value: Any) -> str:
@@ -194,7 +200,10 @@ def build_row(sample: Sample, format: Format = "toolrl", split: str = "train") -
     ground_truth = render_ground_truth(sample, format)
     check_ground_truth(ground_truth, sample, format)
     if sample.messages:
-        tools, prompt = list(sample.tools), [{"role": m["role"], "content": m["content"]} for m in sample.messages]
+        tools, prompt = (
+            list(sample.tools),
+            [{"role": m["role"], "content": m["content"]} for m in sample.messages],
+        )
     else:
         tools = prompt_tools(sample.tools, format)
         prompt = chat_messages(tools, sample.turns, format)

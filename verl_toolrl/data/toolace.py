@@ -49,7 +49,11 @@ def toolace_tools(system: str) -> tuple[dict[str, Any], ...]:
     """
     start, end = system.find(TOOLS_START), system.rfind(TOOLS_END)
     if start < 0 or end < start:
-        raise RecordError("system", BAD_LAYOUT, "no tool list between 'JSON format that you can invoke:' and 'Should you decide'")
+        raise RecordError(
+            "system",
+            BAD_LAYOUT,
+            "no tool list between 'JSON format that you can invoke:' and 'Should you decide'",
+        )
     try:
         tools = json.loads(system[start + len(TOOLS_START) : end])
     except json.JSONDecodeError as error:
@@ -188,7 +192,9 @@ def toolace_record_to_samples(record: Any, row: int) -> list[Sample]:
         role = field_of(message, "from", str, f"{path}.from")
         value = field_of(message, "value", str, f"{path}.value")
         if role not in ROLES:
-            raise RecordError(f"{path}.from", WRONG_TYPE, f"unknown role {role!r}; expected user, assistant or tool")
+            raise RecordError(
+                f"{path}.from", WRONG_TYPE, f"unknown role {role!r}; expected user, assistant or tool"
+            )
         if role == "assistant":
             turn = _assistant_turn(value, names, f"{path}.value")
             samples.append(

@@ -76,7 +76,9 @@ def required_from_types(parameters: Mapping[str, Mapping[str, Any]]) -> list[str
     >>> required_from_types({"a": {"type": "str"}, "b": {"type": "str, optional"}})
     ['a']
     """
-    return [key for key, spec in parameters.items() if not str(spec.get("type", "")).endswith(OPTIONAL_SUFFIX)]
+    return [
+        key for key, spec in parameters.items() if not str(spec.get("type", "")).endswith(OPTIONAL_SUFFIX)
+    ]
 
 
 def tool_from_flat(tool: Any, path: str = "tool") -> dict[str, Any]:
@@ -91,7 +93,12 @@ def tool_from_flat(tool: Any, path: str = "tool") -> dict[str, Any]:
     if not isinstance(parameters, Mapping):
         raise RecordError(f"{path}.parameters", WRONG_TYPE, "parameters must be an object")
     flat = {key: flat_parameter(spec, f"{path}.parameters.{key}") for key, spec in parameters.items()}
-    return {"name": name, "description": description, "parameters": flat, "required": required_from_types(flat)}
+    return {
+        "name": name,
+        "description": description,
+        "parameters": flat,
+        "required": required_from_types(flat),
+    }
 
 
 def tool_from_json_schema(tool: Any, path: str = "tool") -> dict[str, Any]:
@@ -114,7 +121,10 @@ def tool_from_json_schema(tool: Any, path: str = "tool") -> dict[str, Any]:
         required = parameters.get("required") or []
         if not isinstance(required, list) or not all(isinstance(key, str) for key in required):
             raise RecordError(f"{path}.parameters.required", WRONG_TYPE, "required must be a list of names")
-        flat = {key: flat_parameter(spec, f"{path}.parameters.properties.{key}") for key, spec in properties.items()}
+        flat = {
+            key: flat_parameter(spec, f"{path}.parameters.properties.{key}")
+            for key, spec in properties.items()
+        }
         return {"name": name, "description": description, "parameters": flat, "required": list(required)}
     return tool_from_flat(tool, path)
 
@@ -164,7 +174,11 @@ def prompt_tools(tools: Sequence[Mapping[str, Any]], format: Format = "toolrl") 
     check_format(format)
     if format == "toolrl":
         return [
-            {"name": tool["name"], "description": tool.get("description", ""), "parameters": tool.get("parameters", {})}
+            {
+                "name": tool["name"],
+                "description": tool.get("description", ""),
+                "parameters": tool.get("parameters", {}),
+            }
             for tool in tools
         ]
     return [hermes_tool(tool) for tool in tools]

@@ -68,7 +68,9 @@ def xlam_sample(record: Any, row: int, source: str = SOURCE) -> Sample:
     ('3', 'Roll a die', (ToolCall(name='roll', arguments={'sides': 6}),), {'sides': {'description': 'n', 'type': 'int', 'default': ''}})
     """
     query = field_of(record, "query", str)
-    tools = tuple(tool_from_flat(tool, f"tools[{number}]") for number, tool in enumerate(json_field(record, "tools")))
+    tools = tuple(
+        tool_from_flat(tool, f"tools[{number}]") for number, tool in enumerate(json_field(record, "tools"))
+    )
     calls = xlam_calls(json_field(record, "answers"))
     record_id = record.get("id")
     return Sample(
