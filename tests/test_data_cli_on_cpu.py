@@ -258,3 +258,23 @@ def test_written_parquet_loads_through_verls_rlhf_dataset(tmp_path, samples):
     assert item["reward_model"]["ground_truth"].startswith("<think>")
     batch = collate_fn([dataset[0], dataset[1]])
     assert list(batch["data_source"]) == ["toolace", "toolace"]
+
+
+def test_mix_draws_hammer_from_unused_xlam_records_and_irrelevance_rows(tmp_path, samples):
+    xlam = json.loads((samples / "xlam.json").read_text())
+    irrelevance = [
+        {"query": f"{r['query']} (no tool)", "answers": "[]", "tools": r["tools"]} for r in xlam[:6]
+    ]
+    (tmp_path / "irrelevance.json").write_text(json.dumps(irrelevance))
+    argv = ["--toolace", samples / "toolace.json", "--xlam", samples / "xlam.json", "--toolace-count", 2]
+    argv += ["--irrelevance", tmp_path / "irrelevance.json", "--xlam-count", 5, "--hammer-count", 12]
+    assert run("mix", *argv, "--output", tmp_path / "out", "--test-fraction", 0) == 0
+    rows = rows_of(tmp_path / "out/train.parquet")
+    hammer = [row["extra_info"] for row in rows if row["data_source"] == "hammer"]
+    xlam_ids = {row["extra_info"]["source_id"] for row in rows if row["data_source"] == "xlam"}
+    drawn = {info["source_id"] for info in hammer}
+    assert len(hammer) == 12 and not drawn & xlam_ids
+    assert {i for i in drawn if i.startswith("irrelevance/")} == {f"irrelevance/{n}" for n in range(6)}
+    assert all(
+        (info["gold_response"] is not None) == info["source_id"].startswith("irrelevance/") for info in hammer
+    )

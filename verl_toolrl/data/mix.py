@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from verl_toolrl.calls import Format
@@ -150,13 +150,17 @@ def build_mix(
     rng.shuffle(xlam_order)
     toolace_rows, _ = take(Pool("toolace", toolace_order, files["toolace"]), counts["toolace"], **options)
     xlam_rows, used = take(Pool("xlam", xlam_order, files["xlam"]), counts["xlam"], **options)
-    hammer_candidates = xlam_order[used:] + list(irrelevance)
+    # Irrelevance rows get their own ids, so their masking and error messages differ from xLAM's.
+    hammer_candidates = xlam_order[used:] + [
+        replace(s, source_id=f"irrelevance/{s.source_id}") for s in irrelevance
+    ]
     rng.shuffle(hammer_candidates)
 
     def masked(sample: Sample) -> Sample:
         return mask_sample(sample, sample_rng(seed, sample.source_id))
 
-    hammer_pool = Pool("hammer", hammer_candidates, files["xlam"], masked)
+    hammer_file = files["xlam"] + (f" or {files['irrelevance']}" if irrelevance else "")
+    hammer_pool = Pool("hammer", hammer_candidates, hammer_file, masked)
     hammer_rows, _ = take(hammer_pool, counts["hammer"], **options)
 
     rows = toolace_rows + hammer_rows + xlam_rows
