@@ -173,7 +173,7 @@ def bar_chart(runs: Sequence[ScoredRun], path: str | Path) -> Path:
     axis.set_ylabel("accuracy (%)")
     axis.set_ylim(0, 100)
     axis.set_title(f"{runs[0].summary['benchmark']}: " + " vs ".join(run.label for run in runs))
-    axis.legend()
+    axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
