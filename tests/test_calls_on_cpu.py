@@ -126,3 +126,23 @@ def test_parse_never_raises(fmt, text):
 
 def test_parse_survives_non_strings():
     assert parse_response(None).error == "missing_think"  # type: ignore[arg-type]
+
+
+json_text = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text()),
+    lambda inner: st.one_of(st.lists(inner), st.dictionaries(st.text(), inner)),
+).map(lambda value: __import__("json").dumps(value))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(json_text, st.text(), json_text.map(lambda t: " \t" + t + "\r\n"), json_text.map(lambda t: t + "x")))
+def test_decoder_agrees_with_json_loads(text):
+    import json
+
+    try:
+        expected = (True, json.loads(text))
+    except (ValueError, RecursionError):
+        expected = (False, None)
+    got = calls.loads_or_none(text)
+    assert got[0] == expected[0]
+    assert repr(got[1]) == repr(expected[1])

@@ -55,9 +55,10 @@ REASONS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolCall:
-    """One function call: a tool name and its arguments (a JSON object)."""
+    """One function call: a tool name and its arguments (a JSON object). Treat it as a value: it is not
+    frozen only because freezing costs a third of the parse time of a typical call."""
 
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
@@ -66,18 +67,35 @@ class ToolCall:
 class Parsed(NamedTuple):
     """What :func:`parse_response` read.
 
-    ``calls`` holds every well-formed call; ``raw_calls`` holds the JSON value of every call line/block
-    exactly as ``json.loads`` returned it (``None`` when there is no complete tool-call block or a
-    line is not JSON), which is what the reward compares. ``error`` is the first reason code found
+    ``raw_calls`` holds the JSON value of every call line/block exactly as ``json.loads`` returns it
+    (``None`` when there is no complete tool-call block or a line is not JSON): what the reward compares.
+    ``calls`` holds the well-formed ones as :class:`ToolCall`. ``error`` is the first reason code found
     (see ``REASONS``) and ``error_at`` the 1-based call it refers to, when it refers to one.
     """
 
     think: str | None
-    calls: tuple[ToolCall, ...]
     response: str | None
-    raw_calls: tuple[Any, ...] | None = None
-    error: str | None = None
-    error_at: int | None = None
+    raw_calls: tuple[Any, ...] | None
+    error: str | None
+    error_at: int | None
+    format: str
+
+    @property
+    def calls(self) -> tuple[ToolCall, ...]:
+        key = ARGUMENTS_KEY[self.format]
+        return tuple(
+            ToolCall(value["name"], value[key])
+            for value in self.raw_calls or ()
+            if _call_problem(value, key) is None
+        )
+
+    @property
+    def num_calls(self) -> int:
+        """``len(calls)``, without building them."""
+        if self.error is None or self.raw_calls is None:
+            return len(self.raw_calls or ())
+        key = ARGUMENTS_KEY[self.format]
+        return sum(_call_problem(value, key) is None for value in self.raw_calls)
 
     @property
     def ok(self) -> bool:
@@ -130,27 +148,19 @@ def _call_problem(value: Any, arguments_key: str) -> str | None:
     return None
 
 
-def _read_calls(
-    chunks: list[str], arguments_key: str
-) -> tuple[tuple[ToolCall, ...], tuple[Any, ...] | None, str | None, int | None]:
-    """Decode one JSON call per chunk: (calls, raw values or None, first error, its 1-based index)."""
-    calls: list[ToolCall] = []
+def _read_calls(chunks: list[str], arguments_key: str) -> tuple[tuple[Any, ...] | None, str | None, int | None]:
+    """Decode one JSON call per chunk: (raw values, or None on bad JSON; first error; its 1-based index)."""
     raw: list[Any] = []
-    error, error_at = None, None
     for index, chunk in enumerate(chunks, start=1):
         try:
-            value = _decode(chunk)
+            raw.append(_decode(chunk))
         except _DECODE_ERRORS:
-            return tuple(calls), None, BAD_JSON, index
-        raw.append(value)
-        if type(value) is dict:
-            name, arguments = value.get("name"), value.get(arguments_key)
-            if type(name) is str and type(arguments) is dict:
-                calls.append(ToolCall(name, arguments))
-                continue
-        if error is None:
-            error, error_at = _call_problem(value, arguments_key), index
-    return tuple(calls), tuple(raw), error, error_at
+            return None, BAD_JSON, index
+    for index, value in enumerate(raw, start=1):
+        problem = _call_problem(value, arguments_key)
+        if problem is not None:
+            return tuple(raw), problem, index
+    return tuple(raw), None, None
 
 
 def _split_think(text: str) -> tuple[str | None, int, str | None]:
@@ -205,10 +215,9 @@ def _parse_toolrl(text: str) -> Parsed:
     think, rest_at, error = _split_think(text)
     error_at = None
     call_start, call_end, lines = _call_block(text)
-    calls: tuple[ToolCall, ...] = ()
     raw = None
     if lines is not None:
-        calls, raw, call_error, call_error_at = _read_calls(lines, ARGUMENTS_KEY["toolrl"])
+        raw, call_error, call_error_at = _read_calls(lines, ARGUMENTS_KEY["toolrl"])
         if error is None and call_error is not None:
             error, error_at = call_error, call_error_at
     if error is None and call_start >= 0 and call_end < 0:
@@ -229,7 +238,7 @@ def _parse_toolrl(text: str) -> Parsed:
         error = DUPLICATE_TAG
     if error is None and _has_stray_text(text, rest_at, ((call_start, call_end), (response_start, response_end))):
         error = STRAY_TEXT
-    return Parsed(think, calls, response, raw, error, error_at)
+    return Parsed(think, response, raw, error, error_at, "toolrl")
 
 
 def _repeats_a_tag(text: str) -> bool:
@@ -264,7 +273,7 @@ def _parse_hermes(text: str) -> Parsed:
             break
         chunks.append(text[start + len(CALL_OPEN) : end].strip())
         position = end + len(CALL_CLOSE)
-    calls, raw, call_error, call_error_at = _read_calls(chunks, ARGUMENTS_KEY["hermes"])
+    raw, call_error, call_error_at = _read_calls(chunks, ARGUMENTS_KEY["hermes"])
     if error is None and call_error is not None:
         error, error_at = call_error, call_error_at
     response = "\n".join(part.strip() for part in prose if part.strip()) or None
@@ -272,14 +281,7 @@ def _parse_hermes(text: str) -> Parsed:
         text.count(THINK_OPEN) > 1 or text.count(THINK_CLOSE) > 1 or (response and CALL_CLOSE in response)
     ):
         error = DUPLICATE_TAG if text.count(THINK_OPEN) > 1 or text.count(THINK_CLOSE) > 1 else STRAY_TEXT
-    return Parsed(
-        think=think,
-        calls=calls,
-        response=response,
-        raw_calls=raw if error != UNCLOSED_TOOL_CALL else None,
-        error=error,
-        error_at=error_at,
-    )
+    return Parsed(think, response, raw if error != UNCLOSED_TOOL_CALL else None, error, error_at, "hermes")
 
 
 def check_format(format: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from verl_toolrl.calls import ARGUMENTS_KEY, CALL_OPEN, FORMATS, RESPONSE_OPEN, loads_or_none, parse_response
 from verl_toolrl.calls import released_call_lines
-from verl_toolrl.reward.correctness import VALUE_EQUALITIES, call_correctness, lists_equal, same_calls
+from verl_toolrl.reward.correctness import VALUE_EQUALITIES, call_correctness, exact_eq, lists_equal, same_calls
 from verl_toolrl.reward.format import hermes_layout_ok, toolrl_layout_ok
 from verl_toolrl.reward.length import length_reward
 from verl_toolrl.reward.variants import (
@@ -213,11 +213,11 @@ def compute_score(
     parsed = parse_response(text, opts.format)
     pred = parsed.raw_calls
     if opts.format == "toolrl":
-        layout_ok = toolrl_layout_ok(text, gt.has_call, gt.has_response, tags_unique=parsed.error is None)
+        layout_ok = toolrl_layout_ok(text, gt.has_call, gt.has_response, parsed.error is None)
     else:
         layout_ok = hermes_layout_ok(parsed, gt.has_call, gt.has_response)
         pred = pred or None  # no block at all is no call list, as in the toolrl format
-    exact = lists_equal(gt.calls, pred or (), key, value_eq)
+    exact = gt.calls == (pred or ()) or (value_eq is not exact_eq and lists_equal(gt.calls, pred or (), key, value_eq))
 
     if variant.binary:
         format_reward = float(layout_ok)
@@ -254,6 +254,6 @@ def compute_score(
         "correctness_reward": correctness,
         "length_reward": length,
         "parsed": 1.0 if parsed.error is None else 0.0,
-        "num_calls": float(len(parsed.calls)),
+        "num_calls": float(parsed.num_calls),
         "exact_match": 1.0 if exact else 0.0,
     }
