@@ -103,6 +103,7 @@ class GroundTruthCheck:
     source: str
     rows: int = 0
     at_max: int = 0  # maximum format reward and an exact call match
+    scored: int = 0  # rows whose ground truth the reward accepted
     score_sum: float = 0.0
     prompts_over_limit: int | None = 0  # None when the tokenizer is a stand-in, not the model's
     misses: list[str] = field(default_factory=list)  # the first few rows that fell short, described
@@ -112,7 +113,7 @@ class GroundTruthCheck:
         return self.rows > 0 and self.at_max == self.rows
 
     def summary(self, prompt_limit: int) -> str:
-        mean = self.score_sum / self.rows if self.rows else float("nan")
+        mean = self.score_sum / self.scored if self.scored else float("nan")
         over = "not counted (stand-in tokenizer)" if self.prompts_over_limit is None else self.prompts_over_limit
         lines = [
             f"{self.source}: {self.at_max}/{self.rows} ground truths at the maximum format reward with an exact "
@@ -134,7 +135,8 @@ async def score_ground_truths(
     max_misses: int = 5,
 ) -> GroundTruthCheck:
     """Feed each row's ground truth to ``manager.run_single`` as the model's response, shaped as verl's
-    agent loop shapes it, and count the rows that earn the maximum format reward and an exact match."""
+    agent loop shapes it, and count the rows that earn the maximum format reward and an exact match (a
+    ground truth the reward rejects as malformed counts as a miss, with the reason)."""
     from verl_toolrl.reward import VARIANTS
     from verl_toolrl.reward.variants import format_range
     from verl_toolrl.verl_batch import agent_loop_sample
@@ -158,10 +160,17 @@ async def score_ground_truths(
         if check.prompts_over_limit is not None:
             check.prompts_over_limit += len(prompt_ids) > prompt_limit
         samples.append(agent_loop_sample(prompt_ids, response_ids, fields))
-    results = await asyncio.gather(*(manager.run_single(sample) for sample in samples))
+    results = await asyncio.gather(*(manager.run_single(sample) for sample in samples), return_exceptions=True)
     for index, result in enumerate(results):
-        info = result["reward_extra_info"]
         check.rows += 1
+        if isinstance(result, ValueError):  # the manager rejected the row's ground truth
+            if len(check.misses) < max_misses:
+                check.misses.append(f"row {index}: {result}")
+            continue
+        if isinstance(result, BaseException):
+            raise result
+        info = result["reward_extra_info"]
+        check.scored += 1
         check.score_sum += result["reward_score"]
         if info["format_reward"] == format_max and info["exact_match"] == 1.0:
             check.at_max += 1
