@@ -1,0 +1,162 @@
+"""Reward-manager throughput: ``toolrl`` against verl's ``naive`` manager running the same reward.
+
+One GRPO step of the paper's recipe: 512 prompts x 4 rollouts = 2,048 responses (ToolRL's released
+targets, each with four answers of different quality), tokenized with a byte-level BPE tokenizer trained
+on them, right-padded to 1,024 tokens as verl's agent loop pads them. Both managers are built by verl's
+own ``RewardLoopWorker`` from the composed ``toolrl_grpo`` recipe (``naive`` with the ToolRL reward as
+``reward.custom_reward_function``), and score the batch through the worker's ``compute_score_batch``,
+the code a reward worker runs for a whole batch (one task per sample slice). Results must be identical.
+
+Prints samples/s for both, the ratio (target: toolrl no slower than naive), and the batch's reward time
+against a realistic 60 s training step (target: under 1 %), for one reward worker; verl runs
+``reward.num_workers`` (8 by default) of them in parallel.
+
+    python benchmarks/bench_reward_manager.py [--shared ../shared] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
+from verl_toolrl.calls import ToolCall, parse_response, render_output
+from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe
+from verl_toolrl.reward import parse_ground_truth
+from verl_toolrl.verl_batch import rollout_batch
+
+PROMPTS, ROLLOUTS, RESPONSE_LENGTH, PROMPT_LENGTH = 512, 4, 1024, 256
+STEP_SECONDS = 60.0
+
+REWARD_FILE = '''
+from verl_toolrl.reward import compute_score as toolrl_score
+
+def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
+    return toolrl_score(data_source, solution_str, ground_truth)
+'''
+
+
+def targets(shared: Path) -> list[str]:
+    """ToolRL's released targets (test parquet and SFT records) that are valid ground truths."""
+    frame = pd.read_parquet(shared / "data/toolrl/rlla_4k_test.parquet")
+    found = [row["ground_truth"] for row in frame["reward_model"]]
+    found += [record["output"] for record in json.loads((shared / "data/toolrl/rlla_sft.json").read_text())]
+    usable = []
+    for target in found:
+        try:
+            parse_ground_truth(target)
+        except ValueError:
+            continue
+        usable.append(target)
+    return usable
+
+
+def rollouts(target: str) -> list[str]:
+    """Four answers to one target: exact, a dropped argument, a wrong tool, broken format."""
+    parsed = parse_response(target)
+    think = parsed.think or "thinking"
+    if not parsed.calls:
+        return [target, render_output(think, [], "Another answer."), render_output(think, [ToolCall("search", {})]),
+                target.replace("</think>", "")]
+    first = parsed.calls[0]
+    dropped = ToolCall(first.name, dict(list(first.arguments.items())[:-1]))
+    return [
+        target,
+        render_output(think, [dropped, *parsed.calls[1:]]),
+        render_output(think, [ToolCall(first.name + "_v2", first.arguments)]),
+        target.replace("</tool_call>", ""),
+    ]
+
+
+def step_batch(tokenizer, shared: Path):
+    """The 2,048-response batch of one training step, as verl's agent loop returns it."""
+    pool = targets(shared)
+    prompt_ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Which tool answers this?"}], add_generation_prompt=True, tokenize=True
+    )["input_ids"]
+    samples = []
+    for prompt in range(PROMPTS):
+        target = pool[prompt % len(pool)]
+        fields = {
+            "data_source": "rlla",
+            "reward_model": {"ground_truth": target, "style": "rule"},
+            "extra_info": {"index": prompt, "split": "train"},
+            "uid": f"prompt-{prompt}",
+            "global_steps": 1,
+        }
+        for response in rollouts(target):
+            ids = tokenizer.encode(response, add_special_tokens=False)[: RESPONSE_LENGTH - 1]
+            samples.append((prompt_ids, ids + [tokenizer.eos_token_id], fields))
+    return pool, rollout_batch(samples, prompt_length=PROMPT_LENGTH, response_length=RESPONSE_LENGTH,
+                               pad_token_id=tokenizer.pad_token_id)
+
+
+def worker_for(tokenizer_dir: Path, *overrides: str) -> RewardLoopWorker:
+    config = compose_recipe(
+        "toolrl_grpo",
+        ["data.train_files=unused", "data.val_files=unused", f"actor_rollout_ref.model.path={tokenizer_dir}", *overrides],
+    )
+    return RewardLoopWorker(config)
+
+
+def timed(worker: RewardLoopWorker, batch, repeat: int) -> tuple[float, list[dict]]:
+    """Median seconds of ``compute_score_batch`` over the whole batch, and its results."""
+    times, results = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        results = worker.loop.run_until_complete(worker.compute_score_batch(batch))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        pool = targets(args.shared)
+        tokenizer = byte_level_tokenizer(
+            [text for target in pool for text in rollouts(target)], vocab_size=4000,
+            added_tokens=["<tool_call>", "</tool_call>", "<think>", "</think>", "<response>", "</response>"],
+        )
+        tokenizer.save_pretrained(folder / "tokenizer")
+        (folder / "reward.py").write_text(textwrap.dedent(REWARD_FILE))
+        pool, batch = step_batch(tokenizer, args.shared)
+        lengths = batch.batch["response_mask"].sum(-1).float()
+        print(f"batch: {len(batch)} responses ({PROMPTS} prompts x {ROLLOUTS}) from {len(pool)} ToolRL targets, "
+              f"{lengths.mean():.0f} tokens on average (max {lengths.max():.0f}), padded to {RESPONSE_LENGTH}")
+
+        toolrl = worker_for(folder / "tokenizer")
+        naive = worker_for(folder / "tokenizer", "reward.reward_manager.name=naive",
+                           f"reward.custom_reward_function.path={folder / 'reward.py'}")
+        print(f"managers: {type(toolrl.reward_manager).__name__} vs {type(naive.reward_manager).__name__} "
+              "(ToolRL reward as custom function), each in verl's RewardLoopWorker")
+        naive_seconds, naive_results = timed(naive, batch, args.repeat)
+        toolrl_seconds, toolrl_results = timed(toolrl, batch, args.repeat)
+
+    same = all(
+        ours["reward_score"] == theirs["reward_score"] and ours["reward_extra_info"] == theirs["reward_extra_info"]
+        for ours, theirs in zip(toolrl_results, naive_results, strict=True)
+    )
+    print(f"results identical: {same}")
+    for name, seconds in (("naive", naive_seconds), ("toolrl", toolrl_seconds)):
+        print(f"{name:>6}: {len(batch) / seconds:9.0f} samples/s  ({seconds * 1000:7.1f} ms per batch, median of {args.repeat})")
+    print(f" ratio: toolrl is {naive_seconds / toolrl_seconds:.2f}x naive's throughput (target: >= 1.00)")
+    print(f"  step: toolrl's reward for the whole batch takes {100 * toolrl_seconds / STEP_SECONDS:.2f} % of a "
+          f"{STEP_SECONDS:.0f} s training step on one reward worker (target: < 1 %)")
+    if not same:
+        raise SystemExit("toolrl and naive disagree")
+
+
+if __name__ == "__main__":
+    main()
