@@ -191,3 +191,14 @@ def test_prompts_use_the_package_format_and_the_turn_instruction() -> None:
         assert user.endswith(BFCL_TURN_INSTRUCTION[format] + " </user>")
     java = bfcl_data.load_items("simple_java", limit=1)[0]
     assert "Java 8 SDK syntax" in bfcl_data.item_messages(java)[0]["content"]
+
+
+def test_javascript_answers_written_as_plain_json_values_pass() -> None:
+    """JSON is JavaScript syntax: a model writing [1, 2] or true instead of the strings "[1, 2]"/"true" is
+    read the way BFCL's JavaScript decoder reads the same source text."""
+    items = bfcl_data.load_items("simple_javascript")
+    calls = [bfcl_data.gold_calls(replace(item, category="simple_python")) for item in items]
+    values = [value for item_calls in calls for call in item_calls for value in call.arguments.values()]
+    assert sum(not isinstance(value, str) for value in values) >= 30
+    scores = bfcl.score_items([(item, render_output("t", c)) for item, c in zip(items, calls)])
+    assert [score.id for score in scores if not score.valid] == []

@@ -3,8 +3,9 @@
 - AST categories: the response is read with :func:`verl_toolrl.calls.parse_response`; a response that
   does not parse is wrong (counted under its parser reason). Its calls become BFCL's decoded form
   ``[{name: {param: value}}]`` and go to ``bfcl_eval``'s ``ast_checker`` with the category's language.
-  Java and JavaScript: BFCL's decoders read every argument as source text, so JSON scalars that are not
-  strings are written as source text first (``true``, ``5``, ``2.5``); strings pass unchanged.
+  Java and JavaScript: BFCL's decoders read every argument as source text, so arguments that are not
+  strings are written as source text first, in JSON's spelling (``true``, ``5``, ``[1, 2]``: JavaScript
+  syntax; Java collections need Java syntax, e.g. ``new ArrayList<>(Arrays.asList(1, 2))``).
 - Relevance categories use BFCL's rule (``_evaluate_single_relevance_entry``): a call is present when
   the response decodes and is not empty (``bfcl_eval.utils.is_empty_output``); ``irrelevance`` and
   ``live_irrelevance`` are correct without one, ``live_relevance`` with one.
@@ -31,6 +32,7 @@ rewritten); the checker code itself is the wheel's, unchanged.
 from __future__ import annotations
 
 import importlib
+import json
 import multiprocessing
 import sys
 from collections import Counter
@@ -74,13 +76,10 @@ def _language_enum(language: str) -> Any:
     return importlib.import_module("bfcl_eval.constants.enums").Language(language)
 
 
-def _source_text(value: Any) -> Any:
-    """A JSON scalar as the source text BFCL's Java/JavaScript decoders produce."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return value
+def _source_text(value: Any) -> str:
+    """An argument as the source text BFCL's Java/JavaScript decoders produce: strings unchanged, any other
+    JSON value in JSON's spelling (``true``, ``5``, ``[1, 2]``, ``{"a": 1}``), which is JavaScript syntax."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def decoded_calls(calls: Sequence[ToolCall], language: str = "python") -> list[dict[str, dict[str, Any]]]:
