@@ -20,12 +20,12 @@ export DATA_DIR="${DATA_DIR:-$HOME/data/toolrl}"
 export RECIPE="${RECIPE:-toolrl_grpo}"
 export MODEL="${MODEL:-Qwen/Qwen2.5-3B-Instruct}"
 
-echo "== 1/4 data: the paper's 4k training mix -> $DATA_DIR"
+echo "== 1/4 data: the paper's 4k training mix (ToolACE, Hammer, xLAM) -> $DATA_DIR"
 if [[ -f "$DATA_DIR/train.parquet" && -f "$DATA_DIR/test.parquet" ]]; then
     echo "already there (delete $DATA_DIR to rebuild it)"
 else
     # shellcheck disable=SC2086  # DATA_ARGS is a list of options
-    python -m data_preprocess.mix --output "$DATA_DIR" --seed 42 \
+    python -m data_preprocess.mix --output "$DATA_DIR" --seed 0 --skip-invalid \
         ${TOOLACE_FILE:+--toolace "$TOOLACE_FILE"} ${XLAM_FILE:+--xlam "$XLAM_FILE"} ${DATA_ARGS:-}
 fi
 
@@ -43,5 +43,9 @@ if ! python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 
     echo "quickstart stops after the CPU checks above, all of which passed. On a GPU machine, run:"
     echo "    DATA_DIR=$DATA_DIR RECIPE=$RECIPE MODEL=$MODEL bash recipes/run_toolrl.sh $*"
     exit 0
+fi
+if ! python -c "import vllm" 2>/dev/null; then
+    echo "A GPU is visible but vLLM is not installed: pip install -e '.[gpu]' (or bash recipes/setup.sh), then re-run." >&2
+    exit 1
 fi
 exec bash "$recipes/run_toolrl.sh" "$@"
