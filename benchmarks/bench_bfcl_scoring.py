@@ -45,7 +45,7 @@ def write_gold_run(directory: Path, format: str) -> int:
     )
 
 
-def best_of(repeat: int, action) -> tuple[float, object]:  # noqa: ANN001 - any zero-argument callable
+def best_of(repeat: int, action) -> tuple[float, object]:
     best, result = float("inf"), None
     for _ in range(repeat):
         start = time.perf_counter()

@@ -84,7 +84,7 @@ def _changed(value: Any, acceptable: list[Any]) -> Any:
 def perturbed(item: BfclItem) -> BfclItem | None:
     """The item with the first rendered parameter of its first call given one unacceptable value."""
     answer = copy.deepcopy(item.possible_answer)
-    ((name, parameters),) = answer[0].items()
+    ((_, parameters),) = answer[0].items()
     rendered = bfcl_data.gold_calls(item)[0].arguments
     for param, acceptable in parameters.items():
         if param in rendered:

@@ -9,13 +9,20 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from verl_toolrl.calls import ToolCall, render_output
 from verl_toolrl.eval import bfcl_data
 from verl_toolrl.eval.__main__ import main
-from verl_toolrl.eval.generations import Generation, RunInfo, append_generations, read_generations, write_run_info
+from verl_toolrl.eval.generations import (
+    Generation,
+    RunInfo,
+    append_generations,
+    read_generations,
+    write_run_info,
+)
 from verl_toolrl.eval.pipeline import bfcl_items, run_prompts, score
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: pip install --no-deps bfcl-eval==2026.3.23")
@@ -128,10 +135,10 @@ def test_apibank_end_to_end(tiny_model: Path, tmp_path: Path, shared_dir: Path) 
 class _ChatServer(BaseHTTPRequestHandler):
     """An OpenAI-compatible chat-completions endpoint answering each prompt from a table."""
 
-    answers: dict[str, str] = {}
-    requests: list[dict] = []
+    answers: ClassVar[dict[str, str]] = {}
+    requests: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.requests.append(body)
         content = self.answers.get(json.dumps(body["messages"]), "no answer")
@@ -236,7 +243,7 @@ def test_generate_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
 
     class Table:
         name = "table"
-        calls: list[int] = []
+        calls: ClassVar[list[int]] = []
 
         def generate(self, prompts: list) -> list[str]:
             self.calls.append(len(prompts))

@@ -88,7 +88,7 @@ def run_info(args: argparse.Namespace) -> RunInfo:
     return RunInfo(args.benchmark, args.model, args.backend, args.format, categories, args.limit, sampling.__dict__, data_dir)
 
 
-def _backend_factory(args: argparse.Namespace, info: RunInfo):  # noqa: ANN202 - a zero-argument factory
+def _backend_factory(args: argparse.Namespace, info: RunInfo):
     options = {
         "transformers": {"device": args.device, "dtype": args.dtype},
         "vllm": {"tensor_parallel_size": args.tensor_parallel_size, "max_model_len": args.max_model_len},

@@ -143,7 +143,7 @@ def bfcl_utils() -> ModuleType:
     """
     os.environ.setdefault("BFCL_PROJECT_ROOT", str(default_project_root()))
     try:
-        import bfcl_eval.utils as utils
+        from bfcl_eval import utils
     except ModuleNotFoundError as error:
         if error.name and error.name.startswith("bfcl_eval"):
             raise ModuleNotFoundError(f"BFCL evaluation needs bfcl-eval: {INSTALL_HINT}") from error

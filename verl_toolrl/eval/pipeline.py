@@ -19,10 +19,10 @@ from verl_toolrl.calls import check_format
 from verl_toolrl.eval import apibank, bfcl, bfcl_data
 from verl_toolrl.eval.backends import Backend
 from verl_toolrl.eval.generations import (
+    BENCHMARKS,
     GENERATIONS_FILE,
     ITEM_SCORES_FILE,
     SCORES_FILE,
-    BENCHMARKS,
     Generation,
     RunInfo,
     append_generations,
@@ -207,7 +207,6 @@ def score(output_dir: str | Path, workers: int = 2, progress: bool = True, allow
         rows, summary = _score_apibank(info, items, generations, progress)
     summary = {**summary, "model": info.model, "format": info.format, "missing": missing}
     with open(output / ITEM_SCORES_FILE, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     (output / SCORES_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
