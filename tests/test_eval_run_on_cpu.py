@@ -261,3 +261,14 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().err.startswith("error: ")
     assert main(["bfcl", "generate", "--model", "m", "--categories", "simple_c", "--output", str(tmp_path)]) == 2
     assert "unknown BFCL category 'simple_c'" in capsys.readouterr().err
+
+
+def test_a_missing_backend_dependency_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here")
+    args = ["--model", "m", "--backend", "vllm", "--categories", "simple_python", "--limit", "1"]
+    assert main(["bfcl", "generate", *args, "--output", str(tmp_path), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert error == "error: the vllm backend needs vllm: pip install 'verl-toolrl[gpu]' (vLLM needs a CUDA GPU)\n"
