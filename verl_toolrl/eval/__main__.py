@@ -56,7 +56,10 @@ def _add_score_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m verl_toolrl.eval", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m verl_toolrl.eval",
+        description="Evaluate a checkpoint on BFCL (single-turn) or API-Bank: generate, score, run, report.",
+    )
     benchmarks = parser.add_subparsers(dest="benchmark", required=True)
     for benchmark in ("bfcl", "apibank"):
         steps = benchmarks.add_parser(benchmark, help=f"{benchmark} evaluation").add_subparsers(dest="step", required=True)
