@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
 from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
+
 from verl_toolrl.calls import ToolCall, parse_response, render_output
 from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe
 from verl_toolrl.reward import parse_ground_truth
@@ -35,12 +35,12 @@ from verl_toolrl.verl_batch import rollout_batch
 PROMPTS, ROLLOUTS, RESPONSE_LENGTH, PROMPT_LENGTH = 512, 4, 1024, 256
 STEP_SECONDS = 60.0
 
-REWARD_FILE = '''
+REWARD_FILE = """
 from verl_toolrl.reward import compute_score as toolrl_score
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
     return toolrl_score(data_source, solution_str, ground_truth)
-'''
+"""
 
 
 def targets(shared: Path) -> list[str]:
@@ -63,8 +63,12 @@ def rollouts(target: str) -> list[str]:
     parsed = parse_response(target)
     think = parsed.think or "thinking"
     if not parsed.calls:
-        return [target, render_output(think, [], "Another answer."), render_output(think, [ToolCall("search", {})]),
-                target.replace("</think>", "")]
+        return [
+            target,
+            render_output(think, [], "Another answer."),
+            render_output(think, [ToolCall("search", {})]),
+            target.replace("</think>", ""),
+        ]
     first = parsed.calls[0]
     dropped = ToolCall(first.name, dict(list(first.arguments.items())[:-1]))
     return [
@@ -94,14 +98,23 @@ def step_batch(tokenizer, shared: Path):
         for response in rollouts(target):
             ids = tokenizer.encode(response, add_special_tokens=False)[: RESPONSE_LENGTH - 1]
             samples.append((prompt_ids, ids + [tokenizer.eos_token_id], fields))
-    return pool, rollout_batch(samples, prompt_length=PROMPT_LENGTH, response_length=RESPONSE_LENGTH,
-                               pad_token_id=tokenizer.pad_token_id)
+    return pool, rollout_batch(
+        samples,
+        prompt_length=PROMPT_LENGTH,
+        response_length=RESPONSE_LENGTH,
+        pad_token_id=tokenizer.pad_token_id,
+    )
 
 
 def worker_for(tokenizer_dir: Path, *overrides: str) -> RewardLoopWorker:
     config = compose_recipe(
         "toolrl_grpo",
-        ["data.train_files=unused", "data.val_files=unused", f"actor_rollout_ref.model.path={tokenizer_dir}", *overrides],
+        [
+            "data.train_files=unused",
+            "data.val_files=unused",
+            f"actor_rollout_ref.model.path={tokenizer_dir}",
+            *overrides,
+        ],
     )
     return RewardLoopWorker(config)
 
@@ -126,34 +139,48 @@ def main() -> None:
         folder = Path(folder)
         pool = targets(args.shared)
         tokenizer = byte_level_tokenizer(
-            [text for target in pool for text in rollouts(target)], vocab_size=4000,
+            [text for target in pool for text in rollouts(target)],
+            vocab_size=4000,
             added_tokens=["<tool_call>", "</tool_call>", "<think>", "</think>", "<response>", "</response>"],
         )
         tokenizer.save_pretrained(folder / "tokenizer")
         (folder / "reward.py").write_text(textwrap.dedent(REWARD_FILE))
         pool, batch = step_batch(tokenizer, args.shared)
         lengths = batch.batch["response_mask"].sum(-1).float()
-        print(f"batch: {len(batch)} responses ({PROMPTS} prompts x {ROLLOUTS}) from {len(pool)} ToolRL targets, "
-              f"{lengths.mean():.0f} tokens on average (max {lengths.max():.0f}), padded to {RESPONSE_LENGTH}")
+        print(
+            f"batch: {len(batch)} responses ({PROMPTS} prompts x {ROLLOUTS}) from {len(pool)} ToolRL targets,"
+            f" {lengths.mean():.0f} tokens on average (max {lengths.max():.0f}), padded to {RESPONSE_LENGTH}"
+        )
 
         toolrl = worker_for(folder / "tokenizer")
-        naive = worker_for(folder / "tokenizer", "reward.reward_manager.name=naive",
-                           f"reward.custom_reward_function.path={folder / 'reward.py'}")
-        print(f"managers: {type(toolrl.reward_manager).__name__} vs {type(naive.reward_manager).__name__} "
-              "(ToolRL reward as custom function), each in verl's RewardLoopWorker")
+        naive = worker_for(
+            folder / "tokenizer",
+            "reward.reward_manager.name=naive",
+            f"reward.custom_reward_function.path={folder / 'reward.py'}",
+        )
+        print(
+            f"managers: {type(toolrl.reward_manager).__name__} vs {type(naive.reward_manager).__name__} "
+            "(ToolRL reward as custom function), each in verl's RewardLoopWorker"
+        )
         naive_seconds, naive_results = timed(naive, batch, args.repeat)
         toolrl_seconds, toolrl_results = timed(toolrl, batch, args.repeat)
 
     same = all(
-        ours["reward_score"] == theirs["reward_score"] and ours["reward_extra_info"] == theirs["reward_extra_info"]
+        ours["reward_score"] == theirs["reward_score"]
+        and ours["reward_extra_info"] == theirs["reward_extra_info"]
         for ours, theirs in zip(toolrl_results, naive_results, strict=True)
     )
     print(f"results identical: {same}")
     for name, seconds in (("naive", naive_seconds), ("toolrl", toolrl_seconds)):
-        print(f"{name:>6}: {len(batch) / seconds:9.0f} samples/s  ({seconds * 1000:7.1f} ms per batch, median of {args.repeat})")
+        print(
+            f"{name:>6}: {len(batch) / seconds:9.0f} samples/s  ({seconds * 1000:7.1f} ms per batch, "
+            f"median of {args.repeat})"
+        )
     print(f" ratio: toolrl is {naive_seconds / toolrl_seconds:.2f}x naive's throughput (target: >= 1.00)")
-    print(f"  step: toolrl's reward for the whole batch takes {100 * toolrl_seconds / STEP_SECONDS:.2f} % of a "
-          f"{STEP_SECONDS:.0f} s training step on one reward worker (target: < 1 %)")
+    print(
+        f"  step: toolrl's reward for the whole batch takes {100 * toolrl_seconds / STEP_SECONDS:.2f} % of a "
+        f"{STEP_SECONDS:.0f} s training step on one reward worker (target: < 1 %)"
+    )
     if not same:
         raise SystemExit("toolrl and naive disagree")
 

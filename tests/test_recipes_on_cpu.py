@@ -20,8 +20,8 @@ import pytest
 import yaml
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
-
 from verl.trainer.ppo.reward import load_reward_manager
+
 from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe, preflight, validate_recipe
 from verl_toolrl.reward import VARIANTS, RewardOptions
 
@@ -77,20 +77,39 @@ def lookup(config: dict, dotted: str):
     return config
 
 
-def run(command: list[str], env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def run(
+    command: list[str], env: dict[str, str] | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        command, capture_output=True, text=True, cwd=ROOT, timeout=timeout, env={**os.environ, **(env or {})}
+        command,
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
 @pytest.mark.parametrize("name", sorted(RECIPE_SETTINGS))
 def test_the_recipe_composes_through_verl_main_ppo(name):
     result = run(
-        [sys.executable, "-m", "verl.trainer.main_ppo", "--config-path", str(RECIPES), "--config-name", name,
-         "--cfg", "job", *DATA, "reward.reward_kwargs.variant=dynamic"]
+        [
+            sys.executable,
+            "-m",
+            "verl.trainer.main_ppo",
+            "--config-path",
+            str(RECIPES),
+            "--config-name",
+            name,
+            "--cfg",
+            "job",
+            *DATA,
+            "reward.reward_kwargs.variant=dynamic",
+        ]
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    composed = yaml.safe_load(result.stdout[result.stdout.index("actor_rollout_ref:"):])
+    composed = yaml.safe_load(result.stdout[result.stdout.index("actor_rollout_ref:") :])
     expected = {**RECIPE_SETTINGS[name], "reward.reward_kwargs.variant": "dynamic"}
     assert {key: lookup(composed, key) for key in expected} == expected
 
@@ -103,8 +122,15 @@ def model_dir(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("model")
     tokenizer = byte_level_tokenizer()
-    Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                num_attention_heads=2, num_key_value_heads=1, architectures=["Qwen2ForCausalLM"]).save_pretrained(path)
+    Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        architectures=["Qwen2ForCausalLM"],
+    ).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
@@ -178,15 +204,24 @@ def data_dir(tmp_path) -> Path:
 
 
 def overrides_for(data_dir: Path, *more: str) -> list[str]:
-    return [f"data.train_files={data_dir / 'train.parquet'}", f"data.val_files={data_dir / 'test.parquet'}", *more]
+    return [
+        f"data.train_files={data_dir / 'train.parquet'}",
+        f"data.val_files={data_dir / 'test.parquet'}",
+        *more,
+    ]
 
 
 def test_preflight_scores_the_datas_ground_truths_at_the_maximum(data_dir):
     lines: list[str] = []
-    assert preflight("toolrl_grpo", overrides_for(data_dir), tokenizer=byte_level_tokenizer(), print_fn=lines.append)
+    assert preflight(
+        "toolrl_grpo", overrides_for(data_dir), tokenizer=byte_level_tokenizer(), print_fn=lines.append
+    )
     report = "\n".join(lines)
     assert "verl validate_config passed" in report
-    assert "6/6 ground truths at the maximum format reward with an exact call match (mean score 2.5000)" in report
+    assert (
+        "6/6 ground truths at the maximum format reward with an exact call match (mean score 2.5000)"
+        in report
+    )
     assert "2/2 ground truths" in report
 
 
@@ -206,8 +241,12 @@ def test_preflight_catches_data_written_for_another_format(data_dir):
 
 def test_preflight_stops_on_a_bad_reward_option(data_dir):
     with pytest.raises(ValueError, match="valid variants: original"):
-        preflight("toolrl_grpo", overrides_for(data_dir, "reward.reward_kwargs.variant=orginal"),
-                  tokenizer=byte_level_tokenizer(), print_fn=lambda line: None)
+        preflight(
+            "toolrl_grpo",
+            overrides_for(data_dir, "reward.reward_kwargs.variant=orginal"),
+            tokenizer=byte_level_tokenizer(),
+            print_fn=lambda line: None,
+        )
 
 
 # ---------------------------------------------------------------- launcher and quickstart
@@ -216,12 +255,17 @@ def test_preflight_stops_on_a_bad_reward_option(data_dir):
 def test_the_launcher_hands_its_environment_to_verls_trainer(data_dir):
     result = run(
         ["bash", "recipes/run_toolrl.sh", "reward.reward_kwargs.variant=two_stage", "--cfg", "job"],
-        env={"DATA_DIR": str(data_dir), "MODEL": "/models/my-model", "N_GPUS": "4", "ROLLOUT_TP": "2",
-             "RECIPE": "toolrl_ppo"},
+        env={
+            "DATA_DIR": str(data_dir),
+            "MODEL": "/models/my-model",
+            "N_GPUS": "4",
+            "ROLLOUT_TP": "2",
+            "RECIPE": "toolrl_ppo",
+        },
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "reward manager 'toolrl': registered" in result.stdout
-    composed = yaml.safe_load(result.stdout[result.stdout.index("actor_rollout_ref:"):])
+    composed = yaml.safe_load(result.stdout[result.stdout.index("actor_rollout_ref:") :])
     assert lookup(composed, "actor_rollout_ref.model.path") == "/models/my-model"
     assert lookup(composed, "critic.model.path") == "${actor_rollout_ref.model.path}"
     assert lookup(composed, "data.train_files") == str(data_dir / "train.parquet")
@@ -233,9 +277,11 @@ def test_the_launcher_hands_its_environment_to_verls_trainer(data_dir):
 
 
 def test_the_launcher_offloads_on_a_single_gpu_and_defaults_to_the_paper_model(data_dir):
-    result = run(["bash", "recipes/run_toolrl.sh", "--cfg", "job"], env={"DATA_DIR": str(data_dir), "N_GPUS": "1"})
+    result = run(
+        ["bash", "recipes/run_toolrl.sh", "--cfg", "job"], env={"DATA_DIR": str(data_dir), "N_GPUS": "1"}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    composed = yaml.safe_load(result.stdout[result.stdout.index("actor_rollout_ref:"):])
+    composed = yaml.safe_load(result.stdout[result.stdout.index("actor_rollout_ref:") :])
     assert lookup(composed, "actor_rollout_ref.model.path") == "Qwen/Qwen2.5-3B-Instruct"
     assert lookup(composed, "actor_rollout_ref.actor.fsdp_config.optimizer_offload") is True
 
@@ -262,9 +308,17 @@ def test_the_quickstart_runs_every_cpu_step_then_says_training_needs_a_gpu(share
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert (tmp_path / "data" / "train.parquet").is_file() and (tmp_path / "data" / "test.parquet").is_file()
-    steps = ["== 1/4 data", "== 2/4 plugin", "reward manager 'toolrl': registered", "== 3/4 recipe",
-             "verl validate_config passed", "variant='dynamic'", "preflight: all checks passed", "== 4/4 training",
-             "Training needs a GPU"]
+    steps = [
+        "== 1/4 data",
+        "== 2/4 plugin",
+        "reward manager 'toolrl': registered",
+        "== 3/4 recipe",
+        "verl validate_config passed",
+        "variant='dynamic'",
+        "preflight: all checks passed",
+        "== 4/4 training",
+        "Training needs a GPU",
+    ]
     positions = [out.index(step) for step in steps]
     assert positions == sorted(positions)
     assert re.search(r"train\.parquet: (\d+)/\1 ground truths at the maximum", out)

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
 from verl.trainer.ppo.reward import load_reward_manager
+
 from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe
 from verl_toolrl.reward import SCORE_KEYS, compute_score
 from verl_toolrl.reward_manager import ToolRLRewardManager
@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ["data.train_files=unused.parquet", "data.val_files=unused.parquet"]
 
 
-def target(*calls: tuple[str, dict], response: str | None = None, think: str = "I should call the tool.") -> str:
+def target(
+    *calls: tuple[str, dict], response: str | None = None, think: str = "I should call the tool."
+) -> str:
     """A toolrl-format output (the paper's ground-truth layout)."""
     parts = [f"<think> {think} </think>"]
     if calls:
@@ -50,7 +52,7 @@ CASES = [
     (WEATHER, target(("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"}))),
     (WEATHER, target(("get_weather", {"city": "Rome", "unit": "celsius"}))),
     (WEATHER, target(("get_news", {"topic": "Paris"}))),
-    (WEATHER, "<think> no closing tag\n<tool_call>\n{\"name\": \"get_weather\"}"),
+    (WEATHER, '<think> no closing tag\n<tool_call>\n{"name": "get_weather"}'),
     (GREETING, GREETING),
     (GREETING, target(response="Hi there, anything else?", think="Reply with a greeting.")),
     (GREETING, target(("get_weather", {"city": "Paris"}))),
@@ -104,7 +106,9 @@ def fields(ground_truth: str, *, step: int | None = 0, uid: str = "u0", index: i
 
 def prompt_ids(tokenizer) -> list[int]:
     return tokenizer.apply_chat_template(
-        [{"role": "user", "content": "What is the weather in Paris?"}], add_generation_prompt=True, tokenize=True
+        [{"role": "user", "content": "What is the weather in Paris?"}],
+        add_generation_prompt=True,
+        tokenize=True,
     )["input_ids"]
 
 
@@ -120,6 +124,7 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, *args] if not code else [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
+        check=False,
         text=True,
         cwd=ROOT,
         timeout=300,
@@ -143,7 +148,10 @@ def test_import_verl_alone_registers_toolrl_in_a_fresh_process():
 def test_check_command_reports_the_registered_manager():
     result = python("", "-m", "verl_toolrl", "check")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "reward manager 'toolrl': registered (verl_toolrl.reward_manager.ToolRLRewardManager)" in result.stdout
+    assert (
+        "reward manager 'toolrl': registered (verl_toolrl.reward_manager.ToolRLRewardManager)"
+        in result.stdout
+    )
 
 
 def test_check_command_prints_the_real_import_error_when_the_plugin_fails():
@@ -180,7 +188,11 @@ def test_check_command_prints_the_real_import_error_when_the_plugin_fails():
 def test_load_reward_manager_builds_toolrl_from_the_recipe(tokenizer, overrides):
     manager = manager_for(tokenizer, *overrides)
     assert manager.tokenizer is tokenizer
-    assert (manager.options.variant, manager.options.format, manager.options.schedule_steps) == ("original", "toolrl", 150)
+    assert (manager.options.variant, manager.options.format, manager.options.schedule_steps) == (
+        "original",
+        "toolrl",
+        150,
+    )
 
 
 def test_options_come_from_reward_kwargs(tokenizer):
@@ -193,18 +205,29 @@ def test_options_come_from_reward_kwargs(tokenizer):
         "reward.reward_kwargs.schedule_steps=300",
     )
     options = manager.options
-    assert (options.variant, options.format, options.matching, options.values) == ("dynamic", "hermes", "optimal", "lenient")
+    assert (options.variant, options.format, options.matching, options.values) == (
+        "dynamic",
+        "hermes",
+        "optimal",
+        "lenient",
+    )
     assert options.schedule_steps == 300
 
 
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("reward.reward_kwargs.variant=dinamic", "unknown reward variant 'dinamic'; valid variants: original, with_length"),
+        (
+            "reward.reward_kwargs.variant=dinamic",
+            "unknown reward variant 'dinamic'; valid variants: original, with_length",
+        ),
         ("reward.reward_kwargs.format=json", "unknown format 'json'; valid formats: toolrl, hermes"),
         ("reward.reward_kwargs.matching=best", "valid matchings: greedy, optimal"),
         ("reward.reward_kwargs.schedule_steps=0", "schedule_steps must be a positive number"),
-        ("+reward.reward_kwargs.varaint=dynamic", "unknown reward option 'varaint'; valid options: variant, format"),
+        (
+            "+reward.reward_kwargs.varaint=dynamic",
+            "unknown reward option 'varaint'; valid options: variant, format",
+        ),
         ("reward.reward_model.enable=true", "bypasses the rule-based toolrl reward"),
     ],
 )
@@ -220,7 +243,10 @@ def test_a_bad_setting_fails_when_the_manager_is_built(tokenizer, override, mess
 @pytest.mark.parametrize("ground_truth, response", CASES)
 def test_run_single_on_an_agent_loop_sample_scores_the_decoded_response(tokenizer, ground_truth, response):
     manager = manager_for(tokenizer)
-    result = run(manager, agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth)))
+    result = run(
+        manager,
+        agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth)),
+    )
     expected = compute_score("rlla", response, ground_truth)
     assert result["reward_extra_info"] == expected
     assert result["reward_score"] == expected["score"]
@@ -231,7 +257,9 @@ def test_run_single_on_an_agent_loop_sample_scores_the_decoded_response(tokenize
 def test_the_cases_span_distinct_rewards(tokenizer):
     manager = manager_for(tokenizer)
     scores = [
-        run(manager, agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, r), fields(gt)))["reward_score"]
+        run(manager, agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, r), fields(gt)))[
+            "reward_score"
+        ]
         for gt, r in CASES
     ]
     assert scores[:5] == sorted(scores[:5], reverse=True) and len(set(scores[:5])) == 5
@@ -265,7 +293,8 @@ def naive_with_toolrl_score(tokenizer, reward_file):
     """verl's naive manager with the same reward as a custom function (how one would use it without the
     plugin), to compare decoding and results."""
     return load_reward_manager(
-        recipe("reward.reward_manager.name=naive", f"reward.custom_reward_function.path={reward_file}"), tokenizer
+        recipe("reward.reward_manager.name=naive", f"reward.custom_reward_function.path={reward_file}"),
+        tokenizer,
     )
 
 
@@ -276,7 +305,9 @@ def padding_layouts(tokenizer) -> list[tuple[str, list[int], list[int], dict]]:
     samples = []
     for index, (ground_truth, response) in enumerate(CASES):
         ids = response_ids(tokenizer, response)
-        samples.append((response, prompt[: 5 + 3 * index], ids, fields(ground_truth, index=index, uid=f"u{index % 2}")))
+        samples.append(
+            (response, prompt[: 5 + 3 * index], ids, fields(ground_truth, index=index, uid=f"u{index % 2}"))
+        )
     truncated = tokenizer.encode(WEATHER, add_special_tokens=False)[:17]  # cut at the length limit: no EOS
     samples.append((tokenizer.decode(truncated), prompt, truncated, fields(WEATHER, index=len(samples))))
     return samples
@@ -307,23 +338,39 @@ def test_decoding_matches_verl_naive_manager_for_every_padding_layout(tokenizer,
 def test_a_step_scheduled_variant_follows_global_steps(tokenizer, variant):
     manager = manager_for(tokenizer, f"reward.reward_kwargs.variant={variant}")
     ground_truth = WEATHER  # a partly right answer with a 300-word think: every schedule moves its score
-    response = target(("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"}), think=" ".join(["hmm"] * 300))
+    response = target(
+        ("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"}), think=" ".join(["hmm"] * 300)
+    )
     scores = {}
     for step in (0, 150):
-        data = agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth, step=step))
+        data = agent_loop_sample(
+            prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth, step=step)
+        )
         scores[step] = run(manager, data)["reward_score"]
-        assert scores[step] == compute_score("rlla", response, ground_truth, step=step, variant=variant)["score"]
+        assert (
+            scores[step] == compute_score("rlla", response, ground_truth, step=step, variant=variant)["score"]
+        )
     assert scores[0] != scores[150]
 
 
 def test_the_schedule_horizon_is_an_option(tokenizer):
     ground_truth, response = CASES[1]
-    data = agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth, step=150))
+    data = agent_loop_sample(
+        prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth, step=150)
+    )
     paper = run(manager_for(tokenizer, "reward.reward_kwargs.variant=dynamic"), data)["reward_score"]
     longer = run(
-        manager_for(tokenizer, "reward.reward_kwargs.variant=dynamic", "reward.reward_kwargs.schedule_steps=300"), data
+        manager_for(
+            tokenizer, "reward.reward_kwargs.variant=dynamic", "reward.reward_kwargs.schedule_steps=300"
+        ),
+        data,
     )["reward_score"]
-    assert longer == compute_score("rlla", response, ground_truth, step=150, variant="dynamic", schedule_steps=300)["score"]
+    assert (
+        longer
+        == compute_score("rlla", response, ground_truth, step=150, variant="dynamic", schedule_steps=300)[
+            "score"
+        ]
+    )
     assert longer != paper
 
 
@@ -342,10 +389,15 @@ def test_the_step_falls_back_to_the_rollout_servers_weights_version(tokenizer):
 
 def test_a_scheduled_variant_without_a_step_is_an_error_and_an_unscheduled_one_is_not(tokenizer):
     ground_truth, response = CASES[1]
-    data = agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth, step=None))
+    data = agent_loop_sample(
+        prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth, step=None)
+    )
     with pytest.raises(ValueError, match="follows the training step"):
         run(manager_for(tokenizer, "reward.reward_kwargs.variant=dynamic"), data)
-    assert run(manager_for(tokenizer), data)["reward_score"] == compute_score("rlla", response, ground_truth)["score"]
+    assert (
+        run(manager_for(tokenizer), data)["reward_score"]
+        == compute_score("rlla", response, ground_truth)["score"]
+    )
 
 
 def test_a_sample_without_a_ground_truth_names_the_row(tokenizer):
@@ -389,8 +441,12 @@ def test_rewards_feed_verl_grpo_advantages(tokenizer):
         for i, response in enumerate(responses)
     ]
     width = max(len(ids) for _, ids, _ in samples) + 3
-    batch = rollout_batch(samples, prompt_length=len(prompt_ids(tokenizer)), response_length=width,
-                          pad_token_id=tokenizer.pad_token_id)
+    batch = rollout_batch(
+        samples,
+        prompt_length=len(prompt_ids(tokenizer)),
+        response_length=width,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     scores = [run(manager, batch[row : row + 1])["reward_score"] for row in range(len(batch))]
     rm_scores = ToolRLRewardManager.assemble_rm_scores(batch, scores)
     advantages, returns = compute_grpo_outcome_advantage(
@@ -402,7 +458,9 @@ def test_rewards_feed_verl_grpo_advantages(tokenizer):
     for row, (uid, (_, ids, _)) in enumerate(zip(batch.non_tensor_batch["uid"], samples)):
         group = np.array([s for s, u in zip(scores, batch.non_tensor_batch["uid"]) if u == uid])
         expected = (scores[row] - group.mean()) / (group.std(ddof=1) + 1e-6)
-        assert torch.allclose(advantages[row, : len(ids)], torch.full((len(ids),), expected, dtype=torch.float32))
+        assert torch.allclose(
+            advantages[row, : len(ids)], torch.full((len(ids),), expected, dtype=torch.float32)
+        )
         assert torch.all(advantages[row, len(ids) :] == 0)
     assert torch.equal(advantages, returns)
     assert advantages[0, 0] > 0 > advantages[3, 0]  # the exact answer beats the wrong tool
@@ -432,15 +490,24 @@ def test_verl_reward_loop_workers_score_with_toolrl_in_ray_actors(tokenizer, tok
     for row, sample in enumerate(samples):
         sample[3]["global_steps"] = 10 * row
     width = max(len(ids) for _, _, ids, _ in samples)
-    batch = rollout_batch([(p, r, f) for _, p, r, f in samples], prompt_length=len(prompt_ids(tokenizer)),
-                          response_length=width, pad_token_id=tokenizer.pad_token_id)
+    batch = rollout_batch(
+        [(p, r, f) for _, p, r, f in samples],
+        prompt_length=len(prompt_ids(tokenizer)),
+        response_length=width,
+        pad_token_id=tokenizer.pad_token_id,
+    )
 
     # 1) the trainer's batch path: RewardLoopManager.compute_rm_score
     output = manager.compute_rm_score(batch)
     assert output.meta_info["reward_extra_keys"] == list(SCORE_KEYS)
     for row, (text, _, ids, row_fields) in enumerate(samples):
-        expected = compute_score("rlla", text, row_fields["reward_model"]["ground_truth"],
-                                 step=row_fields["global_steps"], variant="dynamic")
+        expected = compute_score(
+            "rlla",
+            text,
+            row_fields["reward_model"]["ground_truth"],
+            step=row_fields["global_steps"],
+            variant="dynamic",
+        )
         assert output.batch["rm_scores"][row, len(ids) - 1].item() == pytest.approx(expected["score"])
         assert output.batch["rm_scores"][row].abs().sum().item() == pytest.approx(abs(expected["score"]))
         for key in SCORE_KEYS:
@@ -450,5 +517,7 @@ def test_verl_reward_loop_workers_score_with_toolrl_in_ray_actors(tokenizer, tok
     text, _, ids, row_fields = samples[1]
     data = agent_loop_sample(prompt_ids(tokenizer), ids, row_fields)
     result = ray_cluster.get(manager.reward_loop_worker_handles[0].compute_score.remote(data))
-    expected = compute_score("rlla", text, row_fields["reward_model"]["ground_truth"], step=10, variant="dynamic")
+    expected = compute_score(
+        "rlla", text, row_fields["reward_model"]["ground_truth"], step=10, variant="dynamic"
+    )
     assert result == {"reward_score": expected["score"], "reward_extra_info": expected}

@@ -22,9 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check", help="show whether verl finds the toolrl reward manager, and why not")
     preflight_parser = commands.add_parser("preflight", help="check a training recipe and its data on CPU")
     preflight_parser.add_argument("--config-name", default="toolrl_grpo")
-    preflight_parser.add_argument("--config-path", type=Path, default=None, help="recipe folder (default: recipes/)")
-    preflight_parser.add_argument("--tokenizer", default=None, help="tokenizer path (default: the config's model)")
-    preflight_parser.add_argument("overrides", nargs="*", help="Hydra overrides, as for verl.trainer.main_ppo")
+    preflight_parser.add_argument(
+        "--config-path", type=Path, default=None, help="recipe folder (default: recipes/)"
+    )
+    preflight_parser.add_argument(
+        "--tokenizer", default=None, help="tokenizer path (default: the config's model)"
+    )
+    preflight_parser.add_argument(
+        "overrides", nargs="*", help="Hydra overrides, as for verl.trainer.main_ppo"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "check":
@@ -41,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         from verl.utils import hf_tokenizer
 
         tokenizer = hf_tokenizer(args.tokenizer)
-    ok = preflight(args.config_name, args.overrides, config_dir=args.config_path or RECIPES_DIR, tokenizer=tokenizer)
+    ok = preflight(
+        args.config_name, args.overrides, config_dir=args.config_path or RECIPES_DIR, tokenizer=tokenizer
+    )
     print("preflight: " + ("all checks passed" if ok else "FAILED (see above)"))
     return 0 if ok else 1
 

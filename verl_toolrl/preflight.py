@@ -41,8 +41,8 @@ def byte_level_tokenizer(
     (non-special) added tokens, as Qwen's ``<tool_call>``.
 
     >>> tokenizer = byte_level_tokenizer(added_tokens=["<tool_call>"])
-    >>> ids = tokenizer.encode("<tool_call>\\n{\\"a\\": \\"é\\"}", add_special_tokens=False) + [tokenizer.eos_token_id]
-    >>> tokenizer.decode(ids, skip_special_tokens=True)
+    >>> text = "<tool_call>\\n{\\"a\\": \\"é\\"}"
+    >>> tokenizer.decode(tokenizer.encode(text) + [tokenizer.eos_token_id], skip_special_tokens=True)
     '<tool_call>\\n{"a": "é"}'
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -68,7 +68,7 @@ def byte_level_tokenizer(
 
 
 def compose_recipe(config_name: str, overrides: Sequence[str] = (), config_dir: Path = RECIPES_DIR) -> Any:
-    """The composed trainer config, as ``main_ppo --config-path config_dir --config-name config_name`` sees it."""
+    """The composed trainer config, as ``main_ppo --config-path DIR --config-name NAME`` sees it."""
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base=None):
@@ -80,7 +80,9 @@ def validate_recipe(config: Any) -> None:
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
-    validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    validate_config(
+        config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
+    )
 
 
 def chat_prompt_ids(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
@@ -114,10 +116,15 @@ class GroundTruthCheck:
 
     def summary(self, prompt_limit: int) -> str:
         mean = self.score_sum / self.scored if self.scored else float("nan")
-        over = "not counted (stand-in tokenizer)" if self.prompts_over_limit is None else self.prompts_over_limit
+        over = (
+            "not counted (stand-in tokenizer)" if self.prompts_over_limit is None else self.prompts_over_limit
+        )
         lines = [
-            f"{self.source}: {self.at_max}/{self.rows} ground truths at the maximum format reward with an exact "
-            f"call match (mean score {mean:.4f}); prompts over {prompt_limit} tokens: {over}"
+            (
+                f"{self.source}: {self.at_max}/{self.rows} ground truths at the maximum format reward "
+                f"with an exact call match (mean score {mean:.4f}); "
+                f"prompts over {prompt_limit} tokens: {over}"
+            )
         ]
         lines += [f"  {miss}" for miss in self.misses]
         return "\n".join(lines)
@@ -160,7 +167,9 @@ async def score_ground_truths(
         if check.prompts_over_limit is not None:
             check.prompts_over_limit += len(prompt_ids) > prompt_limit
         samples.append(agent_loop_sample(prompt_ids, response_ids, fields))
-    results = await asyncio.gather(*(manager.run_single(sample) for sample in samples), return_exceptions=True)
+    results = await asyncio.gather(
+        *(manager.run_single(sample) for sample in samples), return_exceptions=True
+    )
     for index, result in enumerate(results):
         check.rows += 1
         if isinstance(result, ValueError):  # the manager rejected the row's ground truth
@@ -190,7 +199,8 @@ def load_tokenizer(path: str) -> tuple[Any, str | None]:
         return hf_tokenizer(path, trust_remote_code=False), None
     except Exception as error:  # any hub or file error: fall back, and say so
         notice = (
-            f"could not load the tokenizer of {path!r} ({type(error).__name__}: {str(error).splitlines()[0]}); "
+            f"could not load the tokenizer of {path!r} "
+            f"({type(error).__name__}: {str(error).splitlines()[0]}); "
             "scoring with a byte-level stand-in (decoding is exact; prompt lengths are not the model's)"
         )
         return byte_level_tokenizer(), notice
@@ -222,7 +232,9 @@ def preflight(
     from verl_toolrl.reward_manager import ToolRLRewardManager
 
     config = compose_recipe(config_name, overrides, config_dir)
-    print_fn(f"recipe {config_name}: composed from {Path(config_dir).resolve()} with {len(overrides)} overrides")
+    print_fn(
+        f"recipe {config_name}: composed from {Path(config_dir).resolve()} with {len(overrides)} overrides"
+    )
     validate_recipe(config)
     print_fn("recipe: verl validate_config passed")
 
@@ -235,10 +247,14 @@ def preflight(
     manager = load_reward_manager(config, tokenizer)
     if not isinstance(manager, ToolRLRewardManager):
         raise ValueError(
-            f"reward.reward_manager.name={config.reward.reward_manager.name!r} built {type(manager).__name__}; "
+            f"reward.reward_manager.name={config.reward.reward_manager.name!r} "
+            f"built {type(manager).__name__}; "
             "the preflight checks the toolrl reward manager"
         )
-    print_fn(f"reward manager {config.reward.reward_manager.name!r}: built {type(manager).__name__} with {manager.options}")
+    print_fn(
+        f"reward manager {config.reward.reward_manager.name!r}: "
+        f"built {type(manager).__name__} with {manager.options}"
+    )
 
     all_ok = True
     for path in data_files(config):

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 from tensordict import TensorDict
-
 from verl import DataProto
 from verl.utils.model import compute_position_id_with_mask
 
@@ -97,8 +96,8 @@ def rollout_batch(
     for row, (prompt_ids, response_ids, _) in enumerate(samples):
         if not 0 < len(prompt_ids) <= prompt_length or len(response_ids) > response_length:
             raise ValueError(
-                f"sample {row}: prompt of {len(prompt_ids)} tokens (must be 1..{prompt_length}) or response of "
-                f"{len(response_ids)} tokens (must be at most {response_length})"
+                f"sample {row}: prompt of {len(prompt_ids)} tokens (must be 1..{prompt_length}) "
+                f"or response of {len(response_ids)} tokens (must be at most {response_length})"
             )
         if prompt_ids:
             prompts[row, prompt_length - len(prompt_ids) :] = torch.tensor(list(prompt_ids))
