@@ -44,6 +44,23 @@ def test_toolrl_reasons(text, reason):
     assert parse_response(text).reason == reason
 
 
+@pytest.mark.parametrize(
+    ("text", "fmt", "calls_ok", "reason"),
+    [
+        ("<tool_call>\n" + F + "\n</tool_call>", "toolrl", True, "missing_think"),
+        ("<tool_call>\n{bad\n</tool_call>", "toolrl", False, "bad_json@1"),
+        ("<think> open\n<tool_call>\n" + F + "\n</tool_call>", "toolrl", True, "unclosed_think"),
+        ('<tool_call>\n{"name": "f", "arguments": {"x": 1}}\n</tool_call>', "hermes", True, "missing_think"),
+        ('<tool_call>\n{"name": "f", "arguments": {"x": 1}}', "hermes", False, "unclosed_tool_call"),
+        (THINK + "\nchatter\n" + toolrl(F)[len(THINK) + 1 :], "toolrl", True, "stray_text"),
+    ],
+)
+def test_call_problems_come_first_and_decide_calls_ok(text, fmt, calls_ok, reason):
+    parsed = parse_response(text, fmt)
+    assert (parsed.calls_ok, parsed.reason) == (calls_ok, reason)
+    assert bool(parsed.calls) == calls_ok
+
+
 def test_toolrl_fields():
     parsed = parse_response(toolrl(F, '{"name": "g", "parameters": {}}', response="Here you go."))
     assert parsed.think == "reasoning"

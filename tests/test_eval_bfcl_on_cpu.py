@@ -125,8 +125,16 @@ def test_unparseable_output_is_wrong_with_its_reason_never_a_crash() -> None:
     outputs = ["", "plain text", "<think> x </think>\n<tool_call>\n{oops}\n</tool_call>", "<think>", "\x00" * 10]
     scores = [bfcl.score_item(item, output) for output in outputs]
     assert [score.valid for score in scores] == [False] * 5
-    assert [score.error_type for score in scores[:3]] == ["parse:missing_think", "parse:missing_think", "parse:bad_json"]
-    assert bfcl.failure_counts(scores)["parse:missing_think"] == 3
+    assert [score.error_type for score in scores] == ["no_call", "no_call", "parse:bad_json", "no_call", "no_call"]
+    assert [score.error for score in scores[:2]] == ["missing_think", "missing_think"]
+    assert bfcl.failure_counts(scores)["no_call"] == 4
+
+
+def test_calls_without_a_think_block_are_still_scored() -> None:
+    item = bfcl_data.load_items("simple_python", limit=1)[0]
+    for fmt in ("toolrl", "hermes"):
+        no_think = render_output("t", bfcl_data.gold_calls(item), None, fmt).split("</think>", 1)[1]
+        assert bfcl.score_item(item, no_think, fmt).valid
 
 
 def test_wrong_types_in_java_and_javascript_are_wrong_not_crashes() -> None:

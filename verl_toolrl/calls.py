@@ -30,7 +30,9 @@ RESPONSE_OPEN, RESPONSE_CLOSE = "<response>", "</response>"
 #: The key holding a call's arguments in each format's JSON objects.
 ARGUMENTS_KEY: dict[str, str] = {"toolrl": "parameters", "hermes": "arguments"}
 
-# Reason codes, in the order the parser checks them; ``Parsed.error`` is one of these or None.
+# Reason codes; ``Parsed.error`` is one of these or None. Problems of the calls themselves (the first five
+# after the think reasons, ``CALL_ERRORS``) are reported before a missing or unclosed think, then the rest
+# in the order listed.
 MISSING_THINK = "missing_think"  # the response does not start with <think>
 UNCLOSED_THINK = "unclosed_think"  # <think> without a following </think>
 UNCLOSED_TOOL_CALL = "unclosed_tool_call"  # <tool_call> without a following </tool_call>
@@ -41,6 +43,7 @@ ARGUMENTS_NOT_OBJECT = "arguments_not_object"  # "parameters"/"arguments" missin
 UNCLOSED_RESPONSE = "unclosed_response"  # <response> without a following </response>
 DUPLICATE_TAG = "duplicate_tag"  # a tag that may appear once appears more often
 STRAY_TEXT = "stray_text"  # text outside the blocks, blocks out of order, or a stray closing tag
+CALL_ERRORS = frozenset({UNCLOSED_TOOL_CALL, BAD_JSON, CALL_NOT_OBJECT, CALL_WITHOUT_NAME, ARGUMENTS_NOT_OBJECT})
 REASONS: tuple[str, ...] = (
     MISSING_THINK,
     UNCLOSED_THINK,
@@ -100,6 +103,12 @@ class Parsed(NamedTuple):
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def calls_ok(self) -> bool:
+        """The tool-call part is well formed, whatever else is wrong (e.g. a missing think): the calls
+        can be scored as the model meant them."""
+        return self.error not in CALL_ERRORS
 
     @property
     def reason(self) -> str | None:
@@ -212,16 +221,12 @@ def _has_stray_text(text: str, position: int, blocks: tuple[tuple[int, int], ...
 
 
 def _parse_toolrl(text: str) -> Parsed:
-    think, rest_at, error = _split_think(text)
-    error_at = None
+    think, rest_at, think_error = _split_think(text)
     call_start, call_end, lines = _call_block(text)
-    raw = None
-    if lines is not None:
-        raw, call_error, call_error_at = _read_calls(lines, ARGUMENTS_KEY["toolrl"])
-        if error is None and call_error is not None:
-            error, error_at = call_error, call_error_at
+    raw, error, error_at = _read_calls(lines, ARGUMENTS_KEY["toolrl"]) if lines is not None else (None, None, None)
     if error is None and call_start >= 0 and call_end < 0:
         error = UNCLOSED_TOOL_CALL
+    error = error or think_error
     response = None
     response_start = text.find(RESPONSE_OPEN)
     response_end = -1
@@ -255,12 +260,12 @@ def _repeats_a_tag(text: str) -> bool:
 
 
 def _parse_hermes(text: str) -> Parsed:
-    think, position, error = _split_think(text)
-    if error == MISSING_THINK:
+    think, position, think_error = _split_think(text)
+    if think_error == MISSING_THINK:
         position = 0
-    error_at = None
     chunks: list[str] = []
     prose: list[str] = []
+    unclosed = False
     while True:
         start = text.find(CALL_OPEN, position)
         if start < 0:
@@ -269,19 +274,20 @@ def _parse_hermes(text: str) -> Parsed:
         prose.append(text[position:start])
         end = text.find(CALL_CLOSE, start + len(CALL_OPEN))
         if end < 0:
-            error = error or UNCLOSED_TOOL_CALL
+            unclosed = True
             break
         chunks.append(text[start + len(CALL_OPEN) : end].strip())
         position = end + len(CALL_CLOSE)
-    raw, call_error, call_error_at = _read_calls(chunks, ARGUMENTS_KEY["hermes"])
-    if error is None and call_error is not None:
-        error, error_at = call_error, call_error_at
+    raw, error, error_at = _read_calls(chunks, ARGUMENTS_KEY["hermes"])
+    if unclosed:
+        raw, error = None, error or UNCLOSED_TOOL_CALL
+    error = error or think_error
     response = "\n".join(part.strip() for part in prose if part.strip()) or None
-    if error is None and (
-        text.count(THINK_OPEN) > 1 or text.count(THINK_CLOSE) > 1 or (response and CALL_CLOSE in response)
-    ):
-        error = DUPLICATE_TAG if text.count(THINK_OPEN) > 1 or text.count(THINK_CLOSE) > 1 else STRAY_TEXT
-    return Parsed(think, response, raw if error != UNCLOSED_TOOL_CALL else None, error, error_at, "hermes")
+    if error is None and (text.count(THINK_OPEN) > 1 or text.count(THINK_CLOSE) > 1):
+        error = DUPLICATE_TAG
+    if error is None and response and CALL_CLOSE in response:
+        error = STRAY_TEXT
+    return Parsed(think, response, raw, error, error_at, "hermes")
 
 
 def check_format(format: str) -> str:

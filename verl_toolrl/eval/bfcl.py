@@ -1,7 +1,8 @@
 """BFCL scoring: decode a generation with the package's parser, check it with BFCL's own checker, aggregate.
 
-- AST categories: the response is read with :func:`verl_toolrl.calls.parse_response`; a response that
-  does not parse is wrong (counted under its parser reason). Its calls become BFCL's decoded form
+- AST categories: the response is read with :func:`verl_toolrl.calls.parse_response`; a response whose
+  tool-call part does not parse is wrong (counted under its parser reason). Other format slips (e.g. no
+  think block, which a base model in the hermes format never writes) do not hide well-formed calls. Its calls become BFCL's decoded form
   ``[{name: {param: value}}]`` and go to ``bfcl_eval``'s ``ast_checker`` with the category's language.
   Java and JavaScript: BFCL's decoders read every argument as source text, so arguments that are not
   strings are written as source text first, in JSON's spelling (``true``, ``5``, ``[1, 2]``: JavaScript
@@ -113,11 +114,11 @@ def score_item(item: BfclItem, output: str, format: Format = "toolrl") -> ItemSc
     >>> score_item(item, render_output("t", gold_calls(item))).valid
     True
     >>> score_item(item, "[calculate_triangle_area(base=10, height=5)]").error_type
-    'parse:missing_think'
+    'no_call'
     """
     check_format(format)
     parsed = parse_response(output, format)
-    decoded = decoded_calls(parsed.calls, item.language) if parsed.ok else None
+    decoded = decoded_calls(parsed.calls, item.language) if parsed.calls_ok else None
     if item.category in RELEVANCE_CATEGORIES:
         has_call = decoded is not None and not bfcl_utils().is_empty_output(decoded)
         wants_call = "irrelevance" not in item.category
@@ -128,6 +129,8 @@ def score_item(item: BfclItem, output: str, format: Format = "toolrl") -> ItemSc
         return ItemScore(item.id, item.category, False, "irrelevance_error:call_made")
     if decoded is None:
         return ItemScore(item.id, item.category, False, f"parse:{parsed.error}", parsed.reason)
+    if not decoded:
+        return ItemScore(item.id, item.category, False, "no_call", parsed.reason)
     try:
         result = load_checker()(
             item.functions,
