@@ -163,3 +163,24 @@ def test_decoder_agrees_with_json_loads(text):
     got = calls.loads_or_none(text)
     assert got[0] == expected[0]
     assert repr(got[1]) == repr(expected[1])
+
+
+ONCE = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<response>", "</response>"]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(TAGS + ["<", "<x>"]), max_size=25).map("".join))
+def test_toolrl_parse_agrees_with_plain_definitions(text):
+    parsed = parse_response(text)
+    stripped = text.strip()
+    if parsed.ok:
+        assert all(stripped.count(tag) <= 1 for tag in ONCE) and stripped.startswith("<think>")
+    start = stripped.find("<response>")
+    if start < 0:
+        assert parsed.response is None
+    else:
+        end = stripped.find("</response>", start)
+        assert parsed.response == stripped[start + 10 : end if end >= 0 else len(stripped)].strip()
+    if stripped.startswith("<think>"):
+        end = stripped.find("</think>", 7)
+        assert parsed.think == stripped[7 : end if end >= 0 else len(stripped)].strip()

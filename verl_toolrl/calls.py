@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import json.scanner
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 Format = Literal["toolrl", "hermes"]
 FORMATS: tuple[str, ...] = ("toolrl", "hermes")
@@ -67,21 +67,57 @@ class ToolCall:
     arguments: dict[str, Any] = field(default_factory=dict)
 
 
-class Parsed(NamedTuple):
+class Parsed:
     """What :func:`parse_response` read.
 
-    ``raw_calls`` holds the JSON value of every call line/block exactly as ``json.loads`` returns it
-    (``None`` when there is no complete tool-call block or a line is not JSON): what the reward compares.
-    ``calls`` holds the well-formed ones as :class:`ToolCall`. ``error`` is the first reason code found
-    (see ``REASONS``) and ``error_at`` the 1-based call it refers to, when it refers to one.
+    ``think`` and ``response`` are the stripped texts of those blocks (None when absent). ``raw_calls``
+    holds the JSON value of every call line/block exactly as ``json.loads`` returns it (``None`` when
+    there is no complete tool-call block or a line is not JSON): what the reward compares. ``calls``
+    holds the well-formed ones as :class:`ToolCall`. ``error`` is the first reason code found (see
+    ``REASONS``) and ``error_at`` the 1-based call it refers to, when it refers to one.
     """
 
-    think: str | None
-    response: str | None
-    raw_calls: tuple[Any, ...] | None
-    error: str | None
-    error_at: int | None
-    format: str
+    __slots__ = ("_text", "_think_span", "response", "raw_calls", "error", "error_at", "format")
+
+    def __init__(
+        self,
+        text: str,
+        think_span: tuple[int, int] | None,
+        response: str | None,
+        raw_calls: tuple[Any, ...] | None,
+        error: str | None,
+        error_at: int | None,
+        format: str,
+    ) -> None:
+        self._text, self._think_span = text, think_span  # the think is cut out only when asked for
+        self.response, self.raw_calls, self.error, self.error_at, self.format = (
+            response,
+            raw_calls,
+            error,
+            error_at,
+            format,
+        )
+
+    @property
+    def think(self) -> str | None:
+        if self._think_span is None:
+            return None
+        start, end = self._think_span
+        return self._text[start:end].strip()
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.think, self.response, self.raw_calls, self.error, self.error_at, self.format)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Parsed) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # raw_calls hold dicts
+
+    def __repr__(self) -> str:
+        return (
+            f"Parsed(think={self.think!r}, calls={self.calls!r}, response={self.response!r}, "
+            f"error={self.error!r}, error_at={self.error_at!r}, format={self.format!r})"
+        )
 
     @property
     def calls(self) -> tuple[ToolCall, ...]:
@@ -172,14 +208,14 @@ def _read_calls(chunks: list[str], arguments_key: str) -> tuple[tuple[Any, ...] 
     return tuple(raw), None, None
 
 
-def _split_think(text: str) -> tuple[str | None, int, str | None]:
-    """(think text, index where the rest starts, error) for a stripped response."""
+def _split_think(text: str) -> tuple[tuple[int, int] | None, int, str | None]:
+    """(span of the think text or None, index where the rest starts, error) for a stripped response."""
     if not text.startswith(THINK_OPEN):
         return None, 0, MISSING_THINK
     end = text.find(THINK_CLOSE, len(THINK_OPEN))
     if end < 0:
-        return text[len(THINK_OPEN) :].strip(), len(text), UNCLOSED_THINK
-    return text[len(THINK_OPEN) : end].strip(), end + len(THINK_CLOSE), None
+        return (len(THINK_OPEN), len(text)), len(text), UNCLOSED_THINK
+    return (len(THINK_OPEN), end), end + len(THINK_CLOSE), None
 
 
 def released_call_lines(text: str) -> list[str] | None:
@@ -221,29 +257,32 @@ def _has_stray_text(text: str, position: int, blocks: tuple[tuple[int, int], ...
 
 
 def _parse_toolrl(text: str) -> Parsed:
-    think, rest_at, think_error = _split_think(text)
+    think_span, rest_at, think_error = _split_think(text)
     call_start, call_end, lines = _call_block(text)
     raw, error, error_at = _read_calls(lines, ARGUMENTS_KEY["toolrl"]) if lines is not None else (None, None, None)
     if error is None and call_start >= 0 and call_end < 0:
         error = UNCLOSED_TOOL_CALL
     error = error or think_error
-    response = None
-    response_start = text.find(RESPONSE_OPEN)
-    response_end = -1
-    if response_start >= 0:
-        body = response_start + len(RESPONSE_OPEN)
-        close = text.find(RESPONSE_CLOSE, body)
-        response = text[body : close if close >= 0 else len(text)].strip()
-        response_end = close + len(RESPONSE_CLOSE) if close >= 0 else -1
-        if error is None and close < 0:
-            error = UNCLOSED_RESPONSE
-    # every tag found so far is one "<"; more of them may hide a repeated tag
-    found = 2 + 2 * (call_start >= 0) + 2 * (response_start >= 0)
-    if error is None and text.count("<") != found and _repeats_a_tag(text):
-        error = DUPLICATE_TAG
+    # Each tag found so far holds one "<". When the text has no other "<", it has no <response> block and
+    # no repeated tag, and two scans of the text are saved.
+    found = (think_span is not None) + (think_error is None) + (call_start >= 0) + (call_end >= 0)
+    response, response_start, response_end = None, -1, -1
+    brackets = text.count("<")
+    if brackets != found:
+        response_start = text.find(RESPONSE_OPEN)
+        if response_start >= 0:
+            body = response_start + len(RESPONSE_OPEN)
+            close = text.find(RESPONSE_CLOSE, body)
+            response = text[body : close if close >= 0 else len(text)].strip()
+            response_end = close + len(RESPONSE_CLOSE) if close >= 0 else -1
+            found += 1 + (close >= 0)
+            if error is None and close < 0:
+                error = UNCLOSED_RESPONSE
+        if error is None and brackets != found and _repeats_a_tag(text):
+            error = DUPLICATE_TAG
     if error is None and _has_stray_text(text, rest_at, ((call_start, call_end), (response_start, response_end))):
         error = STRAY_TEXT
-    return Parsed(think, response, raw, error, error_at, "toolrl")
+    return Parsed(text, think_span, response, raw, error, error_at, "toolrl")
 
 
 def _repeats_a_tag(text: str) -> bool:
@@ -260,7 +299,7 @@ def _repeats_a_tag(text: str) -> bool:
 
 
 def _parse_hermes(text: str) -> Parsed:
-    think, position, think_error = _split_think(text)
+    think_span, position, think_error = _split_think(text)
     if think_error == MISSING_THINK:
         position = 0
     chunks: list[str] = []
@@ -287,7 +326,7 @@ def _parse_hermes(text: str) -> Parsed:
         error = DUPLICATE_TAG
     if error is None and response and CALL_CLOSE in response:
         error = STRAY_TEXT
-    return Parsed(think, response, raw, error, error_at, "hermes")
+    return Parsed(text, think_span, response, raw, error, error_at, "hermes")
 
 
 def check_format(format: str) -> str:
