@@ -24,9 +24,21 @@ echo "== 1/4 data: the paper's 4k training mix (ToolACE, Hammer, xLAM) -> $DATA_
 if [[ -f "$DATA_DIR/train.parquet" && -f "$DATA_DIR/test.parquet" ]]; then
     echo "already there (delete $DATA_DIR to rebuild it)"
 else
+    samples="$recipes/../../shared/data/raw_samples"  # the real sample records beside this checkout, if any
     # shellcheck disable=SC2086  # DATA_ARGS is a list of options
-    python -m data_preprocess.mix --output "$DATA_DIR" --seed 0 --skip-invalid \
-        ${TOOLACE_FILE:+--toolace "$TOOLACE_FILE"} ${XLAM_FILE:+--xlam "$XLAM_FILE"} ${DATA_ARGS:-}
+    if python -m data_preprocess.mix --output "$DATA_DIR" --seed 0 --skip-invalid \
+        ${TOOLACE_FILE:+--toolace "$TOOLACE_FILE"} ${XLAM_FILE:+--xlam "$XLAM_FILE"} ${DATA_ARGS:-}; then
+        :
+    elif [[ -z "${TOOLACE_FILE:-}${XLAM_FILE:-}" && -f "$samples/toolace.json" && -f "$samples/xlam.json" ]]; then
+        export DATA_DIR="$DATA_DIR-samples" HF_HUB_OFFLINE=1  # no more waiting on the hub in later steps
+        echo "The hub datasets are out of reach; building a small demo mix from the real sample records in"
+        echo "$samples instead, into $DATA_DIR (train on the full mix when the hub is reachable)."
+        python -m data_preprocess.mix --output "$DATA_DIR" --seed 0 --skip-invalid \
+            --toolace "$samples/toolace.json" --xlam "$samples/xlam.json" \
+            --toolace-count 5 --hammer-count 1 --xlam-count 5 --test-fraction 0.3
+    else
+        exit 1
+    fi
 fi
 
 echo "== 2/4 plugin: is the toolrl reward manager registered in verl?"

@@ -160,6 +160,14 @@ def test_scheduled_ranges(variant, step, expected):
     assert score_range(gt_of(ToolCall("f")), step=step, variant=variant) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("variant", ["dynamic", "two_stage", "dynamic_length"])
+def test_scheduled_ranges_stay_within_the_documented_bounds(variant):
+    bounds = {"dynamic": (-4.0, 4.0), "two_stage": (-3.0, 3.5), "dynamic_length": (-3.0, 5.0)}[variant]
+    for step in range(0, 400, 7):
+        low, high = score_range(gt_of(ToolCall("f")), step=step, variant=variant)
+        assert bounds[0] <= low < high <= bounds[1]
+
+
 def test_schedule_horizon_is_an_option():
     gt, pred = gt_of(ToolCall("f", {"a": 1})), pred_of(ToolCall("f", {"a": 2}))
     assert score(pred, gt, variant="dynamic", step=50)["score"] != score(pred, gt, variant="dynamic", step=50, schedule_steps=50)["score"]
