@@ -18,22 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from verl_toolrl.calls import ToolCall, render_output
 from verl_toolrl.eval import bfcl, bfcl_data
 from verl_toolrl.eval.generations import Generation, RunInfo, append_generations, write_run_info
 from verl_toolrl.eval.pipeline import bfcl_items, run_prompts, score
 
 TARGET_SECONDS = 30.0
-
-
-def gold_output(item: bfcl_data.BfclItem, format: str) -> str:
-    if item.category == "live_relevance":
-        return render_output("Call it.", [ToolCall(item.functions[0]["name"], {})], format=format)
-    calls = bfcl_data.gold_calls(item)
-    if calls:
-        return render_output("I will call the tools.", calls, format=format)
-    return render_output("No tool fits.", response="I cannot help with that.", format=format)
-
 
 def write_gold_run(directory: Path, format: str) -> int:
     info = RunInfo("bfcl", "gold", "none", format, list(bfcl_data.SINGLE_TURN_CATEGORIES), None, {}, None)
@@ -41,7 +30,7 @@ def write_gold_run(directory: Path, format: str) -> int:
     items = bfcl_items(info)
     return append_generations(
         directory / "generations.jsonl",
-        (Generation(i, c, m, gold_output(items[i], format)) for i, (c, m) in run_prompts(info).items()),
+        (Generation(i, c, m, bfcl_data.gold_output(items[i], format)) for i, (c, m) in run_prompts(info).items()),
     )
 
 
@@ -77,7 +66,7 @@ def main() -> None:
         print(f"gold accuracy: {correct}/{count} (wrong: the {len(bfcl_data.KNOWN_DEFECTS)} known defects)")
 
         items = bfcl_items(RunInfo("bfcl", "gold", "none", args.format, list(bfcl_data.SINGLE_TURN_CATEGORIES)))
-        pairs = [(item, gold_output(item, args.format)) for item in items.values()]
+        pairs = [(item, bfcl_data.gold_output(item, args.format)) for item in items.values()]
         check_1, _ = best_of(args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=1))
         check_n, _ = best_of(args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=args.workers))
         print(f"checking only (in memory): 1 process {len(pairs) / check_1:8.0f} items/s, "

@@ -37,14 +37,6 @@ def bfcl_scratch(tmp_path_factory: pytest.TempPathFactory) -> None:
 def ast_items() -> list[BfclItem]:
     return [item for category in AST_CATEGORIES for item in bfcl_data.load_items(category)]
 
-
-def gold_output(item: BfclItem, format: str) -> str:
-    calls = bfcl_data.gold_calls(item)
-    if calls:
-        return render_output("I will call the tool.", calls, format=format)
-    return render_output("No tool fits.", response="I cannot do that with these tools.", format=format)
-
-
 def test_categories_are_bfcls_single_turn_categories() -> None:
     mapping = importlib.import_module("bfcl_eval.constants.category_mapping")
     assert set(SINGLE_TURN_CATEGORIES) == set(mapping.SINGLE_TURN_CATEGORY)
@@ -53,7 +45,7 @@ def test_categories_are_bfcls_single_turn_categories() -> None:
 
 @pytest.mark.parametrize("format", FORMATS)
 def test_gold_answers_pass_the_checker_except_known_defects(ast_items: list[BfclItem], format: str) -> None:
-    scores = bfcl.score_items([(item, gold_output(item, format)) for item in ast_items], format)
+    scores = bfcl.score_items([(item, bfcl_data.gold_output(item, format)) for item in ast_items], format)
     failed = {score.id for score in scores if not score.valid}
     assert failed == set(KNOWN_DEFECTS)
     python = [score for score in scores if bfcl_data.language(score.category) == "python"]
@@ -100,7 +92,7 @@ def test_one_changed_value_fails(ast_items: list[BfclItem], format: str) -> None
     for item in ast_items:
         if item.id in KNOWN_DEFECTS or (changed := perturbed(item)) is None:
             continue
-        pairs.append((item, gold_output(changed, format)))  # scored against the original answer
+        pairs.append((item, bfcl_data.gold_output(changed, format)))  # scored against the original answer
     assert len(pairs) > 2400
     passed = [score.id for score in bfcl.score_items(pairs, format) if score.valid]
     assert passed == []
@@ -146,7 +138,7 @@ def test_wrong_types_in_java_and_javascript_are_wrong_not_crashes() -> None:
 
 
 def test_parallel_scoring_matches_serial(ast_items: list[BfclItem]) -> None:
-    pairs = [(item, gold_output(item, "toolrl")) for item in ast_items[::5]]
+    pairs = [(item, bfcl_data.gold_output(item, "toolrl")) for item in ast_items[::5]]
     pairs += [(item, "<think> no </think>\n<response> no </response>") for item in bfcl_data.load_items("irrelevance")]
     progress: list[int] = []
     serial = bfcl.score_items(pairs, workers=1)

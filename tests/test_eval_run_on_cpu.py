@@ -13,7 +13,6 @@ from typing import ClassVar
 
 import pytest
 
-from verl_toolrl.calls import ToolCall, render_output
 from verl_toolrl.eval import bfcl_data
 from verl_toolrl.eval.__main__ import main
 from verl_toolrl.eval.generations import (
@@ -68,16 +67,6 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tokenizer.save_pretrained(path)
     return path
 
-
-def gold_output(item: bfcl_data.BfclItem, format: str = "toolrl") -> str:
-    if item.category == "live_relevance":
-        return render_output("Call it.", [ToolCall(item.functions[0]["name"], {})], format=format)
-    calls = bfcl_data.gold_calls(item)
-    if calls:
-        return render_output("Call it.", calls, format=format)
-    return render_output("Nothing fits.", response="I cannot help with that.", format=format)
-
-
 def write_gold_run(directory: Path, limit: int = 3, format: str = "toolrl") -> RunInfo:
     """A run directory whose generations are the gold answers (written through the real file functions)."""
     info = RunInfo("bfcl", "gold", "transformers", format, CATEGORIES, limit, {}, None)
@@ -85,7 +74,7 @@ def write_gold_run(directory: Path, limit: int = 3, format: str = "toolrl") -> R
     items = bfcl_items(info)
     append_generations(
         directory / "generations.jsonl",
-        (Generation(i, c, m, gold_output(items[i], format)) for i, (c, m) in run_prompts(info).items()),
+        (Generation(i, c, m, bfcl_data.gold_output(items[i], format)) for i, (c, m) in run_prompts(info).items()),
     )
     return info
 
@@ -160,7 +149,7 @@ def test_openai_backend_against_a_local_server(tmp_path: Path) -> None:
     pytest.importorskip("openai")
     info = RunInfo("bfcl", "served", "openai", "hermes", ["simple_python", "multiple"], 3, {}, None)
     items = bfcl_items(info)
-    _ChatServer.answers = {json.dumps(m): gold_output(items[i], "hermes") for i, (_, m) in run_prompts(info).items()}
+    _ChatServer.answers = {json.dumps(m): bfcl_data.gold_output(items[i], "hermes") for i, (_, m) in run_prompts(info).items()}
     _ChatServer.requests = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatServer)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -239,7 +228,7 @@ def test_generate_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
     info = write_gold_run(tmp_path)
     _rewrite(tmp_path, _lines(tmp_path)[:-3])
     items = bfcl_items(info)
-    by_prompt = {json.dumps(m): gold_output(items[i]) for i, (_, m) in run_prompts(info).items()}
+    by_prompt = {json.dumps(m): bfcl_data.gold_output(items[i]) for i, (_, m) in run_prompts(info).items()}
 
     class Table:
         name = "table"

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from verl_toolrl.calls import Format, ToolCall, check_format
+from verl_toolrl.calls import Format, ToolCall, check_format, render_output
 from verl_toolrl.prompts import BFCL_TURN_INSTRUCTION, chat_messages
 
 BFCL_VERSION = "2026.3.23"
@@ -379,3 +379,23 @@ def gold_calls(item: BfclItem) -> list[ToolCall]:
         }
         calls.append(ToolCall(name, arguments))
     return calls
+
+
+def gold_output(item: BfclItem, format: Format = "toolrl") -> str:
+    """The gold answer written as a model would write it: the gold calls, a plain answer where no tool
+    fits (irrelevance), and for ``live_relevance`` (no answer to check; any call counts) a call of the
+    item's first function.
+
+    >>> doc = {"name": "area", "parameters": {"type": "dict", "properties": {"base": {"type": "integer"}}}}
+    >>> print(gold_output(BfclItem("simple_python_0", "simple_python", [], [doc], [doc], [{"area": {"base": [10]}}])))
+    <think> I will call the tools. </think>
+    <tool_call>
+    {"name": "area", "parameters": {"base": 10}}
+    </tool_call>
+    """
+    if item.category == "live_relevance":
+        return render_output("I will call a tool.", [ToolCall(item.functions[0]["name"], {})], format=format)
+    calls = gold_calls(item)
+    if calls:
+        return render_output("I will call the tools.", calls, format=format)
+    return render_output("No tool fits.", response="I cannot help with that.", format=format)
