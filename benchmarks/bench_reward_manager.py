@@ -17,19 +17,18 @@ against a realistic 60 s training step (target: under 1 %), for one reward worke
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import textwrap
 import time
 from pathlib import Path
 
-import pandas as pd
 from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
+
+from bench_reward import targets  # the same released targets as the reward benchmark
 
 from verl_toolrl.calls import ToolCall, parse_response, render_output
 from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe
-from verl_toolrl.reward import parse_ground_truth
 from verl_toolrl.verl_batch import rollout_batch
 
 PROMPTS, ROLLOUTS, RESPONSE_LENGTH, PROMPT_LENGTH = 512, 4, 1024, 256
@@ -42,20 +41,6 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
     return toolrl_score(data_source, solution_str, ground_truth)
 """
 
-
-def targets(shared: Path) -> list[str]:
-    """ToolRL's released targets (test parquet and SFT records) that are valid ground truths."""
-    frame = pd.read_parquet(shared / "data/toolrl/rlla_4k_test.parquet")
-    found = [row["ground_truth"] for row in frame["reward_model"]]
-    found += [record["output"] for record in json.loads((shared / "data/toolrl/rlla_sft.json").read_text())]
-    usable = []
-    for target in found:
-        try:
-            parse_ground_truth(target)
-        except ValueError:
-            continue
-        usable.append(target)
-    return usable
 
 
 def rollouts(target: str) -> list[str]:
