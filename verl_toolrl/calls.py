@@ -330,7 +330,15 @@ def _parse_hermes(text: str) -> Parsed:
 
 
 def check_format(format: str) -> str:
-    """Return ``format`` if it is a known output format, else raise ``ValueError`` naming the choices."""
+    """Return ``format`` if it is a known output format, else raise ``ValueError`` naming the choices.
+
+    >>> check_format("hermes")
+    'hermes'
+    >>> check_format("xml")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown format 'xml'; valid formats: toolrl, hermes
+    """
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; valid formats: {', '.join(FORMATS)}")
     return format

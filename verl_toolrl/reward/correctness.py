@@ -56,6 +56,11 @@ def canonical_value(value: Any) -> Any:
 
 
 def exact_eq(a: Any, b: Any) -> bool:
+    """Python's ``==`` on decoded JSON, as the released reward compares values.
+
+    >>> exact_eq(1, 1.0), exact_eq(True, 1), exact_eq("1", 1)
+    (True, True, False)
+    """
     return a == b
 
 
@@ -113,6 +118,14 @@ def calls_equal(gt: dict, pred: Any, key: str, value_eq: ValueEq) -> bool:
 
 
 def lists_equal(gt: Sequence[Any], pred: Sequence[Any], key: str, value_eq: ValueEq) -> bool:
+    """Equal call lists (same order), comparing argument values with ``value_eq``.
+
+    >>> f = {"name": "f", "parameters": {"n": 1}}
+    >>> lists_equal([f], [{"name": "f", "parameters": {"n": "1"}}], "parameters", exact_eq)
+    False
+    >>> lists_equal([f], [{"name": "f", "parameters": {"n": "1"}}], "parameters", lenient_eq)
+    True
+    """
     if value_eq is exact_eq:
         return tuple(gt) == tuple(pred)  # a no-op conversion for the tuples the parser returns
     return len(gt) == len(pred) and all(calls_equal(g, p, key, value_eq) for g, p in zip(gt, pred))
