@@ -313,16 +313,20 @@ def padding_layouts(tokenizer) -> list[tuple[str, list[int], list[int], dict]]:
     return samples
 
 
+def padded_batch(tokenizer, samples: list[tuple[str, list[int], list[int], dict]]):
+    """The samples of :func:`padding_layouts` as one batch, responses padded to the longest."""
+    return rollout_batch(
+        [(p, r, f) for _, p, r, f in samples],
+        prompt_length=len(prompt_ids(tokenizer)),
+        response_length=max(len(ids) for _, _, ids, _ in samples),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
 def test_decoding_matches_verl_naive_manager_for_every_padding_layout(tokenizer, naive_with_toolrl_score):
     manager = manager_for(tokenizer)
     samples = padding_layouts(tokenizer)
-    width = max(len(ids) for _, _, ids, _ in samples)
-    batch = rollout_batch(
-        [(p, r, f) for _, p, r, f in samples],
-        prompt_length=len(prompt_ids(tokenizer)),
-        response_length=width,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    batch = padded_batch(tokenizer, samples)
     for row, (text, _, _, _) in enumerate(samples):
         ours = run(manager, batch[row : row + 1])
         naive = run(naive_with_toolrl_score, batch[row : row + 1])
@@ -489,13 +493,7 @@ def test_verl_reward_loop_workers_score_with_toolrl_in_ray_actors(tokenizer, tok
     samples = padding_layouts(tokenizer)
     for row, sample in enumerate(samples):
         sample[3]["global_steps"] = 10 * row
-    width = max(len(ids) for _, _, ids, _ in samples)
-    batch = rollout_batch(
-        [(p, r, f) for _, p, r, f in samples],
-        prompt_length=len(prompt_ids(tokenizer)),
-        response_length=width,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    batch = padded_batch(tokenizer, samples)
 
     # 1) the trainer's batch path: RewardLoopManager.compute_rm_score
     output = manager.compute_rm_score(batch)
