@@ -95,21 +95,16 @@ def test_same_input_and_seed_give_byte_identical_parquet(tmp_path, samples):
     assert (tmp_path / "t0/train.parquet").read_bytes() == (tmp_path / "t1/train.parquet").read_bytes()
 
 
+def mix_sources(samples, *, toolace: int, hammer: int, xlam: int) -> list:
+    """``mix`` arguments drawing the given counts from the sample records."""
+    return [
+        "--toolace", samples / "toolace.json", "--xlam", samples / "xlam.json",
+        "--toolace-count", toolace, "--hammer-count", hammer, "--xlam-count", xlam,
+    ]  # fmt: skip
+
+
 def test_mix_samples_each_source_splits_and_is_reproducible(tmp_path, samples, capsys):
-    argv = [
-        "--toolace",
-        samples / "toolace.json",
-        "--xlam",
-        samples / "xlam.json",
-        "--toolace-count",
-        10,
-        "--hammer-count",
-        5,
-        "--xlam-count",
-        5,
-        "--test-fraction",
-        0.1,
-    ]
+    argv = [*mix_sources(samples, toolace=10, hammer=5, xlam=5), "--test-fraction", 0.1]
     assert run("mix", *argv, "--output", tmp_path / "a", "--seed", 1) == 0
     assert run("mix", *argv, "--output", tmp_path / "b", "--seed", 1) == 0
     for split in ("train", "test"):
@@ -143,16 +138,7 @@ def test_mix_decontamination_removes_and_counts_evaluation_queries(tmp_path, sam
     apibank_dir.mkdir()
     (apibank_dir / "level-1-api_processed.json").write_text(json.dumps([evaluation]))
     argv = [
-        "--toolace",
-        samples / "toolace.json",
-        "--xlam",
-        samples / "xlam.json",
-        "--toolace-count",
-        1,
-        "--hammer-count",
-        0,
-        "--xlam-count",
-        10,
+        *mix_sources(samples, toolace=1, hammer=0, xlam=10),
         "--decontaminate",
         "apibank",
         "--apibank-dir",
