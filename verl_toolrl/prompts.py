@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from verl_toolrl.calls import Format, ToolCall, check_format, render_output
+from verl_toolrl.calls import Format, ToolCall, check_format, parse_response, render_output
 
 TOOLRL_INTRO = 'You are a helpful multi-turn dialogue assistant capable of leveraging tool calls to solve user tasks and provide structured chat responses.\n\n'
 TOOLRL_TOOLS_HEADER = "**Available Tools**\nIn your response, you can use the following tools:\n"
@@ -241,19 +241,17 @@ def parse_history(text: str) -> list[dict[str, Any]]:
             content, position = _take(text, position, "<obs> ", " </obs>")
             turns.append({"role": "tool", "content": content})
         elif text.startswith("<think> ", position):
+            start = position
             think, position = _take(text, position, "<think> ", " </think>")
-            calls: list[ToolCall] = []
-            response = None
             if text.startswith("\n<tool_call>\n", position):
-                block, position = _take(text, position, "\n<tool_call>\n", "\n</tool_call>")
-                for number, line in enumerate(block.split("\n"), start=1):
-                    value = json.loads(line)
-                    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-                        raise ValueError(f"call {number} of the tool-call block at character {position} has no name")
-                    calls.append(ToolCall(value["name"], value.get("parameters", {})))
+                _, position = _take(text, position, "\n<tool_call>\n", "\n</tool_call>")
+            response = None
             if text.startswith("\n<response> ", position):
                 response, position = _take(text, position, "\n<response> ", " </response>")
-            turns.append({"role": "assistant", "think": think, "calls": calls, "response": response})
+            output = parse_response(text[start:position])  # the one grammar of model output
+            if not output.calls_ok:
+                raise ValueError(f"assistant output at character {start}: {output.reason}")
+            turns.append({"role": "assistant", "think": think, "calls": list(output.calls), "response": response})
         else:
             raise ValueError(f"unexpected text at character {position}: {text[position:position + 40]!r}")
     if user_prompt(turns, "toolrl") != text:
