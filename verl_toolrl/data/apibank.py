@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import ast
 import itertools
-import json
 import re
 from typing import Any
 
-from verl_toolrl.calls import ARGUMENTS_KEY, Format, ToolCall
+from verl_toolrl.calls import CALL_CLOSE, CALL_OPEN, Format, parse_response
 from verl_toolrl.data.errors import BAD_LAYOUT, RecordError
 from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.tools import tool_from_flat
@@ -83,14 +82,10 @@ def apibank_turns(user: str, field: str = "user") -> tuple[dict[str, Any], ...]:
         if tag == "response":
             turns[-1]["response"] = body
         else:
-            for line in body.splitlines():
-                try:
-                    value = json.loads(line)
-                    turns[-1]["calls"].append(ToolCall(value["name"], value.get(ARGUMENTS_KEY["toolrl"], {})))
-                except (ValueError, KeyError, TypeError):
-                    raise RecordError(
-                        field, BAD_LAYOUT, f"a history call is not a JSON call: {line[:80]!r}"
-                    ) from None
+            block = parse_response(f"{CALL_OPEN}\n{body}\n{CALL_CLOSE}")  # the one grammar of calls
+            if not block.calls_ok:
+                raise RecordError(field, BAD_LAYOUT, f"a history call is not a JSON call ({block.reason}): {body[:80]!r}")
+            turns[-1]["calls"].extend(block.calls)
     for turn in turns:
         if turn["role"] == "assistant":
             turn["think"] = default_think(turn["calls"], turn["response"])
