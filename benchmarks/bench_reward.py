@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -102,7 +103,7 @@ def main() -> None:
         disagreements = [(gt, r) for gt, r in pairs if ours(r, gt) != verls(r, gt)]
         verl_s, ours_s = best_times([verls, ours], pairs, args.repeat)
         worst = max(
-            timed(lambda: compute_score("rlla", adversarial, pairs[0][0], variant=variant, **options))
+            timed(partial(compute_score, "rlla", adversarial, pairs[0][0], variant=variant, **options))
             for variant in ("original", "dynamic_length", "binary")
             for options in ({}, {"matching": "optimal", "values": "lenient"})
         )

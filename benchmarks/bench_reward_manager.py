@@ -23,9 +23,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
-
 from bench_reward import targets  # the same released targets as the reward benchmark
+from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
 from verl_toolrl.calls import ToolCall, parse_response, render_output
 from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe

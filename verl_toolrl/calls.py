@@ -77,7 +77,7 @@ class Parsed:
     ``REASONS``) and ``error_at`` the 1-based call it refers to, when it refers to one.
     """
 
-    __slots__ = ("_text", "_think_span", "response", "raw_calls", "error", "error_at", "format")
+    __slots__ = ("_text", "_think_span", "error", "error_at", "format", "raw_calls", "response")
 
     def __init__(
         self,

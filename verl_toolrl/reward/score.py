@@ -13,9 +13,22 @@ from functools import lru_cache
 from numbers import Real
 from typing import Any
 
-from verl_toolrl.calls import ARGUMENTS_KEY, CALL_OPEN, FORMATS, RESPONSE_OPEN, loads_or_none, parse_response
-from verl_toolrl.calls import released_call_lines
-from verl_toolrl.reward.correctness import VALUE_EQUALITIES, call_correctness, exact_eq, lists_equal, same_calls
+from verl_toolrl.calls import (
+    ARGUMENTS_KEY,
+    CALL_OPEN,
+    FORMATS,
+    RESPONSE_OPEN,
+    loads_or_none,
+    parse_response,
+    released_call_lines,
+)
+from verl_toolrl.reward.correctness import (
+    VALUE_EQUALITIES,
+    call_correctness,
+    exact_eq,
+    lists_equal,
+    same_calls,
+)
 from verl_toolrl.reward.format import hermes_layout_ok, toolrl_layout_ok
 from verl_toolrl.reward.length import length_reward
 from verl_toolrl.reward.variants import (

@@ -32,9 +32,9 @@ from typing import Literal
 class Variant:
     """What one named variant changes relative to ``original``."""
 
-    length: Literal[None, "fixed", "scheduled"] = None  # add the think-length reward
+    length: Literal["fixed", "scheduled"] | None = None  # add the think-length reward
     correctness_max: float = 3.0  # correctness range is [-correctness_max, correctness_max]
-    schedule: Literal[None, "two_stage", "dynamic"] = None  # step-dependent ranges
+    schedule: Literal["two_stage", "dynamic"] | None = None  # step-dependent ranges
     exact_lists: bool = False  # `finegrained`: name/key match is 1 if lists are equal, else 0
     whole_call: bool = False  # `intermediate`: a call counts 1 only if the whole object is equal
     coarse: bool = False  # exact call-list equality -> max, anything else -> min
