@@ -212,23 +212,13 @@ def test_bfcl_command_writes_a_test_split(tmp_path):
 
 def test_written_parquet_loads_through_verls_rlhf_dataset(tmp_path, samples):
     from omegaconf import OmegaConf
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
     from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn
+
+    from verl_toolrl.preflight import byte_level_tokenizer
 
     assert run("toolace", "--input", samples / "toolace.json", "--output", tmp_path / "data") == 0
     path = tmp_path / "data/train.parquet"
-    words = {w for row in rows_of(path) for m in row["prompt"] for w in m["content"].split()}
-    vocab = {token: i for i, token in enumerate(["[UNK]", "[PAD]", "<|im_end|>", *sorted(words)])}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", eos_token="<|im_end|>"
-    )
-    tokenizer.chat_template = (
-        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }} <|im_end|> {% endfor %}"
-        "{% if add_generation_prompt %}assistant: {% endif %}"
-    )
+    tokenizer = byte_level_tokenizer()
     config = OmegaConf.create(
         {
             "max_prompt_length": 100_000,
