@@ -33,7 +33,7 @@ from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from verl_toolrl.plugin_check import NAME  # reward.reward_manager.name
-from verl_toolrl.reward import SCORE_KEYS, VARIANTS, RewardOptions, compute_score, reward_options
+from verl_toolrl.reward import VARIANTS, RewardOptions, compute_score, reward_options
 
 OPTIONS_KEY = "reward_kwargs"  # the config node reward.reward_kwargs
 
@@ -170,10 +170,8 @@ class ToolRLRewardManager(RewardManagerBase):
                     "carries no non_tensor_batch['global_steps'] (nor tool_extra_fields['global_steps'])"
                 )
             step = 0
-        result = compute_score(
-            data_source, response, ground_truth, dict(extra_info or {}), step=step, **self._option_kwargs
-        )
-        return {key: float(result[key]) for key in SCORE_KEYS}
+        # compute_score returns exactly the float keys SCORE_KEYS; extra_info is passed through unread
+        return compute_score(data_source, response, ground_truth, extra_info, step=step, **self._option_kwargs)
 
     async def run_single(self, data: DataProto) -> RewardLoopResult:
         sample = data[-1]  # multi-sequence trajectories are scored on their last sequence, as in naive

@@ -25,7 +25,6 @@ from verl_toolrl.calls import (
 from verl_toolrl.reward.correctness import (
     VALUE_EQUALITIES,
     call_correctness,
-    exact_eq,
     lists_equal,
     same_calls,
 )
@@ -190,8 +189,8 @@ def score_range(ground_truth: str, *, step: int = 0, **options: Any) -> tuple[fl
     variant, gt = VARIANTS[opts.variant], parse_ground_truth(ground_truth, opts.format)
     if variant.binary:
         return 0.0, 1.0
-    format_low, format_high = format_range(variant, step, opts.schedule_steps)
-    low, high = correctness_range(variant, step, opts.schedule_steps) if gt.has_call else (0.0, 0.0)
+    (format_low, format_high), (low, high) = _ranges(opts.variant, int(step), opts.schedule_steps)
+    low, high = (low, high) if gt.has_call else (0.0, 0.0)
     length_low, length_high = LENGTH_RANGE if variant.length else (0.0, 0.0)
     return format_low + low + length_low, format_high + high + length_high
 
@@ -230,7 +229,7 @@ def compute_score(
     else:
         layout_ok = hermes_layout_ok(parsed, gt.has_call, gt.has_response)
         pred = pred or None  # no block at all is no call list, as in the toolrl format
-    exact = gt.calls == (pred or ()) or (value_eq is not exact_eq and lists_equal(gt.calls, pred or (), key, value_eq))
+    exact = lists_equal(gt.calls, pred or (), key, value_eq)
 
     if variant.binary:
         format_reward = float(layout_ok)
