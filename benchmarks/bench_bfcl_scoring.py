@@ -18,16 +18,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from verl_toolrl.eval import bfcl, bfcl_data
+from verl_toolrl.benchmarks import bfcl as bfcl_data
+from verl_toolrl.eval import bfcl
 from verl_toolrl.eval.generations import Generation, RunInfo, append_generations, write_run_info
-from verl_toolrl.eval.pipeline import bfcl_items, run_prompts, score
+from verl_toolrl.eval.pipeline import run_items, run_prompts, score
 
 TARGET_SECONDS = 30.0
 
 def write_gold_run(directory: Path, format: str) -> int:
-    info = RunInfo("bfcl", "gold", "none", format, list(bfcl_data.SINGLE_TURN_CATEGORIES), None, {}, None)
+    info = RunInfo("bfcl", "gold", "none", format, list(bfcl_data.SINGLE_TURN_CATEGORIES), None, {}, None, protocol="strict")
     write_run_info(directory, info)
-    items = bfcl_items(info)
+    items = run_items(info)
     return append_generations(
         directory / "generations.jsonl",
         (Generation(i, c, m, bfcl_data.gold_output(items[i], format)) for i, (c, m) in run_prompts(info).items()),
@@ -65,7 +66,7 @@ def main() -> None:
         correct = summary["correct"]  # type: ignore[index]
         print(f"gold accuracy: {correct}/{count} (wrong: the {len(bfcl_data.KNOWN_DEFECTS)} known defects)")
 
-        items = bfcl_items(RunInfo("bfcl", "gold", "none", args.format, list(bfcl_data.SINGLE_TURN_CATEGORIES)))
+        items = run_items(RunInfo("bfcl", "gold", "none", args.format, list(bfcl_data.SINGLE_TURN_CATEGORIES)))
         pairs = [(item, bfcl_data.gold_output(item, args.format)) for item in items.values()]
         check_1, _ = best_of(args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=1))
         check_n, _ = best_of(args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=args.workers))

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import copy
 import importlib
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import pytest
 
 from verl_toolrl.calls import FORMATS, ToolCall, render_output
-from verl_toolrl.eval import bfcl, bfcl_data
-from verl_toolrl.eval.bfcl_data import AST_CATEGORIES, KNOWN_DEFECTS, SINGLE_TURN_CATEGORIES, BfclItem
+from verl_toolrl.benchmarks import bfcl as bfcl_data
+from verl_toolrl.eval import bfcl
+from verl_toolrl.benchmarks.bfcl import AST_CATEGORIES, KNOWN_DEFECTS, SINGLE_TURN_CATEGORIES, BfclItem
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: pip install --no-deps bfcl-eval==2026.3.23")
 
@@ -119,7 +120,7 @@ def test_unparseable_output_is_wrong_with_its_reason_never_a_crash() -> None:
     assert [score.valid for score in scores] == [False] * 5
     assert [score.error_type for score in scores] == ["no_call", "no_call", "parse:bad_json", "no_call", "no_call"]
     assert [score.error for score in scores[:2]] == ["missing_think", "missing_think"]
-    assert bfcl.failure_counts(scores)["no_call"] == 4
+    assert bfcl.failure_counts([asdict(score) for score in scores])["no_call"] == 4
 
 
 def test_calls_without_a_think_block_are_still_scored() -> None:
@@ -147,28 +148,44 @@ def test_parallel_scoring_matches_serial(ast_items: list[BfclItem]) -> None:
 
 
 def test_aggregates_match_bfcls_own_formulas() -> None:
+    """BFCL v3's formulas (gorilla 4ed459c0, without the retired executable parts) computed with BFCL's own
+    helpers from the wheel (``calculate_unweighted_accuracy`` / ``calculate_weighted_accuracy``, unchanged
+    since v3), and v4's overall with ``calculate_percentage_weighted_accuracy`` and agentic at 0."""
     bfcl.load_checker()  # registers the model registry BFCL's helper module imports
     helper = importlib.import_module("bfcl_eval.eval_checker.eval_runner_helper")
-    counts = {c: 10 + 7 * i for i, c in enumerate(SINGLE_TURN_CATEGORIES)}
-    accuracy = {c: bfcl.Accuracy(((i * 37) % 100) / 100, counts[c]) for i, c in enumerate(SINGLE_TURN_CATEGORIES)}
+    categories = (*SINGLE_TURN_CATEGORIES, *bfcl_data.MULTI_TURN_CATEGORIES)
+    counts = {c: 10 + 7 * i for i, c in enumerate(categories)}
+    accuracy = {c: bfcl.Accuracy(((i * 37) % 100) / 100, counts[c]) for i, c in enumerate(categories)}
 
     def entry(category: str) -> dict[str, Any]:
         a = accuracy[category]
         return {"accuracy": a.accuracy, "total_count": a.count, "display_accuracy": a.accuracy}
 
-    simple = helper.calculate_unweighted_accuracy([entry(c) for c in ("simple_python", "simple_java", "simple_javascript")])
-    non_live = helper.calculate_unweighted_accuracy([simple, *(entry(c) for c in ("multiple", "parallel", "parallel_multiple"))])
-    live = helper.calculate_weighted_accuracy([entry(c) for c in bfcl_data.LIVE_AST_CATEGORIES])
-    irrelevance = helper.calculate_unweighted_accuracy([entry("irrelevance"), entry("live_irrelevance")])
-    overall = helper.calculate_percentage_weighted_accuracy([non_live, live, irrelevance], [10, 10, 10])
+    mean, weighted = helper.calculate_unweighted_accuracy, helper.calculate_weighted_accuracy
+    simple = mean([entry(c) for c in ("simple_python", "simple_java", "simple_javascript")])
+    parts = [simple, *(entry(c) for c in ("multiple", "parallel", "parallel_multiple"))]
+    non_live_ast, non_live = mean(parts), mean([*parts, entry("irrelevance")])
+    live_ast = weighted([entry(c) for c in bfcl_data.LIVE_AST_CATEGORIES])
+    live = weighted([entry(c) for c in (*bfcl_data.LIVE_AST_CATEGORIES, "live_irrelevance", "live_relevance")])
+    multi_turn = mean([entry(c) for c in bfcl_data.MULTI_TURN_CATEGORIES])
+    irrelevance = mean([entry("irrelevance"), entry("live_irrelevance")])
+    overall = mean([live, non_live, multi_turn])
+    agentic = {"accuracy": 0.0, "total_count": 0, "display_accuracy": "N/A"}
+    v4 = helper.calculate_percentage_weighted_accuracy(
+        [non_live_ast, live_ast, irrelevance, multi_turn, agentic], [10, 10, 10, 30, 40], display_na_if_category_missing=False
+    )
     ours = {a.name: a.value for a in bfcl.aggregates(accuracy)}
     assert ours == pytest.approx(
         {
-            "non_live": non_live["accuracy"],
-            "live": live["accuracy"],
-            "irrelevance_overall": irrelevance["accuracy"],
+            "non_live_ast": non_live_ast["accuracy"],
+            "non_live_overall": non_live["accuracy"],
+            "live_ast": live_ast["accuracy"],
+            "live_overall": live["accuracy"],
+            "multi_turn_overall": multi_turn["accuracy"],
             "relevance_overall": accuracy["live_relevance"].accuracy,
-            "single_turn_overall": overall["accuracy"],
+            "irrelevance_overall": irrelevance["accuracy"],
+            "overall": overall["accuracy"],
+            "v4_overall": v4["accuracy"],
         }
     )
 
@@ -176,8 +193,13 @@ def test_aggregates_match_bfcls_own_formulas() -> None:
 def test_aggregates_name_what_is_missing() -> None:
     partial = {"simple_python": bfcl.Accuracy(1.0, 3), "live_simple": bfcl.Accuracy(0.5, 2)}
     by_name = {a.name: a for a in bfcl.aggregates(partial)}
-    assert by_name["non_live"].value is None and "simple_java" in by_name["non_live"].missing
-    assert by_name["live"].value is None and by_name["live"].missing == ("live_multiple", "live_parallel", "live_parallel_multiple")
+    assert by_name["non_live_ast"].value is None and "simple_java" in by_name["non_live_ast"].missing
+    assert by_name["live_ast"].value is None and by_name["live_ast"].missing == ("live_multiple", "live_parallel", "live_parallel_multiple")
+    single_turn = {c: bfcl.Accuracy(0.5, 4) for c in SINGLE_TURN_CATEGORIES}
+    by_name = {a.name: a for a in bfcl.aggregates(single_turn)}
+    assert by_name["live_overall"].value == 0.5 and by_name["non_live_overall"].value == 0.5
+    assert by_name["overall"].value is None and by_name["overall"].missing == bfcl_data.MULTI_TURN_CATEGORIES
+    assert by_name["v4_overall"].value is None and by_name["v4_overall"].missing[-1] == "agentic"
 
 
 def test_prompts_use_the_package_format_and_the_turn_instruction() -> None:
