@@ -416,7 +416,7 @@ def summary(rows: Sequence[Mapping[str, Any]], protocol: str = "strict") -> dict
         "items": len(rows),
         "correct": sum(bool(row["valid"]) for row in rows),
         "categories": {name: asdict(value) for name, value in per_category.items()},
-        "aggregates": [asdict(aggregate) for aggregate in aggregates(per_category)],
+        "aggregates": [{**asdict(a), "missing": list(a.missing)} for a in aggregates(per_category)],
         "sources": {"v3": V3_SOURCE, "v4": V4_SOURCE},
         "failures": failure_counts(rows),
     }

@@ -40,6 +40,18 @@ def run_prompts(info: RunInfo, items: dict[str, Any] | None = None) -> Prompts:
     return get_benchmark(info.benchmark).prompts(info, items)
 
 
+def _built_once(factory: Callable[[], Backend]) -> Callable[[], Backend]:
+    """A factory that builds its backend on the first call only (a benchmark's parts share one model)."""
+    built: list[Backend] = []
+
+    def get() -> Backend:
+        if not built:
+            built.append(factory())
+        return built[0]
+
+    return get
+
+
 def generate(
     output_dir: str | Path,
     info: RunInfo,
@@ -60,7 +72,7 @@ def generate(
     check_generations(output, run_prompts(info, items))
     write_run_info(output, info)
     factory = backend if callable(backend) and not hasattr(backend, "generate") else lambda: backend
-    get_benchmark(info.benchmark).generate(output, info, items, factory, batch_size, progress)  # type: ignore[arg-type]
+    get_benchmark(info.benchmark).generate(output, info, items, _built_once(factory), batch_size, progress)  # type: ignore[arg-type]
     return output / GENERATIONS_FILE
 
 
