@@ -66,8 +66,12 @@ def generate(
     """
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    if (output / "run.json").is_file() and read_run_info(output) != info:
-        raise ValueError(f"{output} holds a run with other settings ({output / 'run.json'}); use a new --output")
+    if (output / "run.json").is_file() and (existing := read_run_info(output)) != info:
+        fields = [name for name, value in vars(info).items() if getattr(existing, name) != value]
+        raise ValueError(
+            f"{output} holds a run with other settings ({output / 'run.json'}: {', '.join(fields)} differ); "
+            "use a new --output"
+        )
     items = run_items(info)
     check_generations(output, run_prompts(info, items))
     write_run_info(output, info)
