@@ -7,7 +7,7 @@ file: the same ``score`` on one process; the ratio is parallel over serial items
 checking rate (``bfcl.score_items`` on in-memory pairs), to show where the time goes. Run from the
 repository root (needs ``pip install --no-deps bfcl-eval==2026.3.23``):
 
-    python benchmarks/bench_bfcl_scoring.py [--workers 2] [--format toolrl] [--repeat 3]
+    python benchmarks/bench_bfcl_scoring.py [--workers 2] [--format toolrl] [--protocol toolrl] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -18,16 +18,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from verl_toolrl.eval import bfcl, bfcl_data
+from verl_toolrl.benchmarks import bfcl as bfcl_data
+from verl_toolrl.eval import bfcl
 from verl_toolrl.eval.generations import Generation, RunInfo, append_generations, write_run_info
-from verl_toolrl.eval.pipeline import bfcl_items, run_prompts, score
+from verl_toolrl.eval.pipeline import run_items, run_prompts, score
 
 TARGET_SECONDS = 30.0
 
-def write_gold_run(directory: Path, format: str) -> int:
-    info = RunInfo("bfcl", "gold", "none", format, list(bfcl_data.SINGLE_TURN_CATEGORIES), None, {}, None)
+def gold_info(format: str, protocol: str) -> RunInfo:
+    return RunInfo("bfcl", "gold", "none", format, list(bfcl_data.SINGLE_TURN_CATEGORIES), None, {}, None, protocol)
+
+
+def write_gold_run(directory: Path, format: str, protocol: str = "toolrl") -> int:
+    info = gold_info(format, protocol)
     write_run_info(directory, info)
-    items = bfcl_items(info)
+    items = run_items(info)
     return append_generations(
         directory / "generations.jsonl",
         (Generation(i, c, m, bfcl_data.gold_output(items[i], format)) for i, (c, m) in run_prompts(info).items()),
@@ -47,13 +52,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--format", default="toolrl")
+    parser.add_argument("--protocol", default="toolrl", help="toolrl (ToolRL's decoder) or strict (the package's)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best is shown")
     args = parser.parse_args()
     os.environ.setdefault("BFCL_PROJECT_ROOT", tempfile.mkdtemp(prefix="bfcl_project_root_"))
     with tempfile.TemporaryDirectory() as scratch:
         run = Path(scratch)
         start = time.perf_counter()
-        count = write_gold_run(run, args.format)
+        count = write_gold_run(run, args.format, args.protocol)
         print(f"wrote {count} gold generations in {time.perf_counter() - start:.2f} s "
               f"({(run / 'generations.jsonl').stat().st_size / 1e6:.1f} MB)")
 
@@ -65,10 +71,10 @@ def main() -> None:
         correct = summary["correct"]  # type: ignore[index]
         print(f"gold accuracy: {correct}/{count} (wrong: the {len(bfcl_data.KNOWN_DEFECTS)} known defects)")
 
-        items = bfcl_items(RunInfo("bfcl", "gold", "none", args.format, list(bfcl_data.SINGLE_TURN_CATEGORIES)))
+        items = run_items(RunInfo("bfcl", "gold", "none", args.format, list(bfcl_data.SINGLE_TURN_CATEGORIES)))
         pairs = [(item, bfcl_data.gold_output(item, args.format)) for item in items.values()]
-        check_1, _ = best_of(args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=1))
-        check_n, _ = best_of(args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=args.workers))
+        check_1, _ = best_of(args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=1, protocol=args.protocol))
+        check_n, _ = best_of(args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=args.workers, protocol=args.protocol))
         print(f"checking only (in memory): 1 process {len(pairs) / check_1:8.0f} items/s, "
               f"{args.workers} processes {len(pairs) / check_n:8.0f} items/s")
         verdict = "meets" if parallel < TARGET_SECONDS else "MISSES"

@@ -291,7 +291,7 @@ def test_hammer_reads_its_processed_layout_as_already_masked(raw):
 
 def test_apibank_rows_keep_the_released_prompt_and_refuse_gold_calls_to_unlisted_tools(shared_dir):
     from verl_toolrl.data.apibank import apibank_sample
-    from verl_toolrl.eval.apibank import load_level
+    from verl_toolrl.benchmarks.apibank import load_level
 
     items = load_level(shared_dir / "data/toolrl/api_bank", 2)
     rows, refused = [], []
@@ -313,7 +313,7 @@ def test_apibank_rows_keep_the_released_prompt_and_refuse_gold_calls_to_unlisted
 def test_bfcl_rows_use_the_evaluation_prompt_and_gold_calls():
     pytest.importorskip("bfcl_eval", reason="the bfcl command needs the bfcl-eval wheel")
     from verl_toolrl.data.bfcl import bfcl_items, bfcl_sample
-    from verl_toolrl.eval.bfcl_data import gold_calls, item_messages
+    from verl_toolrl.benchmarks.bfcl import gold_calls, item_messages
 
     for item in bfcl_items(["simple_python", "parallel_multiple", "simple_java", "irrelevance"], limit=3):
         for format in ("toolrl", "hermes"):

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from verl_toolrl.calls import ToolCall, render_output
+from verl_toolrl.benchmarks import apibank as apibank_data
 from verl_toolrl.eval import apibank
+from verl_toolrl.eval.apibank import apibank_summary
 from verl_toolrl.eval.generations import RunInfo
-from verl_toolrl.eval.pipeline import apibank_summary
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +21,10 @@ def api_bank_dir(shared_dir: Path) -> Path:
 
 
 def test_levels_load_with_their_prompts(api_bank_dir: Path) -> None:
-    assert apibank.available_levels(api_bank_dir)[:2] == [1, 2]
-    items = apibank.load_items(api_bank_dir, [1, 2])
+    assert apibank_data.available_levels(api_bank_dir)[:2] == [1, 2]
+    items = apibank_data.load_items(api_bank_dir, [1, 2])
     assert [sum(i.level == level for i in items) for level in (1, 2)] == [399, 67]
-    records = json.loads(apibank.level_file(api_bank_dir, 2).read_text())
+    records = json.loads(apibank_data.level_file(api_bank_dir, 2).read_text())
     first = next(i for i in items if i.level == 2)
     assert first.messages == [{"role": "system", "content": records[0]["system"]}, {"role": "user", "content": records[0]["user"]}]
     assert first.gold == [ToolCall(records[0]["answer"]["name"], records[0]["answer"]["parameters"])]
@@ -31,7 +32,7 @@ def test_levels_load_with_their_prompts(api_bank_dir: Path) -> None:
 
 def test_gold_answers_score_full_marks(api_bank_dir: Path) -> None:
     rows = []
-    for item in apibank.load_items(api_bank_dir):
+    for item in apibank_data.load_items(api_bank_dir):
         result = apibank.score_response(render_output("I should call the tool.", item.gold), item)
         rows.append({"id": item.id, "category": f"level-{item.level}", **result})
     summary = apibank_summary(rows)
@@ -41,9 +42,9 @@ def test_gold_answers_score_full_marks(api_bank_dir: Path) -> None:
 
 
 def test_level_three_with_the_same_layout(tmp_path: Path, api_bank_dir: Path) -> None:
-    records = json.loads(apibank.level_file(api_bank_dir, 2).read_text())[:5]
-    apibank.level_file(tmp_path, 3).write_text(json.dumps(records))
-    items = apibank.load_items(tmp_path)
+    records = json.loads(apibank_data.level_file(api_bank_dir, 2).read_text())[:5]
+    apibank_data.level_file(tmp_path, 3).write_text(json.dumps(records))
+    items = apibank_data.load_items(tmp_path)
     assert [item.id for item in items] == [f"level-3-{row}" for row in range(5)]
 
 
@@ -59,7 +60,7 @@ def test_rules() -> None:
 
 
 def test_unparseable_outputs_are_wrong_and_counted_by_reason() -> None:
-    item = apibank.item_from_record({"system": "S", "user": "U", "answer": {"name": "f", "parameters": {}}}, 2, 0)
+    item = apibank_data.item_from_record({"system": "S", "user": "U", "answer": {"name": "f", "parameters": {}}}, 2, 0)
     rows = [
         {"id": str(n), "category": "level-2", **apibank.score_response(text, item)}
         for n, text in enumerate(["", "<think> x", '<think> t </think>\n<tool_call>\n{"name": "g", "parameters": {}}\n</tool_call>'])
@@ -80,9 +81,9 @@ def test_unparseable_outputs_are_wrong_and_counted_by_reason() -> None:
     ],
 )
 def test_bad_records_name_file_row_and_field(tmp_path: Path, record: object, message: str) -> None:
-    apibank.level_file(tmp_path, 1).write_text(json.dumps([record]))
+    apibank_data.level_file(tmp_path, 1).write_text(json.dumps([record]))
     with pytest.raises(ValueError, match=message) as error:
-        apibank.load_items(tmp_path)
+        apibank_data.load_items(tmp_path)
     assert "level-1-api_processed.json" in str(error.value)
 
 
@@ -90,8 +91,8 @@ def test_missing_files_and_formats_are_clear_errors(tmp_path: Path) -> None:
     from verl_toolrl.eval.pipeline import run_prompts
 
     with pytest.raises(FileNotFoundError, match="no API-Bank level files"):
-        apibank.load_items(tmp_path)
+        apibank_data.load_items(tmp_path)
     with pytest.raises(FileNotFoundError, match="level 3"):
-        apibank.load_items(tmp_path, [3])
+        apibank_data.load_items(tmp_path, [3])
     with pytest.raises(ValueError, match="--format toolrl"):
-        run_prompts(RunInfo("apibank", "m", "transformers", "hermes", [], None, {}, str(tmp_path)))
+        run_prompts(RunInfo("apibank", "m", "transformers", "hermes", [], None, {}, str(tmp_path), "strict"))

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import pytest
 
-from verl_toolrl.eval import bfcl_data
+from verl_toolrl.benchmarks import bfcl as bfcl_data
 from verl_toolrl.eval.__main__ import main
 from verl_toolrl.eval.generations import (
     Generation,
@@ -22,7 +22,7 @@ from verl_toolrl.eval.generations import (
     read_generations,
     write_run_info,
 )
-from verl_toolrl.eval.pipeline import bfcl_items, run_prompts, score
+from verl_toolrl.eval.pipeline import run_items, run_prompts, score
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: pip install --no-deps bfcl-eval==2026.3.23")
 
@@ -59,11 +59,11 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def write_gold_run(directory: Path, limit: int = 3, format: str = "toolrl") -> RunInfo:
+def write_gold_run(directory: Path, limit: int = 3, format: str = "toolrl", protocol: str = "strict") -> RunInfo:
     """A run directory whose generations are the gold answers (written through the real file functions)."""
-    info = RunInfo("bfcl", "gold", "transformers", format, CATEGORIES, limit, {}, None)
+    info = RunInfo("bfcl", "gold", "transformers", format, CATEGORIES, limit, {}, None, protocol=protocol)
     write_run_info(directory, info)
-    items = bfcl_items(info)
+    items = run_items(info)
     append_generations(
         directory / "generations.jsonl",
         (Generation(i, c, m, bfcl_data.gold_output(items[i], format)) for i, (c, m) in run_prompts(info).items()),
@@ -78,6 +78,7 @@ def test_transformers_backend_end_to_end(tiny_model: Path, tmp_path: Path, monke
     generations = read_generations(run / "generations.jsonl")
     assert [g.category for g in generations] == [c for c in CATEGORIES for _ in range(2)]
     assert generations[0].messages[1]["content"].startswith("**Dialogue Records History**\n<user> ")
+    assert generations[0].messages[1]["content"].endswith("call the tool with the name as 'None'. Otherwise, you should use one or more necessary tool calls to complete the given task in this turn. </user>")
     assert all(isinstance(g.output, str) for g in generations)
 
     # scoring reads the saved generations back and never builds a backend
@@ -93,14 +94,28 @@ def test_transformers_backend_end_to_end(tiny_model: Path, tmp_path: Path, monke
     assert "| simple_python | 2 |" in (run / "report.md").read_text()
     assert "### Aggregates (%)" in capsys.readouterr().out
 
-    # one chart and one table compare the base run with a gold run
+    assert json.loads((run / "scores.json").read_text())["protocol"] == "toolrl"  # the default
+
+    # one chart and one table compare the base run with a gold run of the same protocol
     gold = tmp_path / "gold"
-    write_gold_run(gold, limit=2)
+    write_gold_run(gold, limit=2, protocol="toolrl")
     score(gold, progress=False)
     assert main(["bfcl", "report", str(run), str(gold), "--labels", "base", "trained", "--output", str(tmp_path / "cmp")]) == 0
     table = (tmp_path / "cmp" / "report.md").read_text()
-    assert "| simple_python | 2 | 0.00 | 100.00 |" in table and "single_turn_overall" in table
+    assert "| simple_python | 2 | 0.00 | 100.00 |" in table and "| **v4_overall** |" in table
+    assert "| run | Overall | Non-Live AST | Live | Multi-turn | Relevance | Irrelevance | not scored |" in table
+    assert "| trained | n/a | n/a | n/a | n/a | 100.00 | n/a | missing: all multi-turn, simple_java," in table
     assert (tmp_path / "cmp" / "chart.png").stat().st_size > 1000
+
+    # runs of different protocols are not compared unless asked to
+    strict = tmp_path / "strict"
+    write_gold_run(strict, limit=2, protocol="strict")
+    score(strict, progress=False)
+    compare = ["bfcl", "report", str(run), str(strict), "--output", str(tmp_path / "mixed")]
+    assert main(compare) == 2
+    assert "cannot compare runs scored under different protocols (base: toolrl, strict: strict)" in capsys.readouterr().err
+    assert main([*compare, "--allow-mixed-protocols"]) == 0
+    assert "**Mixed protocols**" in (tmp_path / "mixed" / "report.md").read_text()
 
 
 def test_apibank_end_to_end(tiny_model: Path, tmp_path: Path, shared_dir: Path) -> None:
@@ -139,8 +154,8 @@ class _ChatServer(BaseHTTPRequestHandler):
 
 def test_openai_backend_against_a_local_server(tmp_path: Path) -> None:
     pytest.importorskip("openai")
-    info = RunInfo("bfcl", "served", "openai", "hermes", ["simple_python", "multiple"], 3, {}, None)
-    items = bfcl_items(info)
+    info = RunInfo("bfcl", "served", "openai", "hermes", ["simple_python", "multiple"], 3, {}, None, protocol="strict")
+    items = run_items(info)
     _ChatServer.answers = {json.dumps(m): bfcl_data.gold_output(items[i], "hermes") for i, (_, m) in run_prompts(info).items()}
     _ChatServer.requests = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatServer)
@@ -219,7 +234,7 @@ def test_generate_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
 
     info = write_gold_run(tmp_path)
     _rewrite(tmp_path, _lines(tmp_path)[:-3])
-    items = bfcl_items(info)
+    items = run_items(info)
     by_prompt = {json.dumps(m): bfcl_data.gold_output(items[i]) for i, (_, m) in run_prompts(info).items()}
 
     class Table:

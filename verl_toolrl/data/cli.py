@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from verl_toolrl.benchmarks.apibank import available_levels, level_file, load_level
 from verl_toolrl.calls import FORMATS
 from verl_toolrl.data import apibank, bfcl, hammer, mix, rlla, toolace, xlam
 from verl_toolrl.data.errors import RecordError, SourceError, UsageError
@@ -138,8 +139,6 @@ def _bfcl(argv: Sequence[str] | None) -> int:
 
 
 def _apibank(argv: Sequence[str] | None) -> int:
-    from verl_toolrl.eval.apibank import available_levels, level_file, load_level
-
     parser = parser_for(
         "apibank",
         "ToolRL's processed API-Bank levels -> validation parquet",

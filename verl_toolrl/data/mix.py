@@ -25,6 +25,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from verl_toolrl.benchmarks.apibank import load_items as load_apibank
+from verl_toolrl.benchmarks.bfcl import SINGLE_TURN_CATEGORIES
+from verl_toolrl.benchmarks.bfcl import load_items as load_bfcl
 from verl_toolrl.calls import Format
 from verl_toolrl.data.errors import RecordError, UsageError
 from verl_toolrl.data.hammer import mask_sample, sample_rng
@@ -194,15 +197,11 @@ def evaluation_queries(sources: Iterable[str], apibank_dir: str | None = None) -
     queries: list[str] = []
     for source in sources:
         if source == "bfcl":
-            from verl_toolrl.eval.bfcl_data import SINGLE_TURN_CATEGORIES, load_items
-
             for category in SINGLE_TURN_CATEGORIES:
                 queries.extend(
-                    q for item in load_items(category) for q in queries_from_messages(item.messages)
+                    q for item in load_bfcl(category) for q in queries_from_messages(item.messages)
                 )
         elif source == "apibank":
-            from verl_toolrl.eval.apibank import load_items as load_apibank
-
             if not apibank_dir:
                 raise UsageError(
                     "decontamination against apibank needs --apibank-dir (the level-N-api_processed.json folder)"

@@ -81,7 +81,7 @@ class Sample:
     ``verl_toolrl.prompts.render_turn`` turns; the target is ``calls`` and/or ``response`` with ``think``
     (None: the default thought of ``prompts.default_think``). ``split`` empty means the command's default;
     ``row`` is the record's 0-based row in its input file (for error messages). ``messages``, when set,
-    is a prompt built elsewhere (BFCL's by ``verl_toolrl.eval.bfcl_data``, API-Bank's released one) and
+    is a prompt built elsewhere (BFCL's by ``verl_toolrl.benchmarks.bfcl``, API-Bank's released one) and
     used as it is; ``tools`` then holds the tool list exactly as that prompt shows it.
     """
 

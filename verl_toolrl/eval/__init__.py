@@ -1,7 +1,9 @@
-"""Offline evaluation of checkpoints on BFCL (single-turn, BFCL's own checker) and API-Bank.
+"""Offline evaluation of checkpoints on BFCL (BFCL's own checker) and API-Bank, per protocol.
 
-Modules: ``bfcl_data`` (items, prompts, gold calls from the bfcl-eval wheel), ``bfcl`` (decode + checker,
-aggregates), ``apibank`` (ToolRL's processed levels and rules), ``backends`` (transformers / vLLM / OpenAI
-HTTP), ``generations`` (run files), ``pipeline`` (generate, score), ``report`` (markdown and chart).
+Modules: ``benchmark`` (the benchmark interface), ``registry`` (the implementations by name), ``bfcl``
+(decode + checker, aggregates, the BFCL benchmark and its single-turn part), ``apibank`` (ToolRL's rules
+and the strict ones), ``toolrl_scripts`` (ToolRL's decoders re-implemented), ``backends`` (transformers /
+vLLM / OpenAI HTTP), ``generations`` (run files), ``pipeline`` (generate, score), ``report`` (markdown and
+chart). Items, prompts and gold answers come from the benchmark layer, ``verl_toolrl.benchmarks``.
 Command line: ``python -m verl_toolrl.eval --help``.
 """

@@ -12,11 +12,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from verl_toolrl.benchmarks.bfcl import CATEGORY_GROUPS
+from verl_toolrl.benchmarks.protocols import MAX_NEW_TOKENS, PROTOCOLS, default_protocol
 from verl_toolrl.calls import FORMATS
 from verl_toolrl.eval.backends import BACKENDS, DEFAULT_BATCH_SIZE, Sampling, make_backend
-from verl_toolrl.eval.bfcl_data import CATEGORY_GROUPS, SINGLE_TURN_CATEGORIES, expand_categories
 from verl_toolrl.eval.generations import RunInfo
 from verl_toolrl.eval.pipeline import generate, score
+from verl_toolrl.eval.registry import get_benchmark
 from verl_toolrl.eval.report import write_report
 
 DEFAULT_APIBANK_DIR = "../shared/data/toolrl/api_bank"
@@ -26,16 +28,25 @@ def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> No
     parser.add_argument("--model", required=True, help="model path or hub id (served model name for --backend openai)")
     parser.add_argument("--backend", choices=BACKENDS, default="transformers")
     parser.add_argument("--format", choices=FORMATS, default="toolrl", help="output format the model was trained on")
+    parser.add_argument(
+        "--protocol", choices=PROTOCOLS, default=None,
+        help="toolrl (default for --format toolrl): prompts, decoding and scoring as ToolRL's own evaluation "
+        "code, the paper's numbers; strict (default for --format hermes): the package's prompts and parser",
+    )
     if benchmark == "bfcl":
         parser.add_argument(
             "--categories", nargs="+", default=["all"], metavar="NAME",
-            help=f"categories or groups ({', '.join(CATEGORY_GROUPS)}); choices: {', '.join(SINGLE_TURN_CATEGORIES)}",
+            help=f"categories or groups ({', '.join(CATEGORY_GROUPS)}); choices: "
+            f"{', '.join(get_benchmark('bfcl').categories)}",
         )
     else:
         parser.add_argument("--data-dir", default=DEFAULT_APIBANK_DIR, help="folder of level-N-api_processed.json")
         parser.add_argument("--levels", nargs="+", type=int, default=None, help="levels to run (default: every file found)")
     parser.add_argument("--limit", type=int, default=None, help="first N items of each category/level")
-    parser.add_argument("--max-new-tokens", type=int, default=1024)
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=None,
+        help=f"default per protocol: {', '.join(f'{p} {n}' for p, n in MAX_NEW_TOKENS.items())} (ToolRL's scripts: 4096)",
+    )
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
@@ -58,7 +69,7 @@ def _add_score_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m verl_toolrl.eval",
-        description="Evaluate a checkpoint on BFCL (single-turn) or API-Bank: generate, score, run, report.",
+        description="Evaluate a checkpoint on BFCL or API-Bank: generate, score, run, report.",
     )
     benchmarks = parser.add_subparsers(dest="benchmark", required=True)
     for benchmark in ("bfcl", "apibank"):
@@ -78,17 +89,26 @@ def build_parser() -> argparse.ArgumentParser:
         report.add_argument("runs", nargs="+", type=Path, help="scored run directories")
         report.add_argument("--labels", nargs="+", default=None, help="one name per run (default: directory names)")
         report.add_argument("--output", required=True, type=Path, help="where report.md and chart.png go")
+        report.add_argument(
+            "--allow-mixed-protocols", action="store_true", help="compare runs scored under different protocols"
+        )
     return parser
 
 
 def run_info(args: argparse.Namespace) -> RunInfo:
-    sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
+    protocol = args.protocol or default_protocol(args.format)
+    max_new_tokens = args.max_new_tokens if args.max_new_tokens is not None else MAX_NEW_TOKENS[protocol]
+    sampling = Sampling(max_new_tokens, args.temperature, args.top_p, args.seed)
+    benchmark = get_benchmark(args.benchmark)
     if args.benchmark == "bfcl":
-        categories, data_dir = expand_categories(args.categories), None
+        categories, data_dir = benchmark.expand(args.categories), None
     else:
-        categories = [str(level) for level in args.levels] if args.levels else []
+        categories = benchmark.expand([str(level) for level in args.levels]) if args.levels else []
         data_dir = str(Path(args.data_dir).resolve())
-    return RunInfo(args.benchmark, args.model, args.backend, args.format, categories, args.limit, sampling.__dict__, data_dir)
+    return RunInfo(
+        args.benchmark, args.model, args.backend, args.format, categories, args.limit, sampling.__dict__, data_dir,
+        protocol,
+    )
 
 
 def _backend_factory(args: argparse.Namespace, info: RunInfo):
@@ -111,7 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.step == "report":
-            report, chart = write_report(args.runs, args.output, args.labels, benchmark=args.benchmark)
+            report, chart = write_report(
+                args.runs, args.output, args.labels, benchmark=args.benchmark,
+                allow_mixed_protocols=args.allow_mixed_protocols,
+            )
             print(report.read_text(encoding="utf-8"))
             print(f"wrote {report} and {chart}")
             return 0

@@ -1,118 +1,28 @@
-"""API-Bank as ToolRL evaluates it: its processed levels, their prompts and gold calls, and the two rules.
+"""API-Bank scoring under each protocol, and the benchmark (:class:`ApiBank`).
 
-ToolRL released API-Bank levels as JSON lists of records ``{"system", "user", "answer", "other"}``
-(``level-{1,2,3}-api_processed.json``). ``system`` and ``user`` ARE the prompt (already in the toolrl
-prompt format, ending with the instruction to make one tool call); ``answer`` is the gold call, one
-``{"name", "parameters"}`` object (level 2 and 3) or a list of them (level 1).
-
-Two rules score a response (both read it with :func:`verl_toolrl.calls.parse_response`):
+Items come from the benchmark layer (:mod:`verl_toolrl.benchmarks.apibank`); the prompts are the released
+ones under both protocols. ``--protocol toolrl`` scores as ToolRL's scripts did: ``generate.py``'s parsing
+and ``evaluate.py``'s loop (:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under
+``--protocol strict`` two rules score a response, both read with :func:`verl_toolrl.calls.parse_response`:
 
 - ``paper``: correct when any predicted call has the gold name and exactly the gold parameters (ToolRL's
-  rule, the numbers its paper reports);
+  rule applied to the package's parser);
 - ``strict``: correct when the predicted calls are exactly the gold calls (same number, same order).
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from verl_toolrl.benchmarks.apibank import LEVELS, ApiBankItem, load_items
 from verl_toolrl.calls import Format, ToolCall, parse_response
+from verl_toolrl.eval.benchmark import Prompts, Scored, ScoredRun, SingleShot, markdown_table, percent, progress_bar
+from verl_toolrl.eval.generations import Generation, RunInfo
+from verl_toolrl.eval.toolrl_scripts import apibank_correct, apibank_tool_calls
 
-LEVELS: tuple[int, ...] = (1, 2, 3)
 RULES: tuple[str, ...] = ("paper", "strict")
-_FILE_PATTERN = re.compile(r"level-(\d+)-api_processed\.json$")
-
-
-@dataclass(frozen=True)
-class ApiBankItem:
-    """One API-Bank record: ``id`` is ``level-{level}-{row}`` (row: 0-based position in the file)."""
-
-    id: str
-    level: int
-    messages: list[dict[str, str]]
-    gold: list[ToolCall]
-    source: dict[str, Any]
-
-
-def level_file(directory: str | Path, level: int) -> Path:
-    """The file holding one level.
-
-    >>> level_file("api_bank", 2).name
-    'level-2-api_processed.json'
-    """
-    return Path(directory) / f"level-{level}-api_processed.json"
-
-
-def available_levels(directory: str | Path) -> list[int]:
-    """The levels whose files are in ``directory``, ascending."""
-    return sorted(int(m.group(1)) for p in Path(directory).iterdir() if (m := _FILE_PATTERN.search(p.name)))
-
-
-def _gold_call(value: Any, where: str) -> ToolCall:
-    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-        raise ValueError(f"{where}: each gold call must be an object with a string 'name', got {value!r:.120}")
-    parameters = value.get("parameters", {})
-    if not isinstance(parameters, dict):
-        raise ValueError(f"{where}: 'parameters' must be an object, got {parameters!r:.120}")
-    return ToolCall(value["name"], parameters)
-
-
-def item_from_record(record: Any, level: int, row: int, path: str | Path = "<records>") -> ApiBankItem:
-    """One processed record as an item; raises ``ValueError`` naming the file, row and field at fault.
-
-    >>> record = {"system": "S", "user": "U", "answer": {"name": "f", "parameters": {"x": "1"}}, "other": {}}
-    >>> item = item_from_record(record, level=2, row=0)
-    >>> item.id, item.gold, [m["role"] for m in item.messages]
-    ('level-2-0', [ToolCall(name='f', arguments={'x': '1'})], ['system', 'user'])
-    """
-    where = f"{path}, row {row}"
-    if not isinstance(record, dict):
-        raise ValueError(f"{where}: expected an object with system/user/answer, got {type(record).__name__}")
-    for field in ("system", "user"):
-        if not isinstance(record.get(field), str):
-            raise ValueError(f"{where}, field {field!r}: missing or not a string")
-    if "answer" not in record:
-        raise ValueError(f"{where}, field 'answer': missing")
-    answer = record["answer"]
-    answers = answer if isinstance(answer, list) else [answer]
-    if not answers:
-        raise ValueError(f"{where}, field 'answer': no gold call")
-    gold = [_gold_call(value, f"{where}, field 'answer'") for value in answers]
-    return ApiBankItem(
-        id=f"level-{level}-{row}",
-        level=level,
-        messages=[{"role": "system", "content": record["system"]}, {"role": "user", "content": record["user"]}],
-        gold=gold,
-        source=record.get("other") or {},
-    )
-
-
-def load_level(directory: str | Path, level: int, limit: int | None = None) -> list[ApiBankItem]:
-    """The first ``limit`` items (all when None) of one level."""
-    path = level_file(directory, level)
-    if not path.is_file():
-        raise FileNotFoundError(f"API-Bank level {level}: no file {path}")
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not JSON ({error})") from error
-    if not isinstance(records, list):
-        raise ValueError(f"{path}: expected a JSON list of records, got {type(records).__name__}")
-    records = records if limit is None else records[:limit]
-    return [item_from_record(record, level, row, path) for row, record in enumerate(records)]
-
-
-def load_items(directory: str | Path, levels: Iterable[int] | None = None, limit: int | None = None) -> list[ApiBankItem]:
-    """Items of the given levels (every level found in ``directory`` when None), level by level."""
-    chosen = list(levels) if levels is not None else available_levels(directory)
-    if not chosen:
-        raise FileNotFoundError(f"no API-Bank level files (level-N-api_processed.json) in {directory}")
-    return [item for level in chosen for item in load_level(directory, level, limit)]
 
 
 def score_calls(predicted: Sequence[ToolCall], gold: Sequence[ToolCall]) -> dict[str, bool]:
@@ -136,6 +46,7 @@ def score_response(text: str, item: ApiBankItem, format: Format = "toolrl") -> d
 
     A response that does not parse scores what its well-formed calls score (usually nothing); it never raises.
 
+    >>> from verl_toolrl.benchmarks.apibank import item_from_record
     >>> item = item_from_record({"system": "S", "user": "U", "answer": [{"name": "f", "parameters": {}}]}, 1, 0)
     >>> score_response('<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n</tool_call>', item)
     {'paper': True, 'strict': True, 'reason': None}
@@ -144,3 +55,135 @@ def score_response(text: str, item: ApiBankItem, format: Format = "toolrl") -> d
     """
     parsed = parse_response(text, format)
     return {**score_calls(parsed.calls, item.gold), "reason": parsed.error}
+
+
+def score_toolrl(text: str, item: ApiBankItem) -> dict[str, Any]:
+    """Score one generation as ToolRL's scripts did (``generate.py`` parsing, ``evaluate.py`` verdict).
+
+    >>> from verl_toolrl.benchmarks.apibank import item_from_record
+    >>> item = item_from_record({"system": "S", "user": "U", "answer": [{"name": "f", "parameters": {"x": 1}}]}, 1, 0)
+    >>> score_toolrl('<tool_call>\\n{"x": 1}\\n</tool_call>', item)
+    {'toolrl': True, 'calls': 1}
+    """
+    calls = apibank_tool_calls(text)
+    return {"toolrl": apibank_correct(calls, item.gold), "calls": len(calls)}
+
+
+#: The rules of each protocol: name -> what it credits.
+PROTOCOL_RULES: dict[str, dict[str, str]] = {
+    "toolrl": {
+        "toolrl": "ToolRL's evaluate.py: any JSON line of the last <tool_call> block has the first gold call's name "
+        "and parameters (Python ==), or is a parameters object equal to the gold's; an exception ends the loop"
+    },
+    "strict": {
+        "paper": "correct when any predicted call has the gold name and exactly the gold parameters",
+        "strict": "correct when the predicted calls are exactly the gold calls",
+    },
+}
+
+
+def apibank_summary(rows: Sequence[dict[str, Any]], protocol: str = "strict") -> dict[str, Any]:
+    """Per-level and micro-averaged accuracy under the protocol's rules, and failures by reason.
+
+    >>> rows = [{"category": "level-1", "paper": True, "strict": False, "reason": None},
+    ...         {"category": "level-2", "paper": False, "strict": False, "reason": "missing_think"}]
+    >>> s = apibank_summary(rows)
+    >>> s["overall"], s["failures"]
+    ({'paper': 0.5, 'strict': 0.0, 'count': 2}, {'parse:missing_think': 1})
+    """
+    rules = PROTOCOL_RULES[protocol]
+    first = next(iter(rules))
+    levels: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        levels.setdefault(row["category"], []).append(row)
+
+    def accuracy(subset: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        return {**{rule: sum(r[rule] for r in subset) / len(subset) for rule in rules}, "count": len(subset)}
+
+    def reason(row: dict[str, Any]) -> str:
+        if protocol == "toolrl":
+            return "no_json_line" if not row["calls"] else "wrong_call"
+        return f"parse:{row['reason']}" if row["reason"] else "wrong_call"
+
+    failures = Counter(reason(row) for row in rows if not row[first])
+    return {
+        "benchmark": "apibank",
+        "protocol": protocol,
+        "items": len(rows),
+        "levels": {name: accuracy(subset) for name, subset in sorted(levels.items())},
+        "overall": accuracy(rows) if rows else None,
+        "rules": rules,
+        "failures": dict(failures.most_common()),
+    }
+
+
+class ApiBank(SingleShot):
+    """ToolRL's processed API-Bank levels; categories are the levels (``level-N``)."""
+
+    name = "apibank"
+    categories = tuple(str(level) for level in LEVELS)
+
+    def expand(self, names: Sequence[str]) -> list[str]:
+        return [str(int(name)) for name in names]
+
+    def check(self, info: RunInfo) -> None:
+        super().check(info)
+        if info.format != "toolrl":
+            raise ValueError("API-Bank prompts are ToolRL's released prompts, written for --format toolrl")
+        if info.data_dir is None:
+            raise ValueError("an API-Bank run needs data_dir (the folder of level-N-api_processed.json files)")
+
+    def items(self, info: RunInfo) -> dict[str, Any]:
+        levels = [int(level) for level in info.categories] if info.categories else None
+        return {item.id: item for item in load_items(info.data_dir or "", levels, info.limit)}
+
+    def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
+        return {i: (f"level-{item.level}", item.messages) for i, item in items.items()}
+
+    def score_outputs(
+        self, info: RunInfo, items: Mapping[str, Any], generations: Sequence[Generation], workers: int, progress: bool
+    ) -> list[dict[str, Any]]:
+        rows = []
+        with progress_bar(len(generations), "score apibank", progress) as bar:
+            for generation in generations:
+                item = items[generation.id]
+                if info.protocol == "toolrl":
+                    result = score_toolrl(generation.output, item)
+                else:
+                    result = score_response(generation.output, item, info.format)  # type: ignore[arg-type]
+                rows.append({"id": generation.id, "category": generation.category, **result})
+                bar.update(1)
+        first = next(iter(PROTOCOL_RULES[info.protocol]))
+        return [{**row, "valid": bool(row[first])} for row in rows]
+
+    def summary(self, info: RunInfo, scored: Scored) -> dict[str, Any]:
+        return apibank_summary(scored.rows, info.protocol)
+
+    def series(self, summary: Mapping[str, Any]) -> dict[str, float | None]:
+        values: dict[str, float | None] = {}
+        rules = list(summary.get("rules") or PROTOCOL_RULES["strict"])
+        for name, level in [*summary["levels"].items(), ("overall", summary["overall"])]:
+            for rule in rules:
+                values[f"{name} ({rule})"] = level[rule] if level else None
+        return values
+
+    def report_rows(self, runs: Sequence[ScoredRun]) -> list[str]:
+        levels: list[str] = []
+        for run in runs:
+            levels.extend(level for level in run.summary["levels"] if level not in levels)
+        columns = [(run, rule) for run in runs for rule in run.summary.get("rules") or PROTOCOL_RULES["strict"]]
+        header = ["level", "items", *(f"{run.label} ({rule})" for run, rule in columns)]
+        rows = []
+        for level in [*levels, "overall"]:
+            stats = {id(run): run.summary["overall"] if level == "overall" else run.summary["levels"].get(level) for run in runs}
+            counts = {str(s["count"]) for s in stats.values() if s}
+            cells = [percent(stats[id(run)][rule] if stats[id(run)] else None) for run, rule in columns]
+            rows.append([f"**{level}**" if level == "overall" else level, "/".join(sorted(counts)), *cells])
+        notes = {rule: text for run in runs for rule, text in (run.summary.get("rules") or {}).items()}
+        return [
+            "## API-Bank accuracy (%)",
+            "",
+            *markdown_table(header, rows),
+            "",
+            *(f"- {rule} rule: {text} (overall is micro-averaged over items)" for rule, text in notes.items()),
+        ]

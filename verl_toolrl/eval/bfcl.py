@@ -1,4 +1,12 @@
-"""BFCL scoring: decode a generation with the package's parser, check it with BFCL's own checker, aggregate.
+"""BFCL scoring: decode a generation per protocol, check it with BFCL's own checker, aggregate; the benchmark.
+
+Decoding, ``--protocol toolrl``: ToolRL's handler decoder (:func:`verl_toolrl.eval.toolrl_scripts.decode_ast`),
+then BFCL's own flow (``eval_runner.ast_file_runner``): output that is not in function-calling format
+(``bfcl_eval.utils.is_function_calling_format_output``, e.g. parameters that are not an object) is
+``ast_decoder:decoder_wrong_output_format``; everything else, no call included, goes to ``ast_checker``.
+A checker exception (which would stop BFCL's whole run) is counted wrong as ``checker:<exception>``.
+
+Decoding, ``--protocol strict``:
 
 - AST categories: the response is read with :func:`verl_toolrl.calls.parse_response`; a response whose
   tool-call part does not parse is wrong (counted under its parser reason). Other format slips (e.g. no
@@ -11,17 +19,27 @@
   the response decodes and is not empty (``bfcl_eval.utils.is_empty_output``); ``irrelevance`` and
   ``live_irrelevance`` are correct without one, ``live_relevance`` with one.
 
-Aggregates (:func:`aggregates`), each named with its formula, after BFCL's ``eval_runner_helper``:
+Aggregates (:func:`aggregates`), each named with its formula, as BFCL's leaderboard code computed them
+before the v4 change (:data:`V3_SOURCE`; ``calculate_unweighted_accuracy`` = plain mean,
+``calculate_weighted_accuracy`` = mean weighted by item count):
 
-- ``non_live`` (BFCL v3 Non-Live, as the paper reports it): unweighted mean of simple, multiple, parallel,
-  parallel_multiple, where simple is the unweighted mean of simple_python, simple_java, simple_javascript;
-- ``live`` (BFCL v3 Live): mean over live_simple, live_multiple, live_parallel, live_parallel_multiple
-  weighted by item count (``calculate_weighted_accuracy``);
-- ``irrelevance_overall``: unweighted mean of irrelevance and live_irrelevance; ``relevance_overall``:
-  live_relevance;
-- ``single_turn_overall``: BFCL v4's overall restricted to its single-turn parts, i.e. its weights
-  10/10/10 over Non-Live, Live and irrelevance, renormalised. v4's full overall also gives weight 30 to
-  multi-turn and 40 to agentic (web search, memory) categories, which this evaluation does not run.
+- ``non_live_ast`` (the paper's "Non-Live AST") = mean(simple, multiple, parallel, parallel_multiple),
+  simple = mean(simple_python, simple_java, simple_javascript);
+- ``non_live_overall`` = mean(simple, multiple, parallel, parallel_multiple, irrelevance). When the paper
+  was written it also averaged the four executable parts (exec_simple = mean(exec_simple, rest), ...);
+  BFCL retired them (gorilla 4ed459c0) and the v4 wheel has none, so this is v3 without them;
+- ``live_ast`` = weighted(live_simple, live_multiple, live_parallel, live_parallel_multiple);
+  ``live_overall`` (the paper's "Live") = weighted(those four, live_irrelevance, live_relevance);
+- ``multi_turn_overall`` (the paper's "Multi-turn") = mean(multi_turn_base, multi_turn_miss_func,
+  multi_turn_miss_param, multi_turn_long_context), scored by the multi-turn part of the benchmark;
+- ``relevance_overall`` = live_relevance; ``irrelevance_overall`` = mean(irrelevance, live_irrelevance);
+- ``overall`` (BFCL v3 Overall, the paper's headline) = mean(non_live_overall, live_overall,
+  multi_turn_overall);
+- ``v4_overall`` = (10 non_live_ast + 10 live_ast + 10 irrelevance_overall + 30 multi_turn_overall
+  + 40 agentic) / 100 (:data:`V4_SOURCE`); the agentic categories are not run and count 0, as in BFCL v4.
+
+BFCL's code counts a category it did not score as 0; here such a number is None (``n/a``) and its
+``missing`` lists the categories, so a partial run never passes for a full one.
 
 The checker is imported lazily (``pip install --no-deps bfcl-eval==2026.3.23``). ``ast_checker``'s
 module imports BFCL's model registry, which imports every API client SDK, to learn whether a model's
@@ -39,18 +57,39 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from verl_toolrl.calls import Format, ToolCall, check_format, parse_response
-from verl_toolrl.eval.bfcl_data import (
-    AST_CATEGORIES,
+from verl_toolrl.benchmarks.bfcl import (
+    CATEGORIES,
     LIVE_AST_CATEGORIES,
+    MULTI_TURN_CATEGORIES,
+    NON_LIVE_AST_CATEGORIES,
     RELEVANCE_CATEGORIES,
+    SINGLE_TURN_CATEGORIES,
     BfclItem,
     bfcl_utils,
+    expand_categories,
+    item_messages,
+    load_items,
 )
+from verl_toolrl.benchmarks.protocols import Protocol, check_protocol
+from verl_toolrl.calls import Format, ToolCall, check_format, parse_response
+from verl_toolrl.eval.benchmark import (
+    BackendFactory,
+    Benchmark,
+    Prompts,
+    Scored,
+    ScoredRun,
+    SingleShot,
+    markdown_table,
+    percent,
+    progress_bar,
+)
+from verl_toolrl.eval.generations import Generation, RunInfo
+from verl_toolrl.eval.toolrl_scripts import decode_ast
 
 #: The model name the checker is given; registered with ``underscore_to_dot=False``.
 CHECKER_MODEL_NAME = "verl-toolrl"
@@ -105,32 +144,45 @@ class ItemScore:
     error: str | None = None
 
 
-def score_item(item: BfclItem, output: str, format: Format = "toolrl") -> ItemScore:
-    """Score one generation for one item. Never raises on model output.
+def _decode(output: str, format: Format, protocol: Protocol, language: str) -> tuple[Any, str | None, str | None]:
+    """(decoded calls or None when they do not parse, parser error code, its message) under ``protocol``."""
+    if protocol == "toolrl":
+        return decode_ast(output), None, None
+    parsed = parse_response(output, format)
+    decoded = decoded_calls(parsed.calls, language) if parsed.calls_ok else None
+    return decoded, parsed.error, parsed.reason
 
-    >>> from verl_toolrl.eval.bfcl_data import load_items, gold_calls
+
+def score_item(item: BfclItem, output: str, format: Format = "toolrl", protocol: Protocol = "strict") -> ItemScore:
+    """Score one generation for one item under ``protocol``. Never raises on model output.
+
+    >>> from verl_toolrl.benchmarks.bfcl import load_items, gold_calls
     >>> from verl_toolrl.calls import render_output
     >>> item = load_items("simple_python", limit=1)[0]
     >>> score_item(item, render_output("t", gold_calls(item))).valid
     True
     >>> score_item(item, "[calculate_triangle_area(base=10, height=5)]").error_type
     'no_call'
+    >>> score_item(item, '<tool_call>\\n{"name": "calculate_triangle_area", "parameters": 5}', protocol="toolrl").error_type
+    'ast_decoder:decoder_wrong_output_format'
     """
     check_format(format)
-    parsed = parse_response(output, format)
-    decoded = decoded_calls(parsed.calls, item.language) if parsed.calls_ok else None
+    decoded, error, reason = _decode(output, format, protocol, item.language)
+    utils = bfcl_utils()
     if item.category in RELEVANCE_CATEGORIES:
-        has_call = decoded is not None and not bfcl_utils().is_empty_output(decoded)
+        has_call = decoded is not None and not utils.is_empty_output(decoded)
         wants_call = "irrelevance" not in item.category
         if has_call == wants_call:
             return ItemScore(item.id, item.category, True)
         if wants_call:
-            return ItemScore(item.id, item.category, False, "relevance_error:no_call", parsed.reason)
+            return ItemScore(item.id, item.category, False, "relevance_error:no_call", reason)
         return ItemScore(item.id, item.category, False, "irrelevance_error:call_made")
     if decoded is None:
-        return ItemScore(item.id, item.category, False, f"parse:{parsed.error}", parsed.reason)
-    if not decoded:
-        return ItemScore(item.id, item.category, False, "no_call", parsed.reason)
+        return ItemScore(item.id, item.category, False, f"parse:{error}", reason)
+    if protocol == "toolrl" and not utils.is_function_calling_format_output(decoded):
+        return ItemScore(item.id, item.category, False, "ast_decoder:decoder_wrong_output_format")
+    if protocol == "strict" and not decoded:
+        return ItemScore(item.id, item.category, False, "no_call", reason)
     try:
         result = load_checker()(
             item.functions,
@@ -158,8 +210,8 @@ def _init_worker(items: dict[str, BfclItem]) -> None:
     load_checker()
 
 
-def _score_chunk(chunk: Sequence[tuple[str, str]], format: str) -> list[ItemScore]:
-    return [score_item(_WORKER_ITEMS[item_id], output, format) for item_id, output in chunk]
+def _score_chunk(chunk: Sequence[tuple[str, str]], format: str, protocol: str) -> list[ItemScore]:
+    return [score_item(_WORKER_ITEMS[item_id], output, format, protocol) for item_id, output in chunk]
 
 
 def _pool_context() -> Any:
@@ -173,18 +225,20 @@ def score_items(
     workers: int = 1,
     chunk_size: int = 256,
     progress: Callable[[int], None] | None = None,
+    protocol: Protocol = "strict",
 ) -> list[ItemScore]:
-    """Score ``(item, output)`` pairs, in order, over ``workers`` processes (1: in this process).
+    """Score ``(item, output)`` pairs under ``protocol``, in order, over ``workers`` processes (1: in this
+    process).
 
     Workers receive the items once, when they start, and then only ``(id, output)`` chunks.
     ``progress`` is called with the size of each finished chunk.
 
-    >>> from verl_toolrl.eval.bfcl_data import load_items
     >>> items = load_items("irrelevance", limit=3)
     >>> [s.valid for s in score_items([(item, "<think> no </think>") for item in items], workers=2, chunk_size=1)]
     [True, True, True]
     """
     check_format(format)
+    check_protocol(protocol, format)
     by_id = {item.id: item for item, _ in pairs}
     if len(by_id) != len(pairs):
         raise ValueError("score_items: item ids must be unique")
@@ -192,12 +246,12 @@ def score_items(
     scores: list[ItemScore] = []
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
-            scores.extend(score_item(by_id[item_id], output, format) for item_id, output in chunk)
+            scores.extend(score_item(by_id[item_id], output, format, protocol) for item_id, output in chunk)
             if progress:
                 progress(len(chunk))
         return scores
     with ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(by_id,)) as pool:
-        for chunk, result in zip(chunks, pool.map(_score_chunk, chunks, [format] * len(chunks))):
+        for chunk, result in zip(chunks, pool.map(_score_chunk, chunks, [format] * len(chunks), [protocol] * len(chunks))):
             scores.extend(result)
             if progress:
                 progress(len(chunk))
@@ -213,23 +267,23 @@ class Accuracy:
     count: int
 
 
-def category_accuracy(scores: Iterable[ItemScore]) -> dict[str, Accuracy]:
-    """Accuracy and item count per category, in first-seen order.
+def category_accuracy(rows: Iterable[Mapping[str, Any]]) -> dict[str, Accuracy]:
+    """Accuracy and item count per category, in first-seen order, from score rows (``category``, ``valid``).
 
-    >>> category_accuracy([ItemScore("a", "multiple", True), ItemScore("b", "multiple", False)])
+    >>> category_accuracy([{"category": "multiple", "valid": True}, {"category": "multiple", "valid": False}])
     {'multiple': Accuracy(accuracy=0.5, count=2)}
     """
     totals: dict[str, list[int]] = {}
-    for score in scores:
-        total = totals.setdefault(score.category, [0, 0])
-        total[0] += score.valid
+    for row in rows:
+        total = totals.setdefault(row["category"], [0, 0])
+        total[0] += bool(row["valid"])
         total[1] += 1
     return {category: Accuracy(right / count, count) for category, (right, count) in totals.items()}
 
 
-def failure_counts(scores: Iterable[ItemScore]) -> dict[str, int]:
+def failure_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """How many wrong items each error type (parser reasons included) accounts for, most frequent first."""
-    return dict(Counter(score.error_type or "unknown" for score in scores if not score.valid).most_common())
+    return dict(Counter(row.get("error_type") or "unknown" for row in rows if not row["valid"]).most_common())
 
 
 @dataclass(frozen=True)
@@ -240,17 +294,40 @@ class Aggregate:
     missing: tuple[str, ...] = ()
 
 
-def _unweighted(parts: Sequence[float | None]) -> float | None:
+#: Where the formulas come from: BFCL's leaderboard code before the v4 change (gorilla commit 4ed459c0,
+#: "Retire Executable Categories from Leaderboard", 2025-04-09, unchanged up to the v4 release 58f57e91),
+#: ``berkeley-function-call-leaderboard/bfcl/eval_checker/eval_runner_helper.py``, ``generate_leaderboard_csv``.
+V3_SOURCE = "ShishirPatil/gorilla@4ed459c0 bfcl/eval_checker/eval_runner_helper.py:generate_leaderboard_csv"
+#: v4's overall: ``bfcl_eval/eval_checker/eval_runner_helper.py`` at 58f57e91 (BFCL V4 Release).
+V4_SOURCE = "ShishirPatil/gorilla@58f57e91 bfcl_eval/eval_checker/eval_runner_helper.py:generate_leaderboard_csv"
+NOT_RUN = "agentic (web_search, memory): not run, counted 0 as BFCL v4 counts a category it did not score"
+#: The paper's BFCL table: (column, aggregate name).
+PAPER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Overall", "overall"),
+    ("Non-Live AST", "non_live_ast"),
+    ("Live", "live_overall"),
+    ("Multi-turn", "multi_turn_overall"),
+    ("Relevance", "relevance_overall"),
+    ("Irrelevance", "irrelevance_overall"),
+)
+
+
+def _mean(parts: Sequence[float | None]) -> float | None:
     return None if any(p is None for p in parts) else sum(parts) / len(parts)  # type: ignore[arg-type]
 
 
 def aggregates(per_category: Mapping[str, Accuracy]) -> list[Aggregate]:
-    """The summary numbers with their formulas (see the module docstring).
+    """BFCL v3's summary numbers with their formulas (:data:`V3_SOURCE`), then v4's overall.
+
+    A number whose categories were not all scored is None and lists them (BFCL's code would count them 0).
+    Multi-turn categories come from their own implementation of the benchmark interface.
 
     >>> acc = {c: Accuracy(1.0, 10) for c in ("simple_python", "simple_java", "simple_javascript",
     ...        "multiple", "parallel", "parallel_multiple")}
-    >>> [(a.name, a.value) for a in aggregates(acc)][:2]
-    [('non_live', 1.0), ('live', None)]
+    >>> [(a.name, a.value) for a in aggregates(acc)][:3]
+    [('non_live_ast', 1.0), ('non_live_overall', None), ('live_ast', None)]
+    >>> next(a.missing for a in aggregates(acc) if a.name == "overall")[-4:]
+    ('multi_turn_base', 'multi_turn_miss_func', 'multi_turn_miss_param', 'multi_turn_long_context')
     """
 
     def get(category: str) -> float | None:
@@ -259,56 +336,231 @@ def aggregates(per_category: Mapping[str, Accuracy]) -> list[Aggregate]:
     def missing(categories: Iterable[str]) -> tuple[str, ...]:
         return tuple(c for c in categories if c not in per_category)
 
-    simple = _unweighted([get("simple_python"), get("simple_java"), get("simple_javascript")])
-    non_live = _unweighted([simple, get("multiple"), get("parallel"), get("parallel_multiple")])
-    live_missing = missing(LIVE_AST_CATEGORIES)
-    live = None
-    if not live_missing:
-        counts = [per_category[c].count for c in LIVE_AST_CATEGORIES]
-        live = sum(per_category[c].accuracy * n for c, n in zip(LIVE_AST_CATEGORIES, counts)) / sum(counts)
-    irrelevance = _unweighted([get("irrelevance"), get("live_irrelevance")])
-    relevance = get("live_relevance")
-    single_turn = _unweighted([non_live, live, irrelevance])
-    non_live_categories = [c for c in AST_CATEGORIES if c not in LIVE_AST_CATEGORIES]
+    def weighted(categories: Sequence[str]) -> float | None:
+        if missing(categories):
+            return None
+        counts = [per_category[c].count for c in categories]
+        return sum(per_category[c].accuracy * n for c, n in zip(categories, counts)) / sum(counts)
+
+    live_all = (*LIVE_AST_CATEGORIES, "live_irrelevance", "live_relevance")
+    simple = _mean([get("simple_python"), get("simple_java"), get("simple_javascript")])
+    non_live_ast = _mean([simple, get("multiple"), get("parallel"), get("parallel_multiple")])
+    non_live = _mean([simple, get("multiple"), get("parallel"), get("parallel_multiple"), get("irrelevance")])
+    live_ast, live = weighted(LIVE_AST_CATEGORIES), weighted(live_all)
+    multi_turn = _mean([get(c) for c in MULTI_TURN_CATEGORIES])
+    irrelevance = _mean([get("irrelevance"), get("live_irrelevance")])
+    overall = _mean([live, non_live, multi_turn])
+    v4_parts = [non_live_ast, live_ast, irrelevance, multi_turn]
+    v4 = None if any(p is None for p in v4_parts) else sum(w * p for w, p in zip((10, 10, 10, 30), v4_parts)) / 100  # type: ignore[misc]
+    non_live_categories = (*NON_LIVE_AST_CATEGORIES, "irrelevance")
+    everything = (*non_live_categories, *live_all, *MULTI_TURN_CATEGORIES)
     return [
         Aggregate(
-            "non_live",
-            "BFCL v3 Non-Live = mean(simple, multiple, parallel, parallel_multiple), "
+            "non_live_ast",
+            "Non-Live AST = mean(simple, multiple, parallel, parallel_multiple), "
             "simple = mean(simple_python, simple_java, simple_javascript)",
+            non_live_ast,
+            missing(NON_LIVE_AST_CATEGORIES),
+        ),
+        Aggregate(
+            "non_live_overall",
+            "Non-Live = mean(simple, multiple, parallel, parallel_multiple, irrelevance) "
+            "(v3 without its retired executable categories)",
             non_live,
             missing(non_live_categories),
         ),
         Aggregate(
-            "live",
-            "BFCL v3 Live = item-weighted mean(live_simple, live_multiple, live_parallel, live_parallel_multiple)",
-            live,
-            live_missing,
+            "live_ast",
+            "Live AST = item-weighted mean(live_simple, live_multiple, live_parallel, live_parallel_multiple)",
+            live_ast,
+            missing(LIVE_AST_CATEGORIES),
         ),
         Aggregate(
+            "live_overall",
+            "Live = item-weighted mean(live_simple, live_multiple, live_parallel, live_parallel_multiple, "
+            "live_irrelevance, live_relevance)",
+            live,
+            missing(live_all),
+        ),
+        Aggregate(
+            "multi_turn_overall",
+            "Multi-turn = mean(multi_turn_base, multi_turn_miss_func, multi_turn_miss_param, multi_turn_long_context)",
+            multi_turn,
+            missing(MULTI_TURN_CATEGORIES),
+        ),
+        Aggregate("relevance_overall", "Relevance = live_relevance", get("live_relevance"), missing(["live_relevance"])),
+        Aggregate(
             "irrelevance_overall",
-            "mean(irrelevance, live_irrelevance)",
+            "Irrelevance = mean(irrelevance, live_irrelevance)",
             irrelevance,
             missing(["irrelevance", "live_irrelevance"]),
         ),
-        Aggregate("relevance_overall", "live_relevance", relevance, missing(["live_relevance"])),
+        Aggregate("overall", "BFCL v3 Overall = mean(Non-Live, Live, Multi-turn)", overall, missing(everything)),
         Aggregate(
-            "single_turn_overall",
-            "BFCL v4 overall weights 10/10/10 over Non-Live, Live, irrelevance, renormalised "
-            "(v4 also weights multi-turn 30 and agentic 40: not run here)",
-            single_turn,
-            missing([*non_live_categories, *LIVE_AST_CATEGORIES, "irrelevance", "live_irrelevance"]),
+            "v4_overall",
+            "BFCL v4 Overall = (10 Non-Live AST + 10 Live AST + 10 Irrelevance + 30 Multi-turn + 40 agentic) / 100; "
+            + NOT_RUN,
+            v4,
+            (*missing((*NON_LIVE_AST_CATEGORIES, *LIVE_AST_CATEGORIES, "irrelevance", "live_irrelevance",
+                       *MULTI_TURN_CATEGORIES)), "agentic"),
         ),
     ]
 
 
-def summary(scores: Sequence[ItemScore]) -> dict[str, Any]:
+def summary(rows: Sequence[Mapping[str, Any]], protocol: str = "strict") -> dict[str, Any]:
     """Everything ``score`` writes to ``scores.json``: per-category accuracy, aggregates, failures."""
-    per_category = category_accuracy(scores)
+    per_category = category_accuracy(rows)
     return {
         "benchmark": "bfcl",
-        "items": len(scores),
-        "correct": sum(score.valid for score in scores),
+        "protocol": protocol,
+        "items": len(rows),
+        "correct": sum(bool(row["valid"]) for row in rows),
         "categories": {name: asdict(value) for name, value in per_category.items()},
-        "aggregates": [asdict(aggregate) for aggregate in aggregates(per_category)],
-        "failures": failure_counts(scores),
+        "aggregates": [{**asdict(a), "missing": list(a.missing)} for a in aggregates(per_category)],
+        "sources": {"v3": V3_SOURCE, "v4": V4_SOURCE},
+        "failures": failure_counts(rows),
     }
+
+
+# --- the benchmark ---------------------------------------------------------------------------------
+
+
+def _aggregate(summary: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    return next((a for a in summary.get("aggregates", []) if a["name"] == name), None)
+
+
+def _missing_note(aggregate: Mapping[str, Any] | None) -> str:
+    if aggregate is None:
+        return "not computed"
+    parts = [c for c in aggregate.get("missing", ()) if c != "agentic"]
+    if not parts:
+        return ""
+    groups = [("multi-turn", MULTI_TURN_CATEGORIES), ("single-turn", SINGLE_TURN_CATEGORIES)]
+    named = [g for g, cats in groups if set(cats) <= set(parts)]
+    rest = [c for c in parts if not any(c in cats for g, cats in groups if g in named)]
+    return "missing: " + ", ".join([*(f"all {g}" for g in named), *rest])
+
+
+class BfclBenchmark(Benchmark):
+    """BFCL's summary, tables and chart; shared by the whole benchmark and its parts."""
+
+    name = "bfcl"
+    categories: tuple[str, ...] = CATEGORIES
+
+    def expand(self, names: Sequence[str]) -> list[str]:
+        return expand_categories(names, self.categories)
+
+    def summary(self, info: RunInfo, scored: Scored) -> dict[str, Any]:
+        return summary(scored.rows, info.protocol)
+
+    def series(self, summary: Mapping[str, Any]) -> dict[str, float | None]:
+        values: dict[str, float | None] = {name: c["accuracy"] for name, c in summary["categories"].items()}
+        values.update((a["name"], a["value"]) for a in summary["aggregates"])
+        return values
+
+    def report_rows(self, runs: Sequence[ScoredRun]) -> list[str]:
+        lines = ["## BFCL, the paper's table (%)", ""]
+        rows = []
+        for run in runs:
+            cells = [percent((_aggregate(run.summary, name) or {}).get("value")) for _, name in PAPER_COLUMNS]
+            rows.append([run.label, *cells, _missing_note(_aggregate(run.summary, "overall"))])
+        lines += markdown_table(["run", *(column for column, _ in PAPER_COLUMNS), "not scored"], rows)
+        categories: list[str] = []
+        for run in runs:
+            categories.extend(c for c in run.summary["categories"] if c not in categories)
+        rows = []
+        for category in categories:
+            counts = {str(run.summary["categories"][category]["count"]) for run in runs if category in run.summary["categories"]}
+            cells = [percent(run.summary["categories"].get(category, {}).get("accuracy")) for run in runs]
+            rows.append([category, "/".join(sorted(counts)), *cells])
+        lines += ["", "## BFCL accuracy per category (%)", ""]
+        lines += markdown_table(["category", "items", *(run.label for run in runs)], rows)
+        aggregate_rows = []
+        for aggregate in runs[0].summary["aggregates"]:
+            cells = [percent((_aggregate(run.summary, aggregate["name"]) or {}).get("value")) for run in runs]
+            aggregate_rows.append([f"**{aggregate['name']}**", *cells, aggregate["formula"]])
+        lines += ["", "### Aggregates (%)", ""]
+        lines += markdown_table(["aggregate", *(run.label for run in runs), "formula"], aggregate_rows)
+        lines += [
+            "",
+            f"> Formulas: BFCL v3 as its leaderboard code computed them before the v4 change ({V3_SOURCE}), "
+            "without the executable categories (the paper's Non-Live Exec) that BFCL retired and the v4 wheel "
+            f"no longer ships; v4 Overall as {V4_SOURCE}, its agentic part not run. "
+            "A number whose categories were not all scored is n/a.",
+        ]
+        return lines
+
+
+class BfclSingleTurn(BfclBenchmark, SingleShot):
+    """The 13 single-turn categories: one completion per item, BFCL's ``ast_checker`` / relevance rule."""
+
+    categories = SINGLE_TURN_CATEGORIES
+
+    def items(self, info: RunInfo) -> dict[str, Any]:
+        items: dict[str, Any] = {}
+        for category in info.categories:
+            if category in self.categories:
+                items.update((item.id, item) for item in load_items(category, info.limit))
+        return items
+
+    def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
+        return {i: (item.category, item_messages(item, info.format, info.protocol)) for i, item in items.items()}  # type: ignore[arg-type]
+
+    def score_outputs(
+        self, info: RunInfo, items: Mapping[str, Any], generations: Sequence[Generation], workers: int, progress: bool
+    ) -> list[dict[str, Any]]:
+        pairs = [(items[generation.id], generation.output) for generation in generations]
+        with progress_bar(len(pairs), "score bfcl", progress) as bar:
+            scores = score_items(pairs, info.format, workers=workers, progress=bar.update, protocol=info.protocol)  # type: ignore[arg-type]
+        return [asdict(score) for score in scores]
+
+
+class Bfcl(BfclBenchmark):
+    """BFCL as one benchmark made of parts (single-turn; multi-turn plugs in as another part): items,
+    generation and scoring go to the part serving each category; the summary covers them all. Items of
+    every part carry their ``category``."""
+
+    def __init__(self, parts: Sequence[BfclBenchmark]) -> None:
+        self.parts = tuple(parts)
+        served = {c for part in self.parts for c in part.categories}
+        self.categories = tuple(c for c in CATEGORIES if c in served)
+
+    def _split(self, info: RunInfo, items: Mapping[str, Any]) -> list[tuple[BfclBenchmark, RunInfo, dict[str, Any]]]:
+        chosen = []
+        for part in self.parts:
+            categories = [c for c in info.categories if c in part.categories]
+            if categories:
+                mine = {i: item for i, item in items.items() if item.category in part.categories}
+                chosen.append((part, replace(info, categories=categories), mine))
+        return chosen
+
+    def check(self, info: RunInfo) -> None:
+        super().check(info)
+        unserved = [c for c in info.categories if c not in self.categories]
+        if unserved:
+            raise ValueError(f"BFCL categories {unserved} have no implementation here; valid: {', '.join(self.categories)}")
+        for part, part_info, _ in self._split(info, {}):
+            part.check(part_info)
+
+    def items(self, info: RunInfo) -> dict[str, Any]:
+        return {i: item for part, part_info, _ in self._split(info, {}) for i, item in part.items(part_info).items()}
+
+    def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
+        return {i: p for part, part_info, mine in self._split(info, items) for i, p in part.prompts(part_info, mine).items()}
+
+    def generate(
+        self, output: Path, info: RunInfo, items: Mapping[str, Any], backend: BackendFactory, batch_size: int, progress: bool
+    ) -> None:
+        for part, part_info, mine in self._split(info, items):
+            part.generate(output, part_info, mine, backend, batch_size, progress)
+
+    def score(
+        self, output: Path, info: RunInfo, items: Mapping[str, Any], workers: int, progress: bool, allow_missing: bool
+    ) -> Scored:
+        rows: list[dict[str, Any]] = []
+        missing: list[str] = []
+        for part, part_info, mine in self._split(info, items):
+            scored = part.score(output, part_info, mine, workers, progress, allow_missing)
+            rows += scored.rows
+            missing += scored.missing
+        return Scored(rows, missing)

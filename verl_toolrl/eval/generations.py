@@ -2,7 +2,8 @@
 
 A run's output directory holds:
 
-- ``run.json``: what was run (benchmark, model, backend, format, categories, sampling) — :class:`RunInfo`;
+- ``run.json``: what was run (benchmark, model, backend, format, categories, sampling, protocol) —
+  :class:`RunInfo`;
 - ``generations.jsonl``: one JSON object per line, ``{"id", "category", "messages", "output"}``: the raw
   generation with the exact prompt it answered; written by ``generate``, only read by ``score``;
 - ``item_scores.jsonl`` and ``scores.json``: written by ``score``; ``report.md`` and a chart by ``report``.
@@ -26,7 +27,6 @@ ITEM_SCORES_FILE = "item_scores.jsonl"
 SCORES_FILE = "scores.json"
 REPORT_FILE = "report.md"
 CHART_FILE = "chart.png"
-BENCHMARKS: tuple[str, ...] = ("bfcl", "apibank")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,11 @@ class Generation:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What a run generated with; ``score`` reads the format from here."""
+    """What a run generated with; ``score`` reads the format and the protocol from here.
+
+    ``protocol``: ``toolrl`` or ``strict`` (``verl_toolrl.benchmarks.protocols``); a ``run.json`` written
+    before protocols existed has none and was a ``strict`` run.
+    """
 
     benchmark: str
     model: str
@@ -51,6 +55,7 @@ class RunInfo:
     limit: int | None = None
     sampling: dict[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
+    protocol: str = "toolrl"
 
 
 def write_run_info(directory: str | Path, info: RunInfo) -> Path:
@@ -67,7 +72,7 @@ def read_run_info(directory: str | Path) -> RunInfo:
         raise FileNotFoundError(f"{path}: no run description; run `generate` into {directory} first")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return RunInfo(**data)
+        return RunInfo(**{"protocol": "strict", **data})
     except (json.JSONDecodeError, TypeError) as error:
         raise ValueError(f"{path}: not a run description ({error})") from error
 

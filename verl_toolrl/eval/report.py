@@ -1,34 +1,41 @@
 """Reports of scored runs: a markdown table and a bar chart, for one run or several side by side.
 
 Given the output directories of scored runs of one benchmark (e.g. the base model and the trained one),
-:func:`markdown_report` writes one table with a column per run and :func:`bar_chart` one grouped bar
-chart (matplotlib, imported lazily: ``pip install matplotlib``).
+:func:`markdown_report` writes the run table (model, format, protocol, items) and the benchmark's own
+tables (``Benchmark.report_rows``), and :func:`bar_chart` one grouped bar chart (``Benchmark.series``;
+matplotlib, imported lazily: ``pip install matplotlib``). Runs of different protocols measure different
+things: comparing them is refused unless ``allow_mixed_protocols``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verl_toolrl.eval.generations import SCORES_FILE
+from verl_toolrl.eval.benchmark import ScoredRun, markdown_table
+from verl_toolrl.eval.generations import CHART_FILE, REPORT_FILE, SCORES_FILE
+from verl_toolrl.eval.registry import get_benchmark
 
-V4_NOTE = (
-    "BFCL v4's overall score also weights multi-turn (30%) and agentic web-search/memory (40%) categories, "
-    "which this single-turn evaluation does not run; `single_turn_overall` is not that number."
-)
-
-
-@dataclass(frozen=True)
-class ScoredRun:
-    label: str
-    summary: dict[str, Any]
+#: A ``scores.json`` without a protocol was written before protocols existed: a ``strict`` run.
+LEGACY_PROTOCOL = "strict"
 
 
-def load_runs(directories: Sequence[str | Path], labels: Sequence[str] | None = None) -> list[ScoredRun]:
-    """The ``scores.json`` of each directory, labelled by ``labels`` or by the directory names."""
+def run_protocol(summary: Mapping[str, Any]) -> str:
+    """The protocol a run was scored under.
+
+    >>> run_protocol({"protocol": "toolrl"}), run_protocol({})
+    ('toolrl', 'strict')
+    """
+    return str(summary.get("protocol", LEGACY_PROTOCOL))
+
+
+def load_runs(
+    directories: Sequence[str | Path], labels: Sequence[str] | None = None, allow_mixed_protocols: bool = False
+) -> list[ScoredRun]:
+    """The ``scores.json`` of each directory, labelled by ``labels`` or by the directory names; runs of
+    different benchmarks, or of different protocols unless ``allow_mixed_protocols``, are an error."""
     if labels is not None and len(labels) != len(directories):
         raise ValueError(f"{len(labels)} labels for {len(directories)} result directories")
     runs = []
@@ -41,16 +48,14 @@ def load_runs(directories: Sequence[str | Path], labels: Sequence[str] | None = 
     benchmarks = {run.summary.get("benchmark") for run in runs}
     if len(benchmarks) != 1:
         raise ValueError(f"cannot compare runs of different benchmarks: {sorted(map(str, benchmarks))}")
+    protocols = {run.label: run_protocol(run.summary) for run in runs}
+    if len(set(protocols.values())) > 1 and not allow_mixed_protocols:
+        listed = ", ".join(f"{label}: {protocol}" for label, protocol in protocols.items())
+        raise ValueError(
+            f"cannot compare runs scored under different protocols ({listed}); rescore them under one "
+            "protocol, or pass --allow-mixed-protocols to compare them anyway"
+        )
     return runs
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def series(summary: Mapping[str, Any]) -> dict[str, float | None]:
@@ -60,15 +65,7 @@ def series(summary: Mapping[str, Any]) -> dict[str, float | None]:
     ...         "overall": {"paper": 0.5, "strict": 0.25, "count": 4}})
     {'level-1 (paper)': 0.5, 'level-1 (strict)': 0.25, 'overall (paper)': 0.5, 'overall (strict)': 0.25}
     """
-    if summary["benchmark"] == "bfcl":
-        values: dict[str, float | None] = {name: c["accuracy"] for name, c in summary["categories"].items()}
-        values.update((a["name"], a["value"]) for a in summary["aggregates"])
-        return values
-    values = {}
-    for name, level in [*summary["levels"].items(), ("overall", summary["overall"])]:
-        for rule in ("paper", "strict"):
-            values[f"{name} ({rule})"] = level[rule] if level else None
-    return values
+    return get_benchmark(summary["benchmark"]).series(summary)
 
 
 def _failure_rows(runs: Sequence[ScoredRun]) -> list[list[str]]:
@@ -78,72 +75,33 @@ def _failure_rows(runs: Sequence[ScoredRun]) -> list[list[str]]:
     return [[reason, *(str(run.summary.get("failures", {}).get(reason, 0)) for run in runs)] for reason in reasons]
 
 
-def _bfcl_markdown(runs: Sequence[ScoredRun]) -> list[str]:
-    categories: list[str] = []
-    for run in runs:
-        categories.extend(c for c in run.summary["categories"] if c not in categories)
-    rows = []
-    for category in categories:
-        counts = {str(run.summary["categories"][category]["count"]) for run in runs if category in run.summary["categories"]}
-        cells = [_percent(run.summary["categories"].get(category, {}).get("accuracy")) for run in runs]
-        rows.append([category, "/".join(sorted(counts)), *cells])
-    lines = ["## BFCL single-turn accuracy (%)", ""]
-    lines += _table(["category", "items", *(run.label for run in runs)], rows)
-    aggregate_rows = []
-    for index, aggregate in enumerate(runs[0].summary["aggregates"]):
-        cells = [_percent(run.summary["aggregates"][index]["value"]) for run in runs]
-        aggregate_rows.append([f"**{aggregate['name']}**", *cells, aggregate["formula"]])
-    lines += ["", "### Aggregates (%)", ""]
-    lines += _table(["aggregate", *(run.label for run in runs), "formula"], aggregate_rows)
-    lines += ["", f"> {V4_NOTE}"]
-    return lines
-
-
-def _apibank_markdown(runs: Sequence[ScoredRun]) -> list[str]:
-    levels: list[str] = []
-    for run in runs:
-        levels.extend(level for level in run.summary["levels"] if level not in levels)
-    header = ["level", "items", *(f"{run.label} ({rule})" for run in runs for rule in ("paper", "strict"))]
-    rows = []
-    for level in [*levels, "overall"]:
-        stats = [run.summary["overall"] if level == "overall" else run.summary["levels"].get(level) for run in runs]
-        counts = {str(s["count"]) for s in stats if s}
-        cells = [_percent(s[rule] if s else None) for s in stats for rule in ("paper", "strict")]
-        rows.append([f"**{level}**" if level == "overall" else level, "/".join(sorted(counts)), *cells])
-    rules = runs[0].summary["rules"]
-    return [
-        "## API-Bank accuracy (%)",
-        "",
-        *_table(header, rows),
-        "",
-        f"- paper rule: {rules['paper']} (ToolRL's; overall is micro-averaged over items)",
-        f"- strict rule: {rules['strict']}",
-    ]
-
-
 def markdown_report(runs: Sequence[ScoredRun]) -> str:
-    """The report of one or several runs of the same benchmark: accuracies, aggregates, failures."""
+    """The report of one or several runs of the same benchmark: runs, the benchmark's tables, failures."""
     if not runs:
         raise ValueError("no runs to report")
-    benchmark = runs[0].summary["benchmark"]
-    lines = [f"# {benchmark} evaluation", ""]
-    lines += _table(["run", "model", "format", "items", "missing"], [
-        [run.label, str(run.summary.get("model", "")), str(run.summary.get("format", "")),
+    benchmark = get_benchmark(runs[0].summary["benchmark"])
+    lines = [f"# {benchmark.name} evaluation", ""]
+    lines += markdown_table(["run", "model", "format", "protocol", "items", "missing"], [
+        [run.label, str(run.summary.get("model", "")), str(run.summary.get("format", "")), run_protocol(run.summary),
          str(run.summary.get("items", "")), str(len(run.summary.get("missing", [])))]
         for run in runs
     ])
-    lines += [""] + (_bfcl_markdown(runs) if benchmark == "bfcl" else _apibank_markdown(runs))
+    if len({run_protocol(run.summary) for run in runs}) > 1:
+        lines += ["", "> **Mixed protocols**: these runs were scored under different protocols and do not measure the same thing."]
+    lines += ["", *benchmark.report_rows(runs)]
     failures = _failure_rows(runs)
     if failures:
         lines += ["", "## Wrong items by reason", ""]
-        lines += _table(["reason", *(run.label for run in runs)], failures)
+        lines += markdown_table(["reason", *(run.label for run in runs)], failures)
     return "\n".join(lines) + "\n"
 
 
 def _first_aggregate(summary: Mapping[str, Any], names: Sequence[str]) -> int:
     """Where the aggregates start among the chart's bars (they follow the categories/levels)."""
-    aggregate_names = {a["name"] for a in summary.get("aggregates", [])} | {"overall (paper)", "overall (strict)"}
-    return next((index for index, name in enumerate(names) if name in aggregate_names), len(names))
+    aggregate_names = {a["name"] for a in summary.get("aggregates", [])}
+    return next(
+        (index for index, name in enumerate(names) if name in aggregate_names or name.startswith("overall")), len(names)
+    )
 
 
 def bar_chart(runs: Sequence[ScoredRun], path: str | Path) -> Path:
@@ -187,12 +145,11 @@ def write_report(
     output_dir: str | Path,
     labels: Sequence[str] | None = None,
     benchmark: str | None = None,
+    allow_mixed_protocols: bool = False,
 ) -> tuple[Path, Path]:
     """Write ``report.md`` and ``chart.png`` for the runs in ``directories`` into ``output_dir``; with
-    ``benchmark``, runs of another benchmark are an error."""
-    from verl_toolrl.eval.generations import CHART_FILE, REPORT_FILE
-
-    runs = load_runs(directories, labels)
+    ``benchmark``, runs of another benchmark are an error (and so are mixed protocols, unless allowed)."""
+    runs = load_runs(directories, labels, allow_mixed_protocols)
     if benchmark is not None and runs[0].summary["benchmark"] != benchmark:
         raise ValueError(f"{directories[0]} holds a {runs[0].summary['benchmark']} run, not {benchmark}")
     output = Path(output_dir)

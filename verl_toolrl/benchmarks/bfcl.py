@@ -1,18 +1,23 @@
-"""BFCL single-turn data: items, possible answers and function docs from the ``bfcl-eval`` wheel.
+"""BFCL data: items, possible answers, function docs and prompts per protocol, from the ``bfcl-eval`` wheel.
 
-Everything BFCL-specific that is not scoring lives here, so the evaluation (``eval/bfcl.py``) and the data
-preprocessing (``data_preprocess``) read the same items the same way:
+Everything BFCL-specific that is not scoring lives here (the benchmark layer), so the evaluation
+(``verl_toolrl.eval``) and the data converters (``verl_toolrl.data``) read the same items the same way:
 
-- :func:`load_items` reads one category with BFCL's own loaders (``bfcl_eval.utils.load_dataset_entry`` /
-  ``load_ground_truth_entry``): the docs as the model sees them (with BFCL's language hints: Java and
-  JavaScript parameters become strings) and as the checker reads them (without).
-- :func:`to_tool` turns a BFCL function doc into the package's tool dict for ``prompts.system_prompt``;
-  :func:`item_messages` builds the ``[system, user]`` prompt in either output format, with
-  ``prompts.BFCL_TURN_INSTRUCTION`` appended to the current user turn.
+- category names: the 13 single-turn categories (:data:`SINGLE_TURN_CATEGORIES`) and the four multi-turn
+  ones (:data:`MULTI_TURN_CATEGORIES`, scored by their own implementation of the evaluation's benchmark
+  interface), groups (:data:`CATEGORY_GROUPS`) and :func:`expand_categories`;
+- :func:`load_items` reads one single-turn category with BFCL's own loaders
+  (``bfcl_eval.utils.load_dataset_entry`` / ``load_ground_truth_entry``): the docs as the model sees them
+  (with BFCL's language hints: Java and JavaScript parameters become strings) and as the checker reads
+  them (without);
+- prompts: :func:`item_messages` per protocol: ``toolrl`` writes ToolRL's handler prompt
+  (:mod:`verl_toolrl.benchmarks.toolrl_handler`), ``strict`` the package's own (:func:`strict_messages`:
+  ``prompts.system_prompt`` with the docs as tools (:func:`to_tool`), BFCL's system message appended,
+  ``prompts.BFCL_TURN_INSTRUCTION`` ending the current user turn);
 - :func:`gold_calls` renders the possible answer as :class:`~verl_toolrl.calls.ToolCall` s that BFCL's
   ``ast_checker`` accepts: the first acceptable value of each parameter, optional ones (``""`` among the
   acceptable values) left out, Java/JavaScript values written as the source strings BFCL's type converters
-  parse back.
+  parse back; :func:`gold_output` writes them as a model would.
 
 Install: ``pip install --no-deps bfcl-eval==2026.3.23`` (its data and checker need nothing else that this
 package does not already bring). Importing ``bfcl_eval`` creates folders under ``BFCL_PROJECT_ROOT``;
@@ -30,6 +35,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from verl_toolrl.benchmarks import toolrl_handler
+from verl_toolrl.benchmarks.protocols import Protocol, check_protocol
 from verl_toolrl.calls import Format, ToolCall, check_format, render_output
 from verl_toolrl.prompts import BFCL_TURN_INSTRUCTION, chat_messages
 
@@ -56,6 +63,15 @@ SINGLE_TURN_CATEGORIES: tuple[str, ...] = (
     "live_irrelevance",
     "live_relevance",
 )
+#: BFCL's multi-turn categories (``bfcl_eval.constants.category_mapping.MULTI_TURN_CATEGORY``), 200 entries each.
+MULTI_TURN_CATEGORIES: tuple[str, ...] = (
+    "multi_turn_base",
+    "multi_turn_miss_func",
+    "multi_turn_miss_param",
+    "multi_turn_long_context",
+)
+#: Every category the evaluation knows, in BFCL's order.
+CATEGORIES: tuple[str, ...] = SINGLE_TURN_CATEGORIES + MULTI_TURN_CATEGORIES
 #: Items whose possible answer no output can satisfy under BFCL's checker, with the reason.
 KNOWN_DEFECTS: dict[str, str] = {
     "live_simple_106-63-0": "required parameters whose list of acceptable values is empty",
@@ -68,7 +84,9 @@ KNOWN_DEFECTS: dict[str, str] = {
 }
 #: Names ``--categories`` accepts besides single categories.
 CATEGORY_GROUPS: dict[str, tuple[str, ...]] = {
-    "all": SINGLE_TURN_CATEGORIES,
+    "all": CATEGORIES,
+    "single_turn": SINGLE_TURN_CATEGORIES,
+    "multi_turn": MULTI_TURN_CATEGORIES,
     "ast": AST_CATEGORIES,
     "non_live": NON_LIVE_AST_CATEGORIES + ("irrelevance",),
     "live": LIVE_AST_CATEGORIES + ("live_irrelevance", "live_relevance"),
@@ -109,25 +127,32 @@ def language(category: str) -> str:
     return "java" if "java" in category else "python"
 
 
-def expand_categories(names: Iterable[str]) -> list[str]:
-    """Single-turn category names from names and group names (``all``, ``ast``, ``non_live``, ``live``,
-    ``relevance``), in BFCL's order, without repeats. Raises ``ValueError`` naming the valid choices.
+def expand_categories(names: Iterable[str], allowed: Sequence[str] = CATEGORIES) -> list[str]:
+    """Category names from names and group names (``all``, ``single_turn``, ``multi_turn``, ``ast``,
+    ``non_live``, ``live``, ``relevance``), in BFCL's order, without repeats, restricted to ``allowed``
+    (a group expands to its allowed members; a single category outside ``allowed`` is an error).
+    Raises ``ValueError`` naming the valid choices.
 
     >>> expand_categories(["live_simple", "simple_java", "simple_java"])
     ['simple_java', 'live_simple']
-    >>> len(expand_categories(["all"]))
-    13
+    >>> len(expand_categories(["all"])), len(expand_categories(["all"], SINGLE_TURN_CATEGORIES))
+    (17, 13)
+    >>> expand_categories(["multi_turn_base"], SINGLE_TURN_CATEGORIES)
+    Traceback (most recent call last):
+    ...
+    ValueError: BFCL category 'multi_turn_base' is not available here; valid: all, single_turn, multi_turn, ast, non_live, live, relevance, simple_python, simple_java, simple_javascript, multiple, parallel, parallel_multiple, irrelevance, live_simple, live_multiple, live_parallel, live_parallel_multiple, live_irrelevance, live_relevance
     """
     chosen: set[str] = set()
     for name in names:
         if name in CATEGORY_GROUPS:
-            chosen.update(CATEGORY_GROUPS[name])
-        elif name in SINGLE_TURN_CATEGORIES:
+            chosen.update(c for c in CATEGORY_GROUPS[name] if c in allowed)
+        elif name in allowed:
             chosen.add(name)
         else:
-            valid = ", ".join([*CATEGORY_GROUPS, *SINGLE_TURN_CATEGORIES])
-            raise ValueError(f"unknown BFCL category {name!r}; valid: {valid}")
-    return [category for category in SINGLE_TURN_CATEGORIES if category in chosen]
+            valid = ", ".join([*CATEGORY_GROUPS, *(c for c in CATEGORIES if c in allowed)])
+            problem = f"BFCL category {name!r} is not available here" if name in CATEGORIES else f"unknown BFCL category {name!r}"
+            raise ValueError(f"{problem}; valid: {valid}")
+    return [category for category in CATEGORIES if category in chosen]
 
 
 def default_project_root() -> Path:
@@ -204,8 +229,23 @@ def to_tool(function: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def item_messages(item: BfclItem, format: Format = "toolrl") -> list[dict[str, str]]:
-    """The ``[system, user]`` prompt of an item in the package's own prompt format.
+def item_messages(item: BfclItem, format: Format = "toolrl", protocol: Protocol = "strict") -> list[dict[str, str]]:
+    """The ``[system, user]`` prompt of an item under ``protocol``: ToolRL's handler prompt
+    (:mod:`~verl_toolrl.benchmarks.toolrl_handler`, toolrl format only) or :func:`strict_messages`.
+
+    >>> item = load_items("simple_python", limit=1)[0]
+    >>> toolrl = item_messages(item, protocol="toolrl")
+    >>> toolrl[1]["content"].splitlines()[1][:30], "Parameters: {" in toolrl[0]["content"]
+    ('<user> Find the area of a tria', True)
+    """
+    check_protocol(protocol, format)
+    if protocol == "toolrl":
+        return toolrl_handler.messages(item.prompt_functions, item.messages)
+    return strict_messages(item, format)
+
+
+def strict_messages(item: BfclItem, format: Format = "toolrl") -> list[dict[str, str]]:
+    """The ``[system, user]`` prompt of an item in the package's own prompt format (``--protocol strict``).
 
     BFCL's system message (live items have one) follows the package's system prompt after a blank line,
     as BFCL's handlers do; earlier turns are rendered as history, and ``prompts.BFCL_TURN_INSTRUCTION``
@@ -214,7 +254,7 @@ def item_messages(item: BfclItem, format: Format = "toolrl") -> list[dict[str, s
     >>> doc = {"name": "f", "description": "Adds.", "parameters": {"type": "dict", "properties": {}}}
     >>> item = BfclItem("live_simple_0-0-0", "live_simple", [{"role": "system", "content": "Be brief."},
     ...     {"role": "user", "content": "Add 1 and 2."}], [doc], [doc], [{"f": {}}])
-    >>> system, user = [m["content"] for m in item_messages(item)]
+    >>> system, user = [m["content"] for m in strict_messages(item)]
     >>> system.endswith("\\n\\nBe brief."), user.splitlines()[1]
     (True, '<user> Add 1 and 2.')
     """

@@ -1,0 +1,27 @@
+"""The benchmarks the evaluation runs, by name: the one place that lists the implementations.
+
+``bfcl`` is made of parts (:class:`~verl_toolrl.eval.bfcl.Bfcl`); a new part (e.g. the multi-turn
+categories) is one more entry in its tuple.
+"""
+
+from __future__ import annotations
+
+from verl_toolrl.eval.apibank import ApiBank
+from verl_toolrl.eval.benchmark import Benchmark
+from verl_toolrl.eval.bfcl import Bfcl, BfclSingleTurn
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "bfcl": Bfcl((BfclSingleTurn(),)),
+    "apibank": ApiBank(),
+}
+
+
+def get_benchmark(name: str) -> Benchmark:
+    """The implementation of one benchmark; ``ValueError`` naming the valid ones.
+
+    >>> get_benchmark("bfcl").name, get_benchmark("apibank").name
+    ('bfcl', 'apibank')
+    """
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[name]
