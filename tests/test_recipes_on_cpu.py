@@ -24,6 +24,7 @@ from verl.trainer.ppo.reward import load_reward_manager
 
 from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe, preflight, validate_recipe
 from verl_toolrl.reward import VARIANTS, RewardOptions
+from verl_toolrl.reward_manager import MANAGER_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"
@@ -145,7 +146,7 @@ def test_the_recipe_passes_verl_validate_config(name, model_dir):
 
 def test_the_recipe_declares_every_reward_option_with_the_reward_cores_defaults():
     declared = OmegaConf.to_container(compose_recipe("toolrl_grpo", DATA).reward.reward_kwargs)
-    assert declared == asdict(RewardOptions())
+    assert declared == {**asdict(RewardOptions()), **MANAGER_OPTIONS}
 
 
 def test_an_undeclared_reward_option_fails_at_composition():

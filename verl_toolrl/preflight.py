@@ -6,7 +6,9 @@
 3. every ground truth of the training and validation data, tokenized as a model response and fed to the
    manager the way verl's agent loop feeds it, earns the maximum format reward and an exact call match
    (a mismatch between the data's output format and ``reward.reward_kwargs.format`` shows up here), and
-   the prompts fit ``data.max_prompt_length``.
+   the prompts fit ``data.max_prompt_length``. When the model's chat template prefills a think block
+   (:mod:`verl_toolrl.chat_template`), the report says so, and each ground truth is fed as the model
+   would write it after the prefill (the manager prepends the prefilled text, as in training).
 
 The tokenizer is the model's (``actor_rollout_ref.model.tokenizer_path`` or ``.path``); when it cannot be
 loaded (no hub access), a byte-level tokenizer stands in, with a notice: decoding is exact either way, but
@@ -144,6 +146,7 @@ async def score_ground_truths(
     """Feed each row's ground truth to ``manager.run_single`` as the model's response, shaped as verl's
     agent loop shapes it, and count the rows that earn the maximum format reward and an exact match (a
     ground truth the reward rejects as malformed counts as a miss, with the reason)."""
+    from verl_toolrl.chat_template import model_continuation
     from verl_toolrl.reward import VARIANTS
     from verl_toolrl.reward.variants import format_range
     from verl_toolrl.verl_batch import agent_loop_sample
@@ -155,7 +158,8 @@ async def score_ground_truths(
     for index, row in enumerate(rows):
         ground_truth = row["reward_model"]["ground_truth"]
         prompt_ids = chat_prompt_ids(tokenizer, row["prompt"])
-        response_ids = tokenizer.encode(ground_truth, add_special_tokens=False) + [tokenizer.eos_token_id]
+        continuation = model_continuation(ground_truth, manager.think_prefill)
+        response_ids = tokenizer.encode(continuation, add_special_tokens=False) + [tokenizer.eos_token_id]
         fields = {
             "data_source": row.get("data_source", ""),
             "reward_model": dict(row["reward_model"]),
@@ -255,6 +259,7 @@ def preflight(
         f"reward manager {config.reward.reward_manager.name!r}: "
         f"built {type(manager).__name__} with {manager.options}"
     )
+    print_fn(f"chat template: {manager.think_prefill.describe()}")
 
     all_ok = True
     for path in data_files(config):
