@@ -196,6 +196,20 @@ def test_the_tool_template_loop_refuses_rows_that_already_list_their_tools(xlam_
         run_agent_loop(AGENT_NAME, "qwen2_5_instruct", tokenizer, rows[0], [1])
 
 
+def test_the_preflight_renders_template_rows_with_their_tools_and_flags_the_wrong_agent_loop(xlam_rows):
+    name = "qwen3_thinking_2507"
+    tokenizer = template_tokenizer(name)
+    _, rows = xlam_rows["hermes", "template"]
+    manager = manager_for(tokenizer, "reward.reward_kwargs.format=hermes")
+    score = lambda loop: asyncio.run(  # noqa: E731
+        score_ground_truths(manager, tokenizer, rows, source=name, prompt_limit=10**5, agent_loop=loop)
+    )
+    assert score(AGENT_NAME).ok
+    wrong = score("single_turn_agent")
+    assert wrong.at_max == 0 and wrong.rows == len(rows)
+    assert "default_agent_loop=toolrl_tool_template" in wrong.misses[0]
+
+
 def test_tool_template_rows_load_in_verls_dataset(xlam_rows, tmp_path):
     path, rows = xlam_rows["hermes", "template"]
     assert all("<tools>" not in row["prompt"][0]["content"] for row in rows)

@@ -15,44 +15,12 @@ registry entry), so the row's tools are kept on the instance for that one ``run`
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
-from verl_toolrl.prompts import system_prompt
-
-AGENT_NAME = "toolrl_tool_template"
-
-
-def row_tools(extra_info: Mapping[str, Any] | None, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The tool schemas of one row (``extra_info.tools``) for the chat template; ``ValueError`` naming the
-    row when they are missing or malformed, or when its system prompt already lists them.
-
-    >>> tools = [{"type": "function", "function": {"name": "f", "description": "", "parameters": {}}}]
-    >>> row_tools({"tools": json.dumps(tools)}, [{"role": "user", "content": "hi"}]) == tools
-    True
-    >>> row_tools({"tools": "[]", "source_id": "7"}, [{"role": "system", "content": system_prompt([], "hermes")}])
-    Traceback (most recent call last):
-    ...
-    ValueError: row 7: toolrl_tool_template hands extra_info.tools to the chat template, but the system prompt already lists tools; build the data with --format hermes --tool-prompt template, or use single_turn_agent
-    """
-    info = extra_info or {}
-    where = f"row {info.get('source_id', info.get('index', '?'))}"
-    if messages and messages[0].get("role") == "system" and "<tools>" in str(messages[0].get("content", "")):
-        raise ValueError(
-            f"{where}: {AGENT_NAME} hands extra_info.tools to the chat template, but the system prompt "
-            "already lists tools; build the data with --format hermes --tool-prompt template, or use single_turn_agent"
-        )
-    try:
-        tools = json.loads(info["tools"])
-    except (KeyError, TypeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{where}: extra_info.tools must be a JSON list of tool schemas ({error})") from None
-    if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
-        raise ValueError(f"{where}: extra_info.tools must be a JSON list of tool schemas, got {info['tools'][:80]!r}")
-    return tools
+from verl_toolrl.chat_template import AGENT_NAME, row_tools
 
 
 @register(AGENT_NAME)

@@ -15,6 +15,7 @@ call it, and score ``prefill + response``: the model's full output, the prefille
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,6 +27,8 @@ from verl_toolrl.calls import THINK_CLOSE, THINK_OPEN
 THINK_PREFILL_MODES: tuple[str, ...] = ("auto", "none", "open")
 OPEN_PREFILL = THINK_OPEN + "\n"  # what Qwen3 thinking checkpoints prefill
 _PROBE = "Which tools do you have?"  # any user text the template copies verbatim
+#: The agent loop (verl_toolrl.agent_loop) that renders prompts with the row's tools in the chat template.
+AGENT_NAME = "toolrl_tool_template"
 
 
 @dataclass(frozen=True)
@@ -160,3 +163,52 @@ def render_prompt(
         tokenize=False,
         **dict(chat_template_kwargs or {}),
     )
+
+
+def row_tools(extra_info: Mapping[str, Any] | None, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The tool schemas of one row (``extra_info.tools``) for the chat template; ``ValueError`` naming the
+    row when they are missing or malformed, or when its system prompt already lists them.
+
+    >>> tools = [{"type": "function", "function": {"name": "f", "description": "", "parameters": {}}}]
+    >>> row_tools({"tools": json.dumps(tools)}, [{"role": "user", "content": "hi"}]) == tools
+    True
+    >>> row_tools({"tools": "[]", "source_id": "7"}, [{"role": "system", "content": "Tools: <tools>...</tools>"}])
+    Traceback (most recent call last):
+    ...
+    ValueError: row 7: toolrl_tool_template hands extra_info.tools to the chat template, but the system prompt already lists tools; build the data with --format hermes --tool-prompt template, or use single_turn_agent
+    """
+    info = extra_info or {}
+    where = f"row {info.get('source_id', info.get('index', '?'))}"
+    if info.get("format", "hermes") != "hermes":
+        raise ValueError(
+            f"{where}: {AGENT_NAME} needs --format hermes rows (the chat templates' own tool format), "
+            f"got format {info.get('format')!r}"
+        )
+    if _lists_tools(messages):
+        raise ValueError(
+            f"{where}: {AGENT_NAME} hands extra_info.tools to the chat template, but the system prompt "
+            "already lists tools; build the data with --format hermes --tool-prompt template, or use single_turn_agent"
+        )
+    try:
+        tools = json.loads(info["tools"])
+    except (KeyError, TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{where}: extra_info.tools must be a JSON list of tool schemas ({error})") from None
+    if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
+        raise ValueError(f"{where}: extra_info.tools must be a JSON list of tool schemas, got {info['tools'][:80]!r}")
+    return tools
+
+
+def _lists_tools(messages: Sequence[Mapping[str, Any]]) -> bool:
+    return bool(messages) and messages[0].get("role") == "system" and "<tools>" in str(messages[0].get("content", ""))
+
+
+def leaves_tools_to_template(row: Mapping[str, Any]) -> bool:
+    """Whether a row was built with ``--tool-prompt template``: a hermes row with tools in ``extra_info``
+    whose system prompt does not list them (only ``toolrl_tool_template`` shows them to the model).
+
+    >>> row = {"prompt": [{"role": "system", "content": "Be helpful."}], "extra_info": {"format": "hermes", "tools": '[{"type": "function"}]'}}
+    >>> leaves_tools_to_template(row), leaves_tools_to_template({**row, "extra_info": {"format": "hermes", "tools": "[]"}})
+    (True, False)
+    """
+    info = row.get("extra_info") or {}
+    return info.get("format") == "hermes" and info.get("tools") not in (None, "[]") and not _lists_tools(row["prompt"])
