@@ -69,7 +69,14 @@ PAPER_PPO = {
     "data.max_prompt_length": 1024,
     "data.max_response_length": 512,
 }
-RECIPE_SETTINGS = {"toolrl_grpo": PAPER_GRPO, "toolrl_ppo": PAPER_PPO}
+#: GDPO (arXiv 2601.05242): the manager's components normalised per group, on verl's legacy trainer.
+GDPO = {
+    **PAPER_GRPO,
+    "algorithm.adv_estimator": "gdpo",
+    "algorithm.gdpo_reward_keys": ["format_reward", "correctness_reward"],
+    "trainer.use_v1": False,
+}
+RECIPE_SETTINGS = {"toolrl_grpo": PAPER_GRPO, "toolrl_ppo": PAPER_PPO, "toolrl_gdpo": GDPO}
 
 
 def lookup(config: dict, dotted: str):
