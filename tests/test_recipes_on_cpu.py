@@ -331,3 +331,13 @@ def test_the_quickstart_runs_every_cpu_step_then_says_training_needs_a_gpu(share
     assert positions == sorted(positions)
     assert re.search(r"train\.parquet: (\d+)/\1 ground truths at the maximum", out)
     assert "bash recipes/run_toolrl.sh reward.reward_kwargs.variant=dynamic" in out
+
+
+def test_dynamic_sampling_is_off_by_default_and_one_override_away():
+    assert compose_recipe("toolrl_grpo", DATA).algorithm.filter_groups.enable is False
+    config = compose_recipe(
+        "toolrl_grpo", [*DATA, "algorithm.filter_groups.enable=true", "algorithm.filter_groups.metric=reward"]
+    )
+    validate_recipe(config)
+    assert (config.algorithm.filter_groups.enable, config.algorithm.filter_groups.metric) == (True, "reward")
+    assert config.trainer.use_v1  # verl 0.9.1 filters groups in its v1 trainer's replay buffer only
