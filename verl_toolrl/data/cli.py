@@ -54,6 +54,13 @@ def parser_for(
         "left to the model's own chat template, rendered by the toolrl_tool_template agent loop",
     )
     parser.add_argument(
+        "--masking",
+        choices=hammer.MASKINGS,
+        default="hammer",
+        help="hammer and mix: Hammer's masking as published (2/3 of the samples, names and defaults; "
+        "default) or full (every sample, names only)",
+    )
+    parser.add_argument(
         "--skip-invalid",
         action="store_true",
         help="skip malformed records (counted per reason) instead of stopping",
@@ -256,6 +263,7 @@ def _mix(argv: Sequence[str] | None) -> int:
         blocked_queries=mix.evaluation_queries(args.decontaminate, args.apibank_dir),
         skip_invalid=args.skip_invalid,
         files={"toolace": toolace_file, "xlam": xlam_file, "irrelevance": irrelevance_file},
+        masking=args.masking,
     )
     mixed.read = summary.read
     for reason, count in summary.skipped.items():
@@ -282,7 +290,7 @@ def _record_commands() -> dict[str, RecordCommand]:
             "hammer",
             "xLAM with Hammer's function masking (seeded)",
             hammer.HUB_NAME,
-            lambda args: hammer.hammer_converter(args.seed),
+            lambda args: hammer.hammer_converter(args.seed, args.masking),
         ),
         "rlla": RecordCommand(
             "rlla",
