@@ -228,3 +228,26 @@ def test_tool_template_rows_need_the_hermes_format(shared_dir, tmp_path, capsys)
     argv = ["--input", str(shared_dir / "data/raw_samples/xlam.json"), "--output", str(tmp_path)]
     assert data_main("xlam", [*argv, "--tool-prompt", "template"]) == 2
     assert "--tool-prompt template needs --format hermes" in capsys.readouterr().err
+
+
+def test_the_evaluations_decoding_restores_the_prefilled_think_block(tmp_path):
+    """The transformers backend on a tiny random Qwen2 (greedy, so deterministic) carrying the Qwen3
+    thinking template: the text it returns is the model's full output, the prefilled <think> included."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from verl_toolrl.eval.backends import Sampling, make_backend
+
+    tokenizer = template_tokenizer("qwen3_thinking_2507")
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(
+        Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                    num_attention_heads=2, num_key_value_heads=1, eos_token_id=tokenizer.eos_token_id,
+                    pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    ).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    prompts = [[{"role": "user", "content": "Weather in Paris?"}], [{"role": "user", "content": "Hi"}]]
+    sampling = Sampling(max_new_tokens=4)
+    full = make_backend("transformers", str(tmp_path), sampling, device="cpu").generate(prompts)
+    bare = make_backend("transformers", str(tmp_path), sampling, device="cpu", think_prefill="none").generate(prompts)
+    assert full == ["<think>\n" + text for text in bare]
