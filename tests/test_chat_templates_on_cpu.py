@@ -24,7 +24,13 @@ from verl.workers.rollout.replica import TokenOutput
 from verl_toolrl.agent_loop import AGENT_NAME
 from verl_toolrl.chat_template import ThinkPrefill, render_prompt, think_prefill
 from verl_toolrl.data.cli import main as data_main
-from verl_toolrl.preflight import byte_level_tokenizer, chat_prompt_ids, compose_recipe, score_ground_truths
+from verl_toolrl.preflight import (
+    byte_level_tokenizer,
+    chat_prompt_ids,
+    compose_recipe,
+    preflight,
+    score_ground_truths,
+)
 from verl_toolrl.verl_batch import agent_loop_sample
 
 TEMPLATES = Path(__file__).resolve().parent / "chat_templates"
@@ -251,3 +257,17 @@ def test_the_evaluations_decoding_restores_the_prefilled_think_block(tmp_path):
     full = make_backend("transformers", str(tmp_path), sampling, device="cpu").generate(prompts)
     bare = make_backend("transformers", str(tmp_path), sampling, device="cpu", think_prefill="none").generate(prompts)
     assert full == ["<think>\n" + text for text in bare]
+
+
+def test_the_preflight_command_reports_the_prefill_and_the_loop_and_passes(xlam_rows):
+    path, _ = xlam_rows["hermes", "template"]
+    lines: list[str] = []
+    overrides = [
+        f"data.train_files={path}", f"data.val_files={path}", "reward.reward_kwargs.format=hermes",
+        f"actor_rollout_ref.rollout.agent.default_agent_loop={AGENT_NAME}",
+    ]
+    assert preflight("toolrl_grpo", overrides, tokenizer=template_tokenizer("qwen3_thinking_2507"), print_fn=lines.append)
+    assert "chat template: the generation prompt opens a think block ('<think>\\n')" in "\n".join(lines)
+    assert f"agent loop: {AGENT_NAME} (tools rendered by the chat template)" in lines
+    plain = overrides[:-1]
+    assert not preflight("toolrl_grpo", plain, tokenizer=template_tokenizer("qwen2_5_instruct"), print_fn=lines.append)

@@ -1,4 +1,4 @@
-"""The ``toolrl_tool_template`` agent loop: verl's single-turn rollout, with the row's tools in the chat template.
+"""The ``toolrl_tool_template`` agent loop: verl's single-turn rollout, the row's tools in the chat template.
 
 verl 0.9.1's ``single_turn_agent`` renders each prompt with the model's chat template but without tools
 (``SingleTurnAgentLoop.run`` calls ``ct_build_initial_tokens(messages, ...)`` without ``tools=``), so a
@@ -33,5 +33,8 @@ class ToolTemplateAgentLoop(SingleTurnAgentLoop):
         self._tools = row_tools(kwargs.get("extra_info"), list(kwargs["raw_prompt"])) or None
         return await super().run(sampling_params, **kwargs)
 
-    async def ct_build_initial_tokens(self, messages: list[dict], tools: list[dict] | None = None, **kwargs: Any) -> list[int]:
-        return await super().ct_build_initial_tokens(messages, tools=self._tools if tools is None else tools, **kwargs)
+    async def ct_build_initial_tokens(
+        self, messages: list[dict], tools: list[dict] | None = None, **kwargs: Any
+    ) -> list[int]:
+        tools = self._tools if tools is None else tools
+        return await super().ct_build_initial_tokens(messages, tools=tools, **kwargs)

@@ -49,7 +49,10 @@ class ThinkPrefill:
         if self.kind == "none":
             return "the generation prompt opens no think block: responses are scored as decoded"
         if self.kind == "open":
-            return f"the generation prompt opens a think block ({self.text!r}): responses are scored with it prepended"
+            return (
+                f"the generation prompt opens a think block ({self.text!r}): "
+                "responses are scored with it prepended"
+            )
         return (
             f"the generation prompt holds a closed think block ({self.text!r}, e.g. enable_thinking=False): "
             "responses are scored with it prepended, so the model's own output must not open another"
@@ -122,7 +125,8 @@ def resolve_think_prefill(
 def check_think_prefill_mode(mode: Any) -> None:
     """Raise ``ValueError`` naming the valid modes unless ``mode`` is one of them."""
     if mode not in THINK_PREFILL_MODES:
-        raise ValueError(f"unknown think_prefill {mode!r}; valid think_prefills: {', '.join(THINK_PREFILL_MODES)}")
+        valid = ", ".join(THINK_PREFILL_MODES)
+        raise ValueError(f"unknown think_prefill {mode!r}; valid think_prefills: {valid}")
 
 
 def model_continuation(target: str, prefill: ThinkPrefill) -> str:
@@ -165,7 +169,9 @@ def render_prompt(
     )
 
 
-def row_tools(extra_info: Mapping[str, Any] | None, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def row_tools(
+    extra_info: Mapping[str, Any] | None, messages: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """The tool schemas of one row (``extra_info.tools``) for the chat template; ``ValueError`` naming the
     row when they are missing or malformed, or when its system prompt already lists them.
 
@@ -187,19 +193,23 @@ def row_tools(extra_info: Mapping[str, Any] | None, messages: Sequence[Mapping[s
     if _lists_tools(messages):
         raise ValueError(
             f"{where}: {AGENT_NAME} hands extra_info.tools to the chat template, but the system prompt "
-            "already lists tools; build the data with --format hermes --tool-prompt template, or use single_turn_agent"
+            "already lists tools; build the data with --format hermes --tool-prompt template, "
+            "or use single_turn_agent"
         )
     try:
         tools = json.loads(info["tools"])
     except (KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(f"{where}: extra_info.tools must be a JSON list of tool schemas ({error})") from None
     if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
-        raise ValueError(f"{where}: extra_info.tools must be a JSON list of tool schemas, got {info['tools'][:80]!r}")
+        raise ValueError(
+            f"{where}: extra_info.tools must be a JSON list of tool schemas, got {info['tools'][:80]!r}"
+        )
     return tools
 
 
 def _lists_tools(messages: Sequence[Mapping[str, Any]]) -> bool:
-    return bool(messages) and messages[0].get("role") == "system" and "<tools>" in str(messages[0].get("content", ""))
+    first = messages[0] if len(messages) else {}  # a list, or the numpy array pandas reads
+    return first.get("role") == "system" and "<tools>" in str(first.get("content", ""))
 
 
 def leaves_tools_to_template(row: Mapping[str, Any]) -> bool:
@@ -211,4 +221,5 @@ def leaves_tools_to_template(row: Mapping[str, Any]) -> bool:
     (True, False)
     """
     info = row.get("extra_info") or {}
-    return info.get("format") == "hermes" and info.get("tools") not in (None, "[]") and not _lists_tools(row["prompt"])
+    has_tools = info.get("tools") not in (None, "[]")
+    return info.get("format") == "hermes" and has_tools and not _lists_tools(row["prompt"])

@@ -111,10 +111,13 @@ def chat_prompt_ids(
 
 
 def rollout_prompt_ids(
-    tokenizer: Any, row: Mapping[str, Any], agent_loop: str, chat_template_kwargs: Mapping[str, Any] | None = None
+    tokenizer: Any,
+    row: Mapping[str, Any],
+    agent_loop: str,
+    chat_template_kwargs: Mapping[str, Any] | None = None,
 ) -> list[int]:
     """The prompt ids ``agent_loop`` sends the rollout for ``row``; ``ValueError`` when that loop would not
-    show the row its tools (a ``--tool-prompt template`` row under verl's ``single_turn_agent``) or refuses it."""
+    show the row its tools (a ``--tool-prompt template`` row under ``single_turn_agent``) or refuses it."""
     from verl_toolrl.chat_template import AGENT_NAME, leaves_tools_to_template, row_tools
 
     tools = None
@@ -298,7 +301,8 @@ def preflight(
     )
     print_fn(f"chat template: {manager.think_prefill.describe()}")
     agent_loop = config.actor_rollout_ref.rollout.agent.default_agent_loop
-    print_fn(f"agent loop: {agent_loop}" + (" (tools rendered by the chat template)" if agent_loop == AGENT_NAME else ""))
+    template_tools = " (tools rendered by the chat template)" if agent_loop == AGENT_NAME else ""
+    print_fn(f"agent loop: {agent_loop}{template_tools}")
 
     all_ok = True
     for path in data_files(config):

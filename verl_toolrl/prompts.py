@@ -91,10 +91,11 @@ def system_prompt(
     """
     check_format(format)
     if tool_prompt not in TOOL_PROMPTS:
-        raise ValueError(f"unknown tool_prompt {tool_prompt!r}; valid tool_prompts: {', '.join(TOOL_PROMPTS)}")
+        valid = ", ".join(TOOL_PROMPTS)
+        raise ValueError(f"unknown tool_prompt {tool_prompt!r}; valid tool_prompts: {valid}")
     if tool_prompt == "template":
         if format != "hermes":
-            raise ValueError("tool_prompt 'template' needs the hermes format (the chat templates' own tool format)")
+            raise ValueError("tool_prompt 'template' needs the hermes format (the templates' own tool format)")
         return HERMES_INTRO.rstrip("\n") + HERMES_RULES
     if format == "toolrl":
         listing = "\n".join(_render_toolrl_tool(n, tool) for n, tool in enumerate(tools, start=1))

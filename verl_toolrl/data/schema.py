@@ -241,7 +241,8 @@ def with_template_tools(row: Mapping[str, Any]) -> dict[str, Any]:
     """
     listed = system_prompt(json.loads(row["extra_info"]["tools"]), "hermes")
     system = row["prompt"][0]
-    if row["extra_info"]["format"] != "hermes" or system["role"] != "system" or not system["content"].startswith(listed):
+    hermes_system = row["extra_info"]["format"] == "hermes" and system["role"] == "system"
+    if not hermes_system or not system["content"].startswith(listed):
         raise ValueError(
             f"row {row['extra_info']['source_id']!r}: --tool-prompt template needs a --format hermes row whose "
             "system prompt lists its extra_info.tools"

@@ -83,7 +83,12 @@ class TransformersBackend:
     name = "transformers"
 
     def __init__(
-        self, model: str, sampling: Sampling, device: str | None = None, dtype: str = "auto", think_prefill: str = "auto"
+        self,
+        model: str,
+        sampling: Sampling,
+        device: str | None = None,
+        dtype: str = "auto",
+        think_prefill: str = "auto",
     ) -> None:
         torch = require("torch", self.name)
         transformers = require("transformers", self.name)
