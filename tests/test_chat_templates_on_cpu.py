@@ -22,7 +22,7 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.workers.rollout.replica import TokenOutput
 
 from verl_toolrl.agent_loop import AGENT_NAME
-from verl_toolrl.chat_template import ThinkPrefill, render_prompt, think_prefill
+from verl_toolrl.chat_template import ThinkPrefill, think_prefill
 from verl_toolrl.data.cli import main as data_main
 from verl_toolrl.preflight import (
     byte_level_tokenizer,
@@ -187,7 +187,9 @@ def test_the_tool_template_loop_renders_exactly_the_templates_own_tool_prompt(mo
     expected = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=True)
     expected = list(expected["input_ids"] if isinstance(expected, dict) or hasattr(expected, "keys") else expected)
     assert prompt_ids == expected
-    assert tokenizer.decode(prompt_ids) == render_prompt(tokenizer, messages, tools)
+    assert tokenizer.decode(prompt_ids) == tokenizer.apply_chat_template(
+        messages, tools=tools, add_generation_prompt=True, tokenize=False
+    )
     assert tools[0]["function"]["name"] in tokenizer.decode(prompt_ids)
     assert output.response_ids == response_ids and output.prompt_ids == prompt_ids
     # verl's own single-turn loop shows the same row without any tool

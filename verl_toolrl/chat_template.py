@@ -11,6 +11,9 @@ conversation; the reward manager (start-up), the preflight report and the evalua
 call it, and score ``prefill + response``: the model's full output, the prefilled tag included.
 ``THINK_PREFILL_MODES`` are the values of the option that overrides the detection
 (``reward.reward_kwargs.think_prefill``, the evaluation's ``--think-prefill``).
+
+The tools: :func:`row_tools` reads a row's tool schemas for the template (``toolrl_tool_template``
+passes them as ``tools=``), and :func:`leaves_tools_to_template` tells the rows that need that loop.
 """
 
 from __future__ import annotations
@@ -145,28 +148,6 @@ def model_continuation(target: str, prefill: ThinkPrefill) -> str:
     if prefill.kind == "closed" and target.startswith(THINK_OPEN) and THINK_CLOSE in target:
         return target.split(THINK_CLOSE, 1)[1].lstrip("\n")
     return target
-
-
-def render_prompt(
-    tokenizer: Any,
-    messages: Sequence[Mapping[str, str]],
-    tools: Sequence[Mapping[str, Any]] | None = None,
-    chat_template_kwargs: Mapping[str, Any] | None = None,
-) -> str:
-    """The generation prompt as the model's own template renders it, with the tool schemas handed to the
-    template (``tools=``) when given: what ``toolrl_tool_template`` sends to the rollout.
-
-    >>> from verl_toolrl.preflight import byte_level_tokenizer
-    >>> render_prompt(byte_level_tokenizer(), [{"role": "user", "content": "hi"}])
-    '<|im_start|>user\\nhi<|im_end|>\\n<|im_start|>assistant\\n'
-    """
-    return tokenizer.apply_chat_template(
-        [dict(message) for message in messages],
-        tools=list(tools) if tools else None,
-        add_generation_prompt=True,
-        tokenize=False,
-        **dict(chat_template_kwargs or {}),
-    )
 
 
 def row_tools(
