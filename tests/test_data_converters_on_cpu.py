@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -20,6 +21,7 @@ from verl_toolrl.data.errors import (
 )
 from verl_toolrl.data.hammer import (
     FUNCTION_NAME_LENGTH,
+    MASKINGS,
     NAME_ALPHABET,
     PARAMETER_NAME_LENGTH,
     hammer_converter,
@@ -219,7 +221,7 @@ def _names_ok(name: str, lengths: tuple[int, int]) -> bool:
 
 
 def test_hammer_masks_every_name_consistently_and_keeps_descriptions(raw):
-    convert = hammer_converter(7)
+    convert = hammer_converter(7, "full")  # every sample masked, defaults kept
     for number, record in enumerate(raw["xlam"]):
         (original,) = xlam_record_to_samples(record, number)
         (masked,) = convert(record, number)
@@ -243,11 +245,62 @@ def test_hammer_masks_every_name_consistently_and_keeps_descriptions(raw):
 
 def test_hammer_masking_is_seeded_per_record(raw):
     record = raw["xlam"][2]
-    first, again, other = (hammer_converter(seed)(record, 2)[0] for seed in (1, 1, 2))
-    assert first == again
-    assert first.tools != other.tools
-    # A record is masked the same way whatever its row or its neighbours.
-    assert hammer_converter(1)(record, 40)[0].tools == first.tools
+    for masking in MASKINGS:
+        first, again, other = (hammer_converter(seed, masking)(record, 2)[0] for seed in (1, 1, 3))
+        assert first == again
+        assert first.tools != other.tools
+        # A record is masked the same way whatever its row or its neighbours.
+        assert hammer_converter(1, masking)(record, 40)[0].tools == first.tools
+
+
+def test_hammer_masks_two_thirds_of_the_samples_as_published(raw):
+    """Hammer's data_processing.py:283 masks a sample when random() > 1/3 and keeps the rest as they are."""
+    masked = kept = 0
+    for seed in range(30):
+        convert = hammer_converter(seed)
+        for number, record in enumerate(raw["xlam"]):
+            (original,) = xlam_record_to_samples(record, number)
+            (sample,) = convert(record, number)
+            assert sample.source == "hammer"
+            if replace(sample, source=original.source) == original:
+                kept += 1
+            else:
+                masked += 1
+                assert not {tool["name"] for tool in sample.tools} & {tool["name"] for tool in original.tools}
+                build_row(sample, "toolrl")
+    assert masked + kept == 330 and 0.60 < masked / 330 < 0.73
+
+
+def test_hammer_rewrites_the_defaults_a_call_passes_in_tool_call_and_query(raw):
+    """data_processing.py:160-218 on a real xLAM record: tool 'live_giveaways_by_type' defaults 'type' to
+    'game', and the target passes type='game'."""
+    record = raw["xlam"][0]
+    (original,) = xlam_record_to_samples(record, 0)
+    assert "game" in original.query
+    rewritten = 0
+    for seed in range(12):
+        (sample,) = hammer_converter(seed)(record, 0)
+        if sample.tools == original.tools:
+            continue  # one of the third Hammer leaves unmasked
+        tool = next(t for t in sample.tools if t["description"] == original.tools[0]["description"])
+        (key, spec), = tool["parameters"].items()
+        new = spec["default"]
+        assert new != "game" and len(new) == 5
+        values = [call.arguments[key] for call in sample.calls if call.name == tool["name"]]
+        assert sorted(values) == sorted(["beta", new])  # 'beta' is no default: kept
+        assert new in sample.query and "beta" in sample.query
+        assert original.tools[0]["parameters"]["type"]["description"].replace("game", new) == spec["description"]
+        build_row(sample, "hermes")
+        rewritten += 1
+    assert rewritten >= 5
+
+
+def test_hammer_leaves_defaults_alone_under_full_masking(raw):
+    record = raw["xlam"][0]
+    (sample,) = hammer_converter(0, "full")(record, 0)
+    (original,) = xlam_record_to_samples(record, 0)
+    assert sample.query == original.query
+    assert sorted(value for call in sample.calls for value in call.arguments.values()) == ["beta", "game"]
 
 
 def test_hammer_renames_history_calls_and_observations_too():

@@ -24,6 +24,7 @@ from verl.trainer.ppo.reward import load_reward_manager
 
 from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe, preflight, validate_recipe
 from verl_toolrl.reward import VARIANTS, RewardOptions
+from verl_toolrl.reward_manager import MANAGER_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"
@@ -68,7 +69,14 @@ PAPER_PPO = {
     "data.max_prompt_length": 1024,
     "data.max_response_length": 512,
 }
-RECIPE_SETTINGS = {"toolrl_grpo": PAPER_GRPO, "toolrl_ppo": PAPER_PPO}
+#: GDPO (arXiv 2601.05242): the manager's components normalised per group, on verl's legacy trainer.
+GDPO = {
+    **PAPER_GRPO,
+    "algorithm.adv_estimator": "gdpo",
+    "algorithm.gdpo_reward_keys": ["format_reward", "correctness_reward"],
+    "trainer.use_v1": False,
+}
+RECIPE_SETTINGS = {"toolrl_grpo": PAPER_GRPO, "toolrl_ppo": PAPER_PPO, "toolrl_gdpo": GDPO}
 
 
 def lookup(config: dict, dotted: str):
@@ -145,7 +153,7 @@ def test_the_recipe_passes_verl_validate_config(name, model_dir):
 
 def test_the_recipe_declares_every_reward_option_with_the_reward_cores_defaults():
     declared = OmegaConf.to_container(compose_recipe("toolrl_grpo", DATA).reward.reward_kwargs)
-    assert declared == asdict(RewardOptions())
+    assert declared == {**asdict(RewardOptions()), **MANAGER_OPTIONS}
 
 
 def test_an_undeclared_reward_option_fails_at_composition():
@@ -323,3 +331,13 @@ def test_the_quickstart_runs_every_cpu_step_then_says_training_needs_a_gpu(share
     assert positions == sorted(positions)
     assert re.search(r"train\.parquet: (\d+)/\1 ground truths at the maximum", out)
     assert "bash recipes/run_toolrl.sh reward.reward_kwargs.variant=dynamic" in out
+
+
+def test_dynamic_sampling_is_off_by_default_and_one_override_away():
+    assert compose_recipe("toolrl_grpo", DATA).algorithm.filter_groups.enable is False
+    config = compose_recipe(
+        "toolrl_grpo", [*DATA, "algorithm.filter_groups.enable=true", "algorithm.filter_groups.metric=reward"]
+    )
+    validate_recipe(config)
+    assert (config.algorithm.filter_groups.enable, config.algorithm.filter_groups.metric) == (True, "reward")
+    assert config.trainer.use_v1  # verl 0.9.1 filters groups in its v1 trainer's replay buffer only

@@ -6,7 +6,9 @@
 3. every ground truth of the training and validation data, tokenized as a model response and fed to the
    manager the way verl's agent loop feeds it, earns the maximum format reward and an exact call match
    (a mismatch between the data's output format and ``reward.reward_kwargs.format`` shows up here), and
-   the prompts fit ``data.max_prompt_length``.
+   the prompts fit ``data.max_prompt_length``. When the model's chat template prefills a think block
+   (:mod:`verl_toolrl.chat_template`), the report says so, and each ground truth is fed as the model
+   would write it after the prefill (the manager prepends the prefilled text, as in training).
 
 The tokenizer is the model's (``actor_rollout_ref.model.tokenizer_path`` or ``.path``); when it cannot be
 loaded (no hub access), a byte-level tokenizer stands in, with a notice: decoding is exact either way, but
@@ -85,17 +87,48 @@ def validate_recipe(config: Any) -> None:
     )
 
 
-def chat_prompt_ids(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
-    """Prompt token ids as verl builds them: the chat template with the generation prompt.
+def chat_prompt_ids(
+    tokenizer: Any,
+    messages: Sequence[Mapping[str, str]],
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    chat_template_kwargs: Mapping[str, Any] | None = None,
+) -> list[int]:
+    """Prompt token ids as verl builds them: the chat template with the generation prompt (and the tool
+    schemas, as the ``toolrl_tool_template`` agent loop hands them to it).
 
     >>> tokenizer = byte_level_tokenizer()
     >>> len(chat_prompt_ids(tokenizer, [{"role": "user", "content": "hi"}]))
     21
     """
     encoded = tokenizer.apply_chat_template(
-        [dict(message) for message in messages], add_generation_prompt=True, tokenize=True
+        [dict(message) for message in messages],
+        tools=list(tools) if tools else None,
+        add_generation_prompt=True,
+        tokenize=True,
+        **dict(chat_template_kwargs or {}),
     )
     return list(encoded["input_ids"] if isinstance(encoded, Mapping) else encoded)
+
+
+def rollout_prompt_ids(
+    tokenizer: Any,
+    row: Mapping[str, Any],
+    agent_loop: str,
+    chat_template_kwargs: Mapping[str, Any] | None = None,
+) -> list[int]:
+    """The prompt ids ``agent_loop`` sends the rollout for ``row``; ``ValueError`` when that loop would not
+    show the row its tools (a ``--tool-prompt template`` row under ``single_turn_agent``) or refuses it."""
+    from verl_toolrl.chat_template import AGENT_NAME, leaves_tools_to_template, row_tools
+
+    tools = None
+    if agent_loop == AGENT_NAME:
+        tools = row_tools(row.get("extra_info"), row["prompt"])
+    elif leaves_tools_to_template(row):
+        raise ValueError(
+            f"its tools are left to the chat template (--tool-prompt template), but {agent_loop} renders "
+            f"prompts without tools; set actor_rollout_ref.rollout.agent.default_agent_loop={AGENT_NAME}"
+        )
+    return chat_prompt_ids(tokenizer, row["prompt"], tools, chat_template_kwargs)
 
 
 @dataclass
@@ -140,10 +173,14 @@ async def score_ground_truths(
     step: int = 0,
     count_prompt_lengths: bool = True,
     max_misses: int = 5,
+    agent_loop: str = "single_turn_agent",
+    chat_template_kwargs: Mapping[str, Any] | None = None,
 ) -> GroundTruthCheck:
     """Feed each row's ground truth to ``manager.run_single`` as the model's response, shaped as verl's
     agent loop shapes it, and count the rows that earn the maximum format reward and an exact match (a
-    ground truth the reward rejects as malformed counts as a miss, with the reason)."""
+    ground truth the reward rejects as malformed counts as a miss, with the reason, and so does a row the
+    configured ``agent_loop`` would render without its tools)."""
+    from verl_toolrl.chat_template import model_continuation
     from verl_toolrl.reward import VARIANTS
     from verl_toolrl.reward.variants import format_range
     from verl_toolrl.verl_batch import agent_loop_sample
@@ -151,11 +188,16 @@ async def score_ground_truths(
     options = manager.options
     format_max = format_range(VARIANTS[options.variant], step, options.schedule_steps)[1]
     check = GroundTruthCheck(source, prompts_over_limit=0 if count_prompt_lengths else None)
-    samples = []
+    samples: list[Any] = []
     for index, row in enumerate(rows):
         ground_truth = row["reward_model"]["ground_truth"]
-        prompt_ids = chat_prompt_ids(tokenizer, row["prompt"])
-        response_ids = tokenizer.encode(ground_truth, add_special_tokens=False) + [tokenizer.eos_token_id]
+        try:
+            prompt_ids = rollout_prompt_ids(tokenizer, row, agent_loop, chat_template_kwargs)
+        except ValueError as error:
+            samples.append(error)
+            continue
+        continuation = model_continuation(ground_truth, manager.think_prefill)
+        response_ids = tokenizer.encode(continuation, add_special_tokens=False) + [tokenizer.eos_token_id]
         fields = {
             "data_source": row.get("data_source", ""),
             "reward_model": dict(row["reward_model"]),
@@ -167,12 +209,13 @@ async def score_ground_truths(
         if check.prompts_over_limit is not None:
             check.prompts_over_limit += len(prompt_ids) > prompt_limit
         samples.append(agent_loop_sample(prompt_ids, response_ids, fields))
-    results = await asyncio.gather(
-        *(manager.run_single(sample) for sample in samples), return_exceptions=True
-    )
+    async def scored(sample: Any) -> Any:
+        return sample if isinstance(sample, ValueError) else await manager.run_single(sample)
+
+    results = await asyncio.gather(*(scored(sample) for sample in samples), return_exceptions=True)
     for index, result in enumerate(results):
         check.rows += 1
-        if isinstance(result, ValueError):  # the manager rejected the row's ground truth
+        if isinstance(result, ValueError):  # the manager rejected the ground truth, or the loop the row
             if len(check.misses) < max_misses:
                 check.misses.append(f"row {index}: {result}")
             continue
@@ -229,7 +272,8 @@ def preflight(
     import pandas as pd
     from verl.trainer.ppo.reward import load_reward_manager
 
-    from verl_toolrl.reward_manager import ToolRLRewardManager
+    from verl_toolrl.chat_template import AGENT_NAME
+    from verl_toolrl.reward_manager import ToolRLRewardManager, chat_template_kwargs
 
     config = compose_recipe(config_name, overrides, config_dir)
     print_fn(
@@ -255,6 +299,10 @@ def preflight(
         f"reward manager {config.reward.reward_manager.name!r}: "
         f"built {type(manager).__name__} with {manager.options}"
     )
+    print_fn(f"chat template: {manager.think_prefill.describe()}")
+    agent_loop = config.actor_rollout_ref.rollout.agent.default_agent_loop
+    template_tools = " (tools rendered by the chat template)" if agent_loop == AGENT_NAME else ""
+    print_fn(f"agent loop: {agent_loop}{template_tools}")
 
     all_ok = True
     for path in data_files(config):
@@ -267,6 +315,8 @@ def preflight(
                 source=path,
                 prompt_limit=config.data.max_prompt_length,
                 count_prompt_lengths=notice is None,
+                agent_loop=agent_loop,
+                chat_template_kwargs=chat_template_kwargs(config),
             )
         )
         print_fn(check.summary(config.data.max_prompt_length))

@@ -73,15 +73,30 @@ def _render_hermes_tool(tool: Mapping[str, Any]) -> str:
     return json.dumps(schema, ensure_ascii=False)
 
 
-def system_prompt(tools: Sequence[Mapping[str, Any]], format: Format = "toolrl") -> str:
+#: Where the tools are shown: ``system`` (listed in the system prompt written here) or ``template`` (the
+#: hermes format only: the system prompt leaves them out and the ``toolrl_tool_template`` agent loop hands
+#: ``extra_info.tools`` to the model's own chat template, which lists them in its native tool block).
+TOOL_PROMPTS: tuple[str, ...] = ("system", "template")
+
+
+def system_prompt(
+    tools: Sequence[Mapping[str, Any]], format: Format = "toolrl", tool_prompt: str = "system"
+) -> str:
     """The system prompt listing ``tools`` (dicts with ``name``, ``description``, ``parameters``).
 
     >>> print(system_prompt([{"name": "f", "description": "Adds.", "parameters": {"x": {"type": "int"}}}]).split("\\n")[4])
     1. Name: f
-    >>> "<tools>" in system_prompt([], "hermes")
-    True
+    >>> "<tools>" in system_prompt([], "hermes"), "<tools>" in system_prompt([], "hermes", "template")
+    (True, False)
     """
     check_format(format)
+    if tool_prompt not in TOOL_PROMPTS:
+        valid = ", ".join(TOOL_PROMPTS)
+        raise ValueError(f"unknown tool_prompt {tool_prompt!r}; valid tool_prompts: {valid}")
+    if tool_prompt == "template":
+        if format != "hermes":
+            raise ValueError("tool_prompt 'template' needs the hermes format (the templates' own tool format)")
+        return HERMES_INTRO.rstrip("\n") + HERMES_RULES
     if format == "toolrl":
         listing = "\n".join(_render_toolrl_tool(n, tool) for n, tool in enumerate(tools, start=1))
         return f"{TOOLRL_INTRO}{TOOLRL_TOOLS_HEADER}{listing}\n\n{TOOLRL_RULES}"

@@ -19,6 +19,12 @@ Data contract of :meth:`ToolRLRewardManager.run_single` (one trajectory; the las
 - ``non_tensor_batch["reward_model"]["ground_truth"]``, ``["data_source"]``, optional ``["extra_info"]``.
 - ``non_tensor_batch["global_steps"]`` (verl's trainer stamps it on every prompt), or
   ``non_tensor_batch["tool_extra_fields"]["global_steps"]`` (the rollout server's weights version).
+
+When the model's chat template prefills a think block (Qwen3 thinking checkpoints end the generation
+prompt with ``<think>\\n``), the response never contains ``<think>``; the manager detects this at start-up
+from the tokenizer's template and ``data.apply_chat_template_kwargs`` (:mod:`verl_toolrl.chat_template`)
+and scores the model's full output, the prefilled text prepended. ``reward.reward_kwargs.think_prefill``
+(``auto``, ``none``, ``open``) overrides the detection.
 """
 
 from __future__ import annotations
@@ -32,10 +38,13 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
+from verl_toolrl.chat_template import ThinkPrefill, check_think_prefill_mode, resolve_think_prefill
 from verl_toolrl.plugin_check import NAME  # reward.reward_manager.name
 from verl_toolrl.reward import VARIANTS, RewardOptions, compute_score, reward_options
 
 OPTIONS_KEY = "reward_kwargs"  # the config node reward.reward_kwargs
+#: Options of reward.reward_kwargs that the manager reads itself (not the reward core), with defaults.
+MANAGER_OPTIONS: dict[str, str] = {"think_prefill": "auto"}
 
 
 class RewardLoopResult(TypedDict):
@@ -58,13 +67,51 @@ def options_from_config(config: Mapping[str, Any] | DictConfig) -> RewardOptions
     ...
     ValueError: reward.reward_kwargs: unknown reward option 'varaint'; valid options: variant, format, ...
     """
-    node = (config.get("reward") or {}).get(OPTIONS_KEY) or {}
-    if isinstance(node, DictConfig):
-        node = OmegaConf.to_container(node, resolve=True)
+    node = {key: value for key, value in _options_node(config).items() if key not in MANAGER_OPTIONS}
     try:
         return reward_options(**node)
     except ValueError as error:
+        message = str(error)
+        if message.startswith("unknown reward option"):  # the manager's own options are valid too
+            message += "".join(f", {name}" for name in MANAGER_OPTIONS)
+        raise ValueError(f"reward.{OPTIONS_KEY}: {message}") from None
+
+
+def _options_node(config: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
+    node = (config.get("reward") or {}).get(OPTIONS_KEY) or {}
+    if isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=True)
+    return dict(node)
+
+
+def think_prefill_mode(config: Mapping[str, Any] | DictConfig) -> str:
+    """The validated ``reward.reward_kwargs.think_prefill`` (default ``auto``: detect from the template).
+
+    >>> think_prefill_mode({}), think_prefill_mode({"reward": {"reward_kwargs": {"think_prefill": "open"}}})
+    ('auto', 'open')
+    >>> think_prefill_mode({"reward": {"reward_kwargs": {"think_prefill": "yes"}}})
+    Traceback (most recent call last):
+    ...
+    ValueError: reward.reward_kwargs: unknown think_prefill 'yes'; valid think_prefills: auto, none, open
+    """
+    mode = _options_node(config).get("think_prefill", MANAGER_OPTIONS["think_prefill"])
+    try:
+        check_think_prefill_mode(mode)
+    except ValueError as error:
         raise ValueError(f"reward.{OPTIONS_KEY}: {error}") from None
+    return mode
+
+
+def chat_template_kwargs(config: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
+    """``data.apply_chat_template_kwargs`` (e.g. ``enable_thinking``), which verl passes to the template.
+
+    >>> chat_template_kwargs({"data": {"apply_chat_template_kwargs": {"enable_thinking": False}}})
+    {'enable_thinking': False}
+    """
+    kwargs = (config.get("data") or {}).get("apply_chat_template_kwargs") or {}
+    if isinstance(kwargs, DictConfig):
+        kwargs = OmegaConf.to_container(kwargs, resolve=True)
+    return dict(kwargs)
 
 
 def check_reward_config(config: Mapping[str, Any] | DictConfig) -> None:
@@ -150,6 +197,9 @@ class ToolRLRewardManager(RewardManagerBase):
         super().__init__(config, tokenizer, compute_score)
         check_reward_config(config)
         self.options = options_from_config(config)
+        self.think_prefill: ThinkPrefill = resolve_think_prefill(
+            think_prefill_mode(config), tokenizer, chat_template_kwargs(config)
+        )
         self._option_kwargs = asdict(self.options)
         self._needs_step = step_scheduled(self.options.variant)
 
@@ -184,6 +234,7 @@ class ToolRLRewardManager(RewardManagerBase):
                 f"got reward_model={reward_model!r}"
             )
         response = self.tokenizer.decode(valid_response_ids(sample.batch), skip_special_tokens=True)
+        response = self.think_prefill.text + response  # the model's full output (see chat_template)
         scores = self.score_text(
             response,
             reward_model["ground_truth"],

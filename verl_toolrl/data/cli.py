@@ -24,7 +24,8 @@ from verl_toolrl.data import apibank, bfcl, hammer, mix, rlla, toolace, xlam
 from verl_toolrl.data.errors import RecordError, SourceError, UsageError
 from verl_toolrl.data.io import read_records
 from verl_toolrl.data.pipeline import Converter, Summary, convert_records, rows_of, samples_of
-from verl_toolrl.data.schema import splits_of, write_parquet
+from verl_toolrl.prompts import TOOL_PROMPTS
+from verl_toolrl.data.schema import splits_of, with_template_tools, write_parquet
 
 
 def parser_for(
@@ -47,6 +48,20 @@ def parser_for(
     parser.add_argument("--seed", type=int, default=0, help="random seed (masking, sampling); default 0")
     parser.add_argument("--format", choices=FORMATS, default="toolrl", help="prompt and target format")
     parser.add_argument(
+        "--tool-prompt",
+        choices=TOOL_PROMPTS,
+        default="system",
+        help="system: tools listed in the system prompt (default); template (with --format hermes): tools "
+        "left to the model's own chat template, rendered by the toolrl_tool_template agent loop",
+    )
+    parser.add_argument(
+        "--masking",
+        choices=hammer.MASKINGS,
+        default="hammer",
+        help="hammer and mix: Hammer's masking as published (2/3 of the samples, names and defaults; "
+        "default) or full (every sample, names only)",
+    )
+    parser.add_argument(
         "--skip-invalid",
         action="store_true",
         help="skip malformed records (counted per reason) instead of stopping",
@@ -67,8 +82,17 @@ def write_splits(
     return paths
 
 
-def _finish(rows: Sequence[dict[str, Any]], summary: Summary, output: str, default_split: str) -> int:
-    paths = write_splits(rows, output, summary, default_split)
+def _finish(
+    rows: Sequence[dict[str, Any]], summary: Summary, args: argparse.Namespace, default_split: str
+) -> int:
+    if args.tool_prompt == "template":
+        if args.format != "hermes":
+            raise UsageError("--tool-prompt template needs --format hermes")
+        try:
+            rows = [with_template_tools(row) for row in rows]
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    paths = write_splits(rows, args.output, summary, default_split)
     print(summary.report())
     print("wrote " + ", ".join(paths))
     return 0
@@ -96,7 +120,7 @@ class RecordCommand:
             skip_invalid=args.skip_invalid,
             progress=True,
         )
-        return _finish(rows, summary, args.output, self.default_split)
+        return _finish(rows, summary, args, self.default_split)
 
 
 def _bfcl(argv: Sequence[str] | None) -> int:
@@ -135,7 +159,7 @@ def _bfcl(argv: Sequence[str] | None) -> int:
         skip_invalid=args.skip_invalid,
         progress=True,
     )
-    return _finish(rows, summary, args.output, "test")
+    return _finish(rows, summary, args, "test")
 
 
 def _apibank(argv: Sequence[str] | None) -> int:
@@ -183,7 +207,7 @@ def _apibank(argv: Sequence[str] | None) -> int:
             summary=summary,
             skip_invalid=args.skip_invalid,
         )
-    return _finish(rows, summary, args.output, "test")
+    return _finish(rows, summary, args, "test")
 
 
 def _mix(argv: Sequence[str] | None) -> int:
@@ -238,12 +262,13 @@ def _mix(argv: Sequence[str] | None) -> int:
         blocked_queries=mix.evaluation_queries(args.decontaminate, args.apibank_dir),
         skip_invalid=args.skip_invalid,
         files={"toolace": toolace_file, "xlam": xlam_file, "irrelevance": irrelevance_file},
+        masking=args.masking,
     )
     mixed.read = summary.read
     for reason, count in summary.skipped.items():
         mixed.skipped[reason] += count
         mixed.examples.setdefault(reason, summary.examples[reason])
-    return _finish(rows, mixed, args.output, "train")
+    return _finish(rows, mixed, args, "train")
 
 
 def _record_commands() -> dict[str, RecordCommand]:
@@ -264,7 +289,7 @@ def _record_commands() -> dict[str, RecordCommand]:
             "hammer",
             "xLAM with Hammer's function masking (seeded)",
             hammer.HUB_NAME,
-            lambda args: hammer.hammer_converter(args.seed),
+            lambda args: hammer.hammer_converter(args.seed, args.masking),
         ),
         "rlla": RecordCommand(
             "rlla",

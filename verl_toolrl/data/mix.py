@@ -7,7 +7,8 @@ Selection, all from one ``random.Random(seed)``:
    taken;
 2. the xLAM records are shuffled; the first ``xlam`` usable ones are taken as xLAM samples, and the
    Hammer samples are drawn from the rest (plus the irrelevance rows, when given), masked with
-   ``hammer.mask_sample``, so no xLAM record appears twice;
+   ``hammer.hammer_sample`` (``masking``: Hammer's published rules, or ``full``), so no xLAM record
+   appears twice;
 3. the chosen rows are shuffled together and the first ``round(test_fraction · total)`` become ``test``.
 
 A sample is usable when its row passes ``schema.build_row``'s checks (otherwise an error, or with
@@ -30,7 +31,7 @@ from verl_toolrl.benchmarks.bfcl import SINGLE_TURN_CATEGORIES
 from verl_toolrl.benchmarks.bfcl import load_items as load_bfcl
 from verl_toolrl.calls import Format
 from verl_toolrl.data.errors import RecordError, UsageError
-from verl_toolrl.data.hammer import mask_sample, sample_rng
+from verl_toolrl.data.hammer import hammer_sample
 from verl_toolrl.data.pipeline import Summary, row_of
 from verl_toolrl.data.schema import Sample
 
@@ -126,6 +127,7 @@ def build_mix(
     blocked_queries: Iterable[str] = (),
     skip_invalid: bool = False,
     files: dict[str, str] | None = None,
+    masking: str = "hammer",
 ) -> tuple[list[dict[str, Any]], Summary]:
     """The mixed rows (split assigned, shuffled) and the summary; see the module docstring.
 
@@ -160,7 +162,7 @@ def build_mix(
     rng.shuffle(hammer_candidates)
 
     def masked(sample: Sample) -> Sample:
-        return mask_sample(sample, sample_rng(seed, sample.source_id))
+        return hammer_sample(sample, seed, masking)
 
     hammer_file = files["xlam"] + (f" or {files['irrelevance']}" if irrelevance else "")
     hammer_pool = Pool("hammer", hammer_candidates, hammer_file, masked)

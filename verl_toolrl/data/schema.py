@@ -40,7 +40,7 @@ from verl_toolrl.data.errors import (
     RecordError,
 )
 from verl_toolrl.data.tools import prompt_tools
-from verl_toolrl.prompts import chat_messages, default_think
+from verl_toolrl.prompts import chat_messages, default_think, system_prompt
 
 ABILITY = "tool_use"
 REWARD_STYLE = "rule"
@@ -225,6 +225,30 @@ def build_row(sample: Sample, format: Format = "toolrl", split: str = "train") -
             "gold_response": sample.response.strip() if sample.response is not None else None,
         },
     }
+
+
+def with_template_tools(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A hermes row for the ``toolrl_tool_template`` agent loop (``--tool-prompt template``): the system
+    prompt no longer lists the tools (the model's own chat template lists ``extra_info.tools``, the same
+    schemas), anything appended to it (BFCL's system message) is kept. Raises ``ValueError`` for a row whose
+    system prompt does not start with the package's hermes prompt for its tools.
+
+    >>> s = Sample("xlam", "7", ({"name": "f", "description": "Adds.", "parameters": {}},),
+    ...            ({"role": "user", "content": "Add"},), calls=(ToolCall("f"),))
+    >>> row = with_template_tools(build_row(s, "hermes"))
+    >>> "<tools>" in row["prompt"][0]["content"], json.loads(row["extra_info"]["tools"])[0]["function"]["name"]
+    (False, 'f')
+    """
+    listed = system_prompt(json.loads(row["extra_info"]["tools"]), "hermes")
+    system = row["prompt"][0]
+    hermes_system = row["extra_info"]["format"] == "hermes" and system["role"] == "system"
+    if not hermes_system or not system["content"].startswith(listed):
+        raise ValueError(
+            f"row {row['extra_info']['source_id']!r}: --tool-prompt template needs a --format hermes row whose "
+            "system prompt lists its extra_info.tools"
+        )
+    content = system_prompt((), "hermes", "template") + system["content"][len(listed) :]
+    return {**row, "prompt": [{"role": "system", "content": content}, *row["prompt"][1:]]}
 
 
 def write_parquet(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, batch_rows: int = 2048) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from verl_toolrl.benchmarks.bfcl import CATEGORY_GROUPS
 from verl_toolrl.benchmarks.protocols import MAX_NEW_TOKENS, PROTOCOLS, default_protocol
 from verl_toolrl.calls import FORMATS
+from verl_toolrl.chat_template import THINK_PREFILL_MODES
 from verl_toolrl.eval.backends import BACKENDS, DEFAULT_BATCH_SIZE, Sampling, make_backend
 from verl_toolrl.eval.generations import RunInfo
 from verl_toolrl.eval.pipeline import generate, score
@@ -58,6 +59,13 @@ def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> No
     parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai: server URL")
     parser.add_argument("--api-key", default="EMPTY", help="openai: API key")
     parser.add_argument("--concurrency", type=int, default=16, help="openai: requests in flight")
+    parser.add_argument(
+        "--think-prefill",
+        choices=THINK_PREFILL_MODES,
+        default="auto",
+        help="what the chat template prefills of the response: auto (read it from the template; openai: "
+        "none), none, open (it opens a think block, e.g. a served Qwen3 thinking model)",
+    )
 
 
 def _add_score_options(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +125,7 @@ def _backend_factory(args: argparse.Namespace, info: RunInfo):
         "vllm": {"tensor_parallel_size": args.tensor_parallel_size, "max_model_len": args.max_model_len},
         "openai": {"base_url": args.base_url, "api_key": args.api_key, "concurrency": args.concurrency},
     }[args.backend]
+    options["think_prefill"] = args.think_prefill
     return lambda: make_backend(args.backend, args.model, Sampling(**info.sampling), **options)
 
 

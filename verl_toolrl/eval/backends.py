@@ -6,8 +6,13 @@
   (``pip install openai``).
 
 Each backend renders prompts with the model's own chat template and returns the text after it with special
-tokens removed. Optional dependencies are imported when a backend is made; a missing one is a one-line
-error saying what to install. Greedy decoding when ``temperature`` is 0.
+tokens removed, preceded by what that template prefilled of the response (``think_prefill``, see
+:mod:`verl_toolrl.chat_template`: a Qwen3 thinking checkpoint's ``<think>\\n``), so the text scored is the
+model's full output, as in training. ``think_prefill="auto"`` reads the template (``transformers``,
+``vllm``); an ``openai`` server's template cannot be read, so there ``auto`` prepends nothing and
+``open`` says the served model's template opens a think block. Optional dependencies are imported when a
+backend is made; a missing one is a one-line error saying what to install. Greedy decoding when
+``temperature`` is 0.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
+
+from verl_toolrl.chat_template import resolve_think_prefill
 
 Messages = list[dict[str, str]]
 BACKENDS: tuple[str, ...] = ("transformers", "vllm", "openai")
@@ -75,11 +82,19 @@ class TransformersBackend:
 
     name = "transformers"
 
-    def __init__(self, model: str, sampling: Sampling, device: str | None = None, dtype: str = "auto") -> None:
+    def __init__(
+        self,
+        model: str,
+        sampling: Sampling,
+        device: str | None = None,
+        dtype: str = "auto",
+        think_prefill: str = "auto",
+    ) -> None:
         torch = require("torch", self.name)
         transformers = require("transformers", self.name)
         self.torch, self.sampling = torch, sampling
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(model, padding_side="left")
+        self.prefill = resolve_think_prefill(think_prefill, self.tokenizer).text
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -98,7 +113,7 @@ class TransformersBackend:
         with self.torch.no_grad():
             tokens = self.model.generate(**batch, **options, pad_token_id=self.tokenizer.pad_token_id)
         new_tokens = tokens[:, batch["input_ids"].shape[1] :]
-        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [self.prefill + text for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
 
 
 class VllmBackend:
@@ -106,12 +121,20 @@ class VllmBackend:
 
     name = "vllm"
 
-    def __init__(self, model: str, sampling: Sampling, tensor_parallel_size: int = 1, max_model_len: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        sampling: Sampling,
+        tensor_parallel_size: int = 1,
+        max_model_len: int | None = None,
+        think_prefill: str = "auto",
+    ) -> None:
         vllm = require("vllm", self.name)
         options: dict[str, Any] = {"model": model, "tensor_parallel_size": tensor_parallel_size, "seed": sampling.seed}
         if max_model_len:
             options["max_model_len"] = max_model_len
         self.llm = vllm.LLM(**options)
+        self.prefill = resolve_think_prefill(think_prefill, self.llm.get_tokenizer()).text
         self.params = vllm.SamplingParams(
             max_tokens=sampling.max_new_tokens,
             temperature=sampling.temperature,
@@ -123,7 +146,7 @@ class VllmBackend:
         if not prompts:
             return []
         outputs = self.llm.chat(list(prompts), self.params, use_tqdm=False)
-        return [output.outputs[0].text for output in outputs]
+        return [self.prefill + output.outputs[0].text for output in outputs]
 
 
 class OpenAIBackend:
@@ -139,8 +162,10 @@ class OpenAIBackend:
         api_key: str = "EMPTY",
         concurrency: int = 16,
         timeout: float = 600.0,
+        think_prefill: str = "auto",
     ) -> None:
         openai = require("openai", self.name)
+        self.prefill = resolve_think_prefill("none" if think_prefill == "auto" else think_prefill, None).text
         self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=3)
         self.model, self.sampling, self.concurrency = model, sampling, max(1, concurrency)
 
@@ -163,7 +188,7 @@ class OpenAIBackend:
 
     def _complete(self, messages: Messages) -> str:
         response = self.client.chat.completions.create(**self.request(messages))
-        return response.choices[0].message.content or ""
+        return self.prefill + (response.choices[0].message.content or "")
 
     def generate(self, prompts: Sequence[Messages]) -> list[str]:
         with ThreadPoolExecutor(self.concurrency) as pool:
@@ -172,7 +197,8 @@ class OpenAIBackend:
 
 def make_backend(name: str, model: str, sampling: Sampling | None = None, **options: Any) -> Backend:
     """The backend called ``name`` for ``model``; ``options`` go to its constructor (``device``, ``dtype``;
-    ``tensor_parallel_size``, ``max_model_len``; ``base_url``, ``api_key``, ``concurrency``).
+    ``tensor_parallel_size``, ``max_model_len``; ``base_url``, ``api_key``, ``concurrency``; all:
+    ``think_prefill``).
 
     >>> make_backend("tgi", "m")
     Traceback (most recent call last):
