@@ -1,0 +1,1 @@
+"""Tool environments: stateful tools that execute parsed model calls (evaluation and training share them)."""

@@ -1,0 +1,456 @@
+"""BFCL's multi-turn environment: its entries, its simulators with fresh state, safe execution of parsed calls.
+
+One unit that the evaluation's multi-turn loop and multi-turn RL both drive; it knows nothing of prompts,
+backends or rewards. What it owns:
+
+- **Entries** (:func:`load_entries`): the four multi-turn categories of the ``bfcl-eval`` wheel
+  (``multi_turn_base``, ``multi_turn_miss_func``, ``multi_turn_miss_param``, ``multi_turn_long_context``,
+  200 entries each), read with BFCL's own loaders: the user messages per turn, the function docs shown at
+  the start (with BFCL's language hint), the functions held out until a later turn (``miss_func``: the
+  docs appear at the turn BFCL adds them, :meth:`MultiTurnEntry.functions_at`), the simulators' initial
+  configuration and the ground truth per turn (BFCL's call strings; :func:`ground_truth_calls` reads them
+  as :class:`~verl_toolrl.calls.ToolCall` with ``ast``, literals only).
+- **Fresh state** (:class:`Environment`): every environment builds its own simulator instances from the
+  entry's initial configuration, as BFCL's executor does (``_load_scenario`` on a deep copy, the long
+  context added for ``long_context`` entries), and keeps them on itself: two environments of one entry
+  never share anything. BFCL's executor instead caches instances in module globals keyed by model name
+  and entry id, so a reused name continues from an old state (:func:`official_verdict` gives BFCL's
+  checker a new name every time and removes the instances afterwards).
+- **Execution of parsed calls only** (:meth:`Environment.execute`): a call runs when its name is a public
+  method of the entry's simulators (as in BFCL's executor) and its arguments bind to its signature; the
+  method is then called directly with the parsed JSON values, and nothing goes through ``eval``. Results
+  are stringified as BFCL's executor does; an unknown function, arguments that do not fit, or an exception
+  inside a simulator become an observation ``Error during execution: …``, never an exception.
+- **BFCL's verdict** (:func:`official_verdict`): the official ``multi_turn_checker`` (state and response
+  checks after every turn) on the call strings of the calls that ran. Those strings are built here
+  (:func:`render_call`: a vetted function name, keyword arguments as ``repr`` of JSON values), so they are
+  the only thing of a model's making that reaches the ``eval`` inside BFCL's checker.
+
+Install: ``pip install --no-deps bfcl-eval==2026.3.23``; importing ``bfcl_eval`` creates folders under
+``BFCL_PROJECT_ROOT``, which :func:`bfcl_module` points at a scratch folder when it is unset.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import functools
+import importlib
+import inspect
+import json
+import keyword
+import math
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from verl_toolrl.calls import ToolCall
+
+BFCL_VERSION = "2026.3.23"
+INSTALL_HINT = f"pip install --no-deps bfcl-eval=={BFCL_VERSION}"
+MULTI_TURN_CATEGORIES: tuple[str, ...] = (
+    "multi_turn_base",
+    "multi_turn_miss_func",
+    "multi_turn_miss_param",
+    "multi_turn_long_context",
+)
+#: BFCL's ``MAXIMUM_STEP_LIMIT``: a turn may take this many steps with calls; one more ends the entry.
+MAX_STEPS_PER_TURN = 20
+#: The user message of a turn at which held-out functions are added (BFCL's prompting handlers).
+ADDED_FUNCTIONS_PROMPT = "{functions}\nI have updated some more functions you can choose from. What about now?"
+#: The same for function-calling (tool-role) handlers, where the docs go to the tool list instead.
+ADDED_FUNCTIONS_PROMPT_FC = "I have updated some more functions you can choose from. What about now?"
+ERROR_PREFIX = "Error during execution: "
+#: Deepest nesting of lists/objects an argument may have (Python's parser rejects deeper literals).
+MAX_ARGUMENT_DEPTH = 32
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SIMULATORS = "bfcl_eval.eval_checker.multi_turn_eval.func_source_code"
+
+
+def default_project_root() -> Path:
+    """The scratch folder used as ``BFCL_PROJECT_ROOT`` when the caller did not set one."""
+    return Path(tempfile.gettempdir()) / "verl_toolrl_bfcl"
+
+
+def bfcl_module(name: str) -> ModuleType:
+    """A module of the ``bfcl-eval`` wheel, imported with ``BFCL_PROJECT_ROOT`` set; a missing wheel is a
+    one-line error saying how to install it.
+
+    >>> bfcl_module("bfcl_eval.constants.default_prompts").MAXIMUM_STEP_LIMIT == MAX_STEPS_PER_TURN
+    True
+    """
+    os.environ.setdefault("BFCL_PROJECT_ROOT", str(default_project_root()))
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name and error.name.startswith("bfcl_eval"):
+            raise ModuleNotFoundError(f"BFCL evaluation needs bfcl-eval: {INSTALL_HINT}") from error
+        raise
+
+
+# --- entries ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MultiTurnEntry:
+    """One BFCL multi-turn entry.
+
+    ``questions[t]`` are the user messages of turn ``t`` (empty at a turn where held-out functions are
+    added); ``functions`` the docs shown from the start; ``held_out[t]`` the docs added at turn ``t``;
+    ``ground_truth[t]`` BFCL's call strings for turn ``t`` (empty where the model should not manage).
+    """
+
+    id: str
+    category: str
+    questions: list[list[dict[str, str]]]
+    functions: list[dict[str, Any]]
+    held_out: dict[int, list[dict[str, Any]]]
+    ground_truth: list[list[str]]
+    initial_config: dict[str, Any]
+    involved_classes: list[str]
+
+    @property
+    def num_turns(self) -> int:
+        return len(self.questions)
+
+    @property
+    def long_context(self) -> bool:
+        """BFCL loads its simulators with extra content for these entries."""
+        return "long_context" in self.category or "composite" in self.category
+
+    def functions_at(self, turn: int) -> list[dict[str, Any]]:
+        """The docs the model has been shown by turn ``turn``: the initial ones, then each held-out group
+        from the turn it is added.
+
+        >>> entry = load_entries("multi_turn_miss_func", limit=1)[0]
+        >>> sorted(entry.held_out), "sort" in {f["name"] for f in entry.functions_at(2)}, "sort" in {f["name"] for f in entry.functions_at(3)}
+        ([3], False, True)
+        """
+        docs = list(self.functions)
+        for added_at in sorted(self.held_out):
+            if added_at <= turn:
+                docs.extend(self.held_out[added_at])
+        return docs
+
+    def checker_entry(self) -> dict[str, Any]:
+        """The entry as BFCL's ``multi_turn_checker`` reads it."""
+        return {"id": self.id, "initial_config": self.initial_config, "involved_classes": self.involved_classes}
+
+
+def category_of(entry_id: str) -> str:
+    """BFCL's category of an entry id (``multi_turn_base_12`` → ``multi_turn_base``)."""
+    return entry_id.rsplit("_", 1)[0]
+
+
+def load_entries(category: str, limit: int | None = None) -> list[MultiTurnEntry]:
+    """The first ``limit`` entries (all when None) of one multi-turn category, in BFCL's order.
+
+    >>> entry = load_entries("multi_turn_base", limit=1)[0]
+    >>> entry.id, entry.num_turns, entry.ground_truth[0][:1], entry.involved_classes
+    ('multi_turn_base_0', 4, ["cd(folder='document')"], ['GorillaFileSystem', 'TwitterAPI'])
+    """
+    if category not in MULTI_TURN_CATEGORIES:
+        raise ValueError(f"unknown BFCL multi-turn category {category!r}; valid: {', '.join(MULTI_TURN_CATEGORIES)}")
+    utils = bfcl_module("bfcl_eval.utils")
+    raw = utils.load_dataset_entry(category, include_prereq=False, include_language_specific_hint=True)
+    truth = {entry["id"]: entry["ground_truth"] for entry in utils.load_ground_truth_entry(category)}
+    entries = []
+    for record in raw if limit is None else raw[:limit]:
+        if record["id"] not in truth:
+            raise ValueError(f"BFCL {category}: no ground truth for {record['id']}")
+        ground_truth = truth[record["id"]]
+        if len(ground_truth) != len(record["question"]):
+            raise ValueError(f"BFCL {record['id']}: {len(record['question'])} turns but {len(ground_truth)} ground-truth turns")
+        entries.append(
+            MultiTurnEntry(
+                id=record["id"],
+                category=category,
+                questions=record["question"],
+                functions=record["function"],
+                held_out={int(turn): docs for turn, docs in record.get("missed_function", {}).items()},
+                ground_truth=ground_truth,
+                initial_config=record.get("initial_config", {}),
+                involved_classes=record["involved_classes"],
+            )
+        )
+    return entries
+
+
+# --- rendering and vetting calls ---------------------------------------------------------------------
+
+
+class CallRefused(ValueError):
+    """A parsed call that may not run: the reason is the observation the model gets."""
+
+
+def _check_value(value: Any, depth: int = 0) -> None:
+    """JSON values only (``json.loads`` output), finite numbers, bounded nesting."""
+    if depth > MAX_ARGUMENT_DEPTH:
+        raise CallRefused(f"an argument nests deeper than {MAX_ARGUMENT_DEPTH} levels")
+    if value is None or isinstance(value, (bool, int, str)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CallRefused(f"an argument is not a finite number ({value!r})")
+        return
+    if isinstance(value, list):
+        for element in value:
+            _check_value(element, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, element in value.items():
+            if not isinstance(key, str):
+                raise CallRefused("an object argument has a key that is not a string")
+            _check_value(element, depth + 1)
+        return
+    raise CallRefused(f"an argument of type {type(value).__name__} is not a JSON value")
+
+
+def render_call(name: str, arguments: Mapping[str, Any]) -> str:
+    """The call string BFCL's executor and checker evaluate: ``name(key=repr(value), …)``. ``name`` and the
+    keys must be plain identifiers and the values JSON values, else :class:`CallRefused`; ``repr`` of
+    those is always a literal, so the string can do nothing but call ``name``.
+
+    >>> render_call("cd", {"folder": "it's"}), render_call("mean", {"numbers": [1, 2.5, None, True]})
+    ('cd(folder="it\\'s")', 'mean(numbers=[1, 2.5, None, True])')
+    >>> render_call("__import__('os').system", {})
+    Traceback (most recent call last):
+    ...
+    verl_toolrl.environments.bfcl_multi_turn.CallRefused: unknown function "__import__('os').system"
+    """
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or keyword.iskeyword(name):
+        raise CallRefused(f"unknown function {json.dumps(name) if isinstance(name, str) else name!r}")
+    for key, value in arguments.items():
+        if not isinstance(key, str) or not _IDENTIFIER.fullmatch(key) or keyword.iskeyword(key):
+            raise CallRefused(f"{name} has no parameter {json.dumps(key) if isinstance(key, str) else key!r}")
+        _check_value(value)
+    return f"{name}({', '.join(f'{key}={value!r}' for key, value in arguments.items())})"
+
+
+@functools.cache
+def simulator_class(class_name: str) -> type:
+    """One of BFCL's simulator classes by name (``GorillaFileSystem``, ``MathAPI``, …)."""
+    mapping = bfcl_module("bfcl_eval.constants.executable_backend_config").CLASS_FILE_PATH_MAPPING
+    if class_name not in mapping or not mapping[class_name].startswith(_SIMULATORS):
+        raise ValueError(f"unknown BFCL simulator class {class_name!r}")
+    return getattr(bfcl_module(mapping[class_name]), class_name)
+
+
+@functools.cache
+def _signatures(class_name: str) -> dict[str, inspect.Signature]:
+    """Public methods of a simulator class and their signatures without ``self``."""
+    signatures = {}
+    for name, function in inspect.getmembers(simulator_class(class_name), inspect.isfunction):
+        if not name.startswith("_"):
+            signature = inspect.signature(function)
+            signatures[name] = signature.replace(parameters=list(signature.parameters.values())[1:])
+    return signatures
+
+
+def method_owners(involved_classes: Iterable[str]) -> dict[str, str]:
+    """Method name → the class that provides it (a later class wins, as in BFCL's executor).
+
+    >>> method_owners(["MathAPI"])["mean"]
+    'MathAPI'
+    """
+    owners: dict[str, str] = {}
+    for class_name in involved_classes:
+        owners.update((name, class_name) for name in _signatures(class_name))
+    return owners
+
+
+def vet_call(call: ToolCall, allowed: frozenset[str], owners: Mapping[str, str]) -> tuple[str, str]:
+    """``(class name, call string)`` of a call that may run, else :class:`CallRefused` with the reason.
+
+    >>> vet_call(ToolCall("mean", {"numbers": [1]}), frozenset({"mean"}), {"mean": "MathAPI"})
+    ('MathAPI', 'mean(numbers=[1])')
+    >>> vet_call(ToolCall("mean", {"nums": [1]}), frozenset({"mean"}), {"mean": "MathAPI"})
+    Traceback (most recent call last):
+    ...
+    verl_toolrl.environments.bfcl_multi_turn.CallRefused: bad arguments for mean: missing a required argument: 'numbers'
+    """
+    if not isinstance(call.name, str) or call.name not in allowed or call.name not in owners:
+        raise CallRefused(f"unknown function {json.dumps(call.name) if isinstance(call.name, str) else call.name!r}")
+    if not isinstance(call.arguments, dict):
+        raise CallRefused(f"the arguments of {call.name} are not an object")
+    rendered = render_call(call.name, call.arguments)
+    class_name = owners[call.name]
+    try:
+        _signatures(class_name)[call.name].bind(**call.arguments)
+    except TypeError as error:
+        raise CallRefused(f"bad arguments for {call.name}: {error}") from None
+    return class_name, rendered
+
+
+def result_text(result: Any) -> str:
+    """A method's return value as BFCL's executor writes it: strings as they are, dicts as JSON (``str``
+    when not serialisable), anything else ``str``.
+
+    >>> result_text({"a": 1}), result_text("ok"), result_text(None)
+    ('{"a": 1}', 'ok', 'None')
+    """
+    if type(result) is str:
+        return result
+    if type(result) is dict:
+        try:
+            return json.dumps(result)
+        except (TypeError, ValueError):
+            return str(result)
+    return str(result)
+
+
+# --- the environment -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One call and what came of it: ``rendered`` is the call string that ran (None when refused);
+    ``observation`` the result text or ``Error during execution: …``; ``error`` whether it is an error."""
+
+    call: ToolCall
+    rendered: str | None
+    observation: str
+    error: bool
+
+
+@dataclass
+class Environment:
+    """One trajectory through one entry: its own fresh simulator instances.
+
+    >>> entry = load_entries("multi_turn_base", limit=1)[0]
+    >>> env = Environment(entry)
+    >>> [e.observation for e in env.execute([ToolCall("cd", {"folder": "document"}), ToolCall("rm -rf", {})])]
+    ['{"current_working_directory": "document"}', 'Error during execution: unknown function "rm -rf"']
+    >>> Environment(entry).instances["GorillaFileSystem"]._current_dir.name
+    'workspace'
+    """
+
+    entry: MultiTurnEntry
+    instances: dict[str, Any] = field(init=False)
+    _owners: dict[str, str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        stateless = set(bfcl_module("bfcl_eval.constants.executable_backend_config").STATELESS_CLASSES)
+        self.instances = {}
+        for class_name in self.entry.involved_classes:
+            instance = simulator_class(class_name)()
+            if class_name not in stateless:
+                config = copy.deepcopy(self.entry.initial_config.get(class_name, {}))
+                instance._load_scenario(config, long_context=self.entry.long_context)
+            self.instances[class_name] = instance
+        self._owners = method_owners(self.entry.involved_classes)
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        """The callable function names: every public method of the entry's simulators, as BFCL's executor
+        has them (held-out functions included: a model that calls one before its doc is shown gets it
+        run, as in BFCL's harness, and one entry's ground truth does so, ``multi_turn_miss_func_49``)."""
+        return frozenset(self._owners)
+
+    def execute_one(self, call: ToolCall) -> Execution:
+        """Run one parsed call; never raises on the call's content."""
+        try:
+            class_name, rendered = vet_call(call, self.allowed, self._owners)
+        except CallRefused as refusal:
+            return Execution(call, None, ERROR_PREFIX + str(refusal), True)
+        try:
+            result = getattr(self.instances[class_name], call.name)(**call.arguments)
+        except Exception as error:  # a simulator's own failure is the model's observation, as in BFCL
+            return Execution(call, rendered, ERROR_PREFIX + str(error), True)
+        return Execution(call, rendered, result_text(result), False)
+
+    def execute(self, calls: Iterable[ToolCall]) -> list[Execution]:
+        """Run the calls of one step in order."""
+        return [self.execute_one(call) for call in calls]
+
+    def state(self) -> dict[str, dict[str, Any]]:
+        """Every instance's public attributes (what BFCL's state check compares), deep-copied."""
+        return {
+            name: copy.deepcopy({k: v for k, v in vars(instance).items() if not k.startswith("_")})
+            for name, instance in self.instances.items()
+        }
+
+    def state_matches(self, other: Environment) -> tuple[bool, dict[str, Any]]:
+        """BFCL's ``state_checker`` between this environment and ``other`` (e.g. one that ran the ground
+        truth): ``(equal, differences)``."""
+        checker = bfcl_module("bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker")
+        result = checker.state_checker(self.instances, other.instances)
+        return result["valid"], result.get("details", {}).get("differences", {})
+
+
+# --- ground truth ----------------------------------------------------------------------------------
+
+
+def parse_call_string(text: str, owners: Mapping[str, str]) -> ToolCall:
+    """A BFCL call string (``sort('final_report.pdf')``, ``cd(folder='..')``) as a :class:`ToolCall`:
+    read with ``ast`` (literal arguments only, never evaluated), positional arguments named from the
+    method's signature.
+
+    >>> parse_call_string("sort('final_report.pdf')", method_owners(["GorillaFileSystem"]))
+    ToolCall(name='sort', arguments={'file_name': 'final_report.pdf'})
+    """
+    node = ast.parse(text.strip(), mode="eval").body
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.func.id not in owners:
+        raise ValueError(f"not a call of a known function: {text!r}")
+    parameters = list(_signatures(owners[node.func.id])[node.func.id].parameters)
+    if len(node.args) > len(parameters):
+        raise ValueError(f"too many positional arguments: {text!r}")
+    arguments = {name: ast.literal_eval(value) for name, value in zip(parameters, node.args)}
+    for argument in node.keywords:
+        if argument.arg is None:
+            raise ValueError(f"**kwargs in a call string: {text!r}")
+        arguments[argument.arg] = ast.literal_eval(argument.value)
+    return ToolCall(node.func.id, arguments)
+
+
+def ground_truth_calls(entry: MultiTurnEntry) -> list[list[ToolCall]]:
+    """The ground truth of every turn as parsed calls.
+
+    >>> ground_truth_calls(load_entries("multi_turn_base", limit=1)[0])[0][0]
+    ToolCall(name='cd', arguments={'folder': 'document'})
+    """
+    owners = method_owners(entry.involved_classes)
+    return [[parse_call_string(text, owners) for text in turn] for turn in entry.ground_truth]
+
+
+# --- BFCL's verdict ----------------------------------------------------------------------------------
+
+
+def official_verdict(entry: MultiTurnEntry, executed: Sequence[Sequence[Sequence[str]]], finished: bool = True) -> dict[str, Any]:
+    """BFCL's verdict on one trajectory: ``executed[turn][step]`` are the call strings that ran at that
+    step (built by :func:`render_call`; steps without calls may be left out or empty). ``finished=False``
+    (the step limit ended the entry early) fails it as BFCL does (``multi_turn:force_terminated``).
+
+    Returns ``{"valid": bool, "error_type": str | None, "error_message": str | None}``. The checker's
+    simulator instances are created under a name of their own and removed afterwards.
+
+    >>> entry = load_entries("multi_turn_base", limit=1)[0]
+    >>> official_verdict(entry, [[turn] for turn in entry.ground_truth])["valid"]
+    True
+    >>> official_verdict(entry, [[turn] for turn in entry.ground_truth[:-1]] + [[]])["error_type"]
+    'multi_turn:empty_turn_model_response'
+    """
+    if not finished or len(executed) != entry.num_turns:
+        return {
+            "valid": False,
+            "error_type": "multi_turn:force_terminated",
+            "error_message": f"{len(executed)} of {entry.num_turns} turns were run (step limit reached)",
+        }
+    decoded = [[list(step) for step in turn if step] for turn in executed]
+    checker = bfcl_module("bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker")
+    utils = bfcl_module("bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils")
+    name = f"verl_toolrl_{uuid.uuid4().hex}"
+    try:
+        result = checker.multi_turn_checker(decoded, entry.ground_truth, entry.checker_entry(), entry.category, name)
+    except Exception as error:  # the checker asserts on mismatched instances; never on our calls
+        result = {"valid": False, "error_type": f"checker:{type(error).__name__}", "error_message": str(error)[:300]}
+    finally:
+        for key in [key for key in vars(utils) if key.startswith(name)]:
+            del vars(utils)[key]
+    return {"valid": bool(result["valid"]), "error_type": result.get("error_type"), "error_message": result.get("error_message")}
