@@ -153,7 +153,7 @@ def load_entries(category: str, limit: int | None = None) -> list[MultiTurnEntry
 
     >>> entry = load_entries("multi_turn_base", limit=1)[0]
     >>> entry.id, entry.num_turns, entry.ground_truth[0][:1], entry.involved_classes
-    ('multi_turn_base_0', 4, ["cd(folder='document')"], ['GorillaFileSystem', 'TwitterAPI'])
+    ('multi_turn_base_0', 4, ["cd(folder='document')"], ['TwitterAPI', 'GorillaFileSystem'])
     """
     if category not in MULTI_TURN_CATEGORIES:
         raise ValueError(f"unknown BFCL multi-turn category {category!r}; valid: {', '.join(MULTI_TURN_CATEGORIES)}")
@@ -212,6 +212,12 @@ def _check_value(value: Any, depth: int = 0) -> None:
     raise CallRefused(f"an argument of type {type(value).__name__} is not a JSON value")
 
 
+def _shown(value: Any) -> str:
+    """A name from model output as an observation shows it: JSON-quoted, at most 100 characters."""
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
 def render_call(name: str, arguments: Mapping[str, Any]) -> str:
     """The call string BFCL's executor and checker evaluate: ``name(key=repr(value), …)``. ``name`` and the
     keys must be plain identifiers and the values JSON values, else :class:`CallRefused`; ``repr`` of
@@ -225,10 +231,10 @@ def render_call(name: str, arguments: Mapping[str, Any]) -> str:
     verl_toolrl.environments.bfcl_multi_turn.CallRefused: unknown function "__import__('os').system"
     """
     if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or keyword.iskeyword(name):
-        raise CallRefused(f"unknown function {json.dumps(name) if isinstance(name, str) else name!r}")
+        raise CallRefused(f"unknown function {_shown(name)}")
     for key, value in arguments.items():
         if not isinstance(key, str) or not _IDENTIFIER.fullmatch(key) or keyword.iskeyword(key):
-            raise CallRefused(f"{name} has no parameter {json.dumps(key) if isinstance(key, str) else key!r}")
+            raise CallRefused(f"{name} has no parameter {_shown(key)}")
         _check_value(value)
     return f"{name}({', '.join(f'{key}={value!r}' for key, value in arguments.items())})"
 
@@ -276,7 +282,7 @@ def vet_call(call: ToolCall, allowed: frozenset[str], owners: Mapping[str, str])
     verl_toolrl.environments.bfcl_multi_turn.CallRefused: bad arguments for mean: missing a required argument: 'numbers'
     """
     if not isinstance(call.name, str) or call.name not in allowed or call.name not in owners:
-        raise CallRefused(f"unknown function {json.dumps(call.name) if isinstance(call.name, str) else call.name!r}")
+        raise CallRefused(f"unknown function {_shown(call.name)}")
     if not isinstance(call.arguments, dict):
         raise CallRefused(f"the arguments of {call.name} are not an object")
     rendered = render_call(call.name, call.arguments)
