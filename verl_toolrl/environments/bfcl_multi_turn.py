@@ -428,10 +428,10 @@ def ground_truth_calls(entry: MultiTurnEntry) -> list[list[ToolCall]]:
 # --- BFCL's verdict ----------------------------------------------------------------------------------
 
 
-def official_verdict(entry: MultiTurnEntry, executed: Sequence[Sequence[Sequence[str]]], finished: bool = True) -> dict[str, Any]:
+def official_verdict(entry: MultiTurnEntry, executed: Sequence[Sequence[Sequence[str]]]) -> dict[str, Any]:
     """BFCL's verdict on one trajectory: ``executed[turn][step]`` are the call strings that ran at that
-    step (built by :func:`render_call`; steps without calls may be left out or empty). ``finished=False``
-    (the step limit ended the entry early) fails it as BFCL does (``multi_turn:force_terminated``).
+    step (built by :func:`render_call`; steps without calls may be left out or empty). Fewer turns than
+    the entry has (the step limit ended it early) fail it as BFCL does (``multi_turn:force_terminated``).
 
     Returns ``{"valid": bool, "error_type": str | None, "error_message": str | None}``. The checker's
     simulator instances are created under a name of their own and removed afterwards.
@@ -442,7 +442,7 @@ def official_verdict(entry: MultiTurnEntry, executed: Sequence[Sequence[Sequence
     >>> official_verdict(entry, [[turn] for turn in entry.ground_truth[:-1]] + [[]])["error_type"]
     'multi_turn:empty_turn_model_response'
     """
-    if not finished or len(executed) != entry.num_turns:
+    if len(executed) != entry.num_turns:
         return {
             "valid": False,
             "error_type": "multi_turn:force_terminated",
