@@ -536,6 +536,14 @@ def score_records(
         return [score for result in pool.map(_score_chunk, chunks) for score in result]
 
 
+def score_transcripts(
+    path: str | Path, entries: Mapping[str, MultiTurnEntry], protocol: str, format: Format, workers: int = 2
+) -> list[EntryScore]:
+    """Read, check and score a transcript file (entries without a transcript are not scored)."""
+    records = read_transcripts(path, entries, protocol, format)
+    return score_records(entries, records, workers=workers, where=str(path))
+
+
 def summary(scores: Sequence[EntryScore]) -> dict[str, Any]:
     """Accuracy per category and BFCL v3's multi-turn overall (unweighted mean of the four categories,
     ``eval_runner_helper.py`` of ``ShishirPatil/gorilla`` at 448d2d82), failures by BFCL's error type."""

@@ -1,0 +1,68 @@
+"""BFCL multi-turn scoring time: all 800 entries of the four multi-turn categories, scored from saved
+transcripts exactly as the evaluation scores them (read and check every line, rebuild every prompt and
+check its hash, decode every output again, then BFCL's ``multi_turn_checker`` with fresh simulators).
+
+The transcripts are BFCL's ground truth played through the real loop by a scripted policy (each turn's
+calls in one step, then an answer), so every entry must score valid. Target: the 800 in under 30 s on this
+2-core machine. Baseline, measured in the same run on the same file: the same scoring on one process.
+Also printed: BFCL's checker alone on the call strings, in memory, to show where the time goes. Run from
+the repository root (needs ``pip install --no-deps bfcl-eval==2026.3.23``):
+
+    python benchmarks/bench_bfcl_multi_turn_scoring.py [--workers 2] [--protocol toolrl] [--format toolrl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from verl_toolrl.environments.bfcl_multi_turn import MULTI_TURN_CATEGORIES, official_verdict
+from verl_toolrl.eval import bfcl_multi_turn as mt
+
+TARGET_SECONDS = 30.0
+
+
+def timed(action):
+    start = time.perf_counter()
+    result = action()
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--protocol", default="toolrl", choices=mt.PROTOCOLS)
+    parser.add_argument("--format", default="toolrl")
+    args = parser.parse_args()
+    os.environ.setdefault("BFCL_PROJECT_ROOT", tempfile.mkdtemp(prefix="bfcl_project_root_"))
+    entries = mt.load_multi_turn_entries(MULTI_TURN_CATEGORIES)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / mt.TRANSCRIPTS_FILE
+        seconds, trajectories = timed(
+            lambda: [mt.run_scripted(e, mt.gold_outputs(e, args.format), args.protocol, args.format) for e in entries.values()]
+        )
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(t.record(), ensure_ascii=False) + "\n" for t in trajectories)
+        steps = sum(len(steps) for t in trajectories for steps in t.turns)
+        print(f"played {len(trajectories)} entries ({steps} steps) through the loop in {seconds:.2f} s; "
+              f"transcripts {path.stat().st_size / 1e6:.1f} MB")
+
+        serial, _ = timed(lambda: mt.score_transcripts(path, entries, args.protocol, args.format, workers=1))
+        parallel, scores = timed(lambda: mt.score_transcripts(path, entries, args.protocol, args.format, workers=args.workers))
+        executed = [[[[r for r in step.executed if r] for step in steps] for steps in t.turns] for t in trajectories]
+        checker, _ = timed(lambda: [official_verdict(t.entry, calls) for t, calls in zip(trajectories, executed)])
+        valid = sum(score.valid for score in scores)
+        print(f"baseline, 1 process:  {serial:6.2f} s  {len(scores) / serial:6.0f} entries/s")
+        print(f"figure, {args.workers} processes:  {parallel:6.2f} s  {len(scores) / parallel:6.0f} entries/s  ({serial / parallel:.2f}x)")
+        print(f"BFCL's checker alone, 1 process, in memory: {checker:.2f} s ({1000 * checker / len(scores):.1f} ms per entry)")
+        print(f"ground truth valid: {valid}/{len(scores)}")
+        verdict = "MET" if parallel < TARGET_SECONDS and valid == len(scores) else "MISSED"
+        print(f"target: {len(scores)} entries scored in < {TARGET_SECONDS:.0f} s -> {parallel:.2f} s: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
