@@ -20,7 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from verl_toolrl.environments.bfcl_multi_turn import MULTI_TURN_CATEGORIES, official_verdict
+from verl_toolrl.benchmarks.bfcl import MULTI_TURN_CATEGORIES
+from verl_toolrl.benchmarks.protocols import PROTOCOLS
+from verl_toolrl.environments.bfcl_multi_turn import official_verdict
 from verl_toolrl.eval import bfcl_multi_turn as mt
 
 TARGET_SECONDS = 30.0
@@ -35,7 +37,7 @@ def timed(action):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--protocol", default="toolrl", choices=mt.PROTOCOLS)
+    parser.add_argument("--protocol", default="toolrl", choices=PROTOCOLS)
     parser.add_argument("--format", default="toolrl")
     args = parser.parse_args()
     os.environ.setdefault("BFCL_PROJECT_ROOT", tempfile.mkdtemp(prefix="bfcl_project_root_"))

@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 
+from verl_toolrl.benchmarks.bfcl import MULTI_TURN_CATEGORIES
+from verl_toolrl.benchmarks.bfcl_multi_turn import MultiTurnEntry, load_entries
 from verl_toolrl.calls import ToolCall, parse_response, render_output
 from verl_toolrl.environments.bfcl_multi_turn import (
     ERROR_PREFIX,
-    MULTI_TURN_CATEGORIES,
     Environment,
-    MultiTurnEntry,
     ground_truth_calls,
-    load_entries,
     official_verdict,
     render_call,
 )

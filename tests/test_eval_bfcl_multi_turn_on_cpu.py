@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import asdict
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from verl_toolrl.benchmarks import toolrl_handler
+from verl_toolrl.benchmarks.bfcl import MULTI_TURN_CATEGORIES
+from verl_toolrl.benchmarks.bfcl_multi_turn import ADDED_FUNCTIONS_PROMPT_FC, MAX_STEPS_PER_TURN, MultiTurnEntry, load_entries
 from verl_toolrl.calls import ToolCall, render_output
-from verl_toolrl.environments.bfcl_multi_turn import ADDED_FUNCTIONS_PROMPT_FC, MULTI_TURN_CATEGORIES, MultiTurnEntry
 from verl_toolrl.eval import bfcl_multi_turn as mt
+from verl_toolrl.eval.bfcl import summary
 from verl_toolrl.prompts import BFCL_TURN_INSTRUCTION
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: pip install --no-deps bfcl-eval==2026.3.23")
@@ -77,8 +81,9 @@ def test_ground_truth_policy_through_generate_and_score_is_valid(entries: dict[s
     assert sorted(r["id"] for r in records) == sorted(entries)
     scores = mt.score_records(entries, records, workers=2, chunk_size=3)
     assert [s.valid for s in scores] == [True] * len(entries)
-    summary = mt.summary(scores)
-    assert summary["aggregate"]["value"] == 1.0 and summary["correct"] == 16
+    scored = summary([asdict(s) for s in scores])
+    assert next(a["value"] for a in scored["aggregates"] if a["name"] == "multi_turn_overall") == 1.0
+    assert scored["correct"] == 16
     first = next(r for r in records if r["id"] == "multi_turn_base_0")
     assert [len(steps) for steps in first["turns"]] == [2, 2, 2, 2]  # calls, then an answer, per turn
     step = first["turns"][0][0]
@@ -109,12 +114,12 @@ def test_toolrl_flow_follows_the_handler(entries: dict[str, MultiTurnEntry]) -> 
     assert 'Name: post_tweet\nDescription: This tool belongs to the TwitterAPI' in system["content"]
     assert "Parameters: {\"content\": {\"type\": \"string\"" in system["content"]  # properties only
     question = entry.questions[0][0]["content"].strip()
-    assert user["content"] == f"**Dialogue Records History**\n<user> {question}\n{mt.TOOLRL_MULTI_TURN_INSTRUCTION} </user>"
+    assert user["content"] == f"**Dialogue Records History**\n<user> {question}\n{toolrl_handler.SINGLE_TURN_INSTRUCTION} </user>"
     trajectory.advance(render_output("t", [ToolCall("cd", {"folder": "document"})]))
     user = trajectory.prompt()[1]["content"]
     assert user.endswith(
         '<obs> You have made the tool call cd(folder=\'document\'). Execution returns: {"current_working_directory": "document"} </obs>\n\n'
-        f"<user> {mt.TOOLRL_AFTER_RESULTS} </user>"
+        f"<user> {toolrl_handler.AFTER_LAST_RESULT} </user>"
     )
     assert "\n<think> t </think>\n<tool_call>\n" in user
 
@@ -145,7 +150,7 @@ def test_step_limit_ends_the_entry(entries: dict[str, MultiTurnEntry]) -> None:
     always = render_output("again", [ToolCall("ls", {})])
     trajectory = mt.run_scripted(entry, [always] * 100, "toolrl", "toolrl")
     assert trajectory.done and trajectory.force_quit
-    assert [len(steps) for steps in trajectory.turns] == [mt.MAX_STEPS_PER_TURN + 1]
+    assert [len(steps) for steps in trajectory.turns] == [MAX_STEPS_PER_TURN + 1]
     score = mt.score_record(entry, json.loads(json.dumps(trajectory.record())))
     assert (score.valid, score.error_type) == (False, "multi_turn:force_terminated")
 
@@ -198,7 +203,7 @@ def test_transformers_backend_runs_the_loop(tmp_path: Path) -> None:
     from verl_toolrl.eval.backends import Sampling, make_backend
     from verl_toolrl.preflight import byte_level_tokenizer
 
-    entry = next(e for e in mt.load_entries("multi_turn_miss_func") if e.id == "multi_turn_miss_func_105")
+    entry = next(e for e in load_entries("multi_turn_miss_func") if e.id == "multi_turn_miss_func_105")
     prompt = mt.Trajectory(entry, "toolrl", "toolrl").prompt()
     tokenizer = byte_level_tokenizer([m["content"] for m in prompt], vocab_size=4000)
     config = Qwen2Config(

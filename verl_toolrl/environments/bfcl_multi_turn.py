@@ -3,13 +3,9 @@
 One unit that the evaluation's multi-turn loop and multi-turn RL both drive; it knows nothing of prompts,
 backends or rewards. What it owns:
 
-- **Entries** (:func:`load_entries`): the four multi-turn categories of the ``bfcl-eval`` wheel
-  (``multi_turn_base``, ``multi_turn_miss_func``, ``multi_turn_miss_param``, ``multi_turn_long_context``,
-  200 entries each), read with BFCL's own loaders: the user messages per turn, the function docs shown at
-  the start (with BFCL's language hint), the functions held out until a later turn (``miss_func``: the
-  docs appear at the turn BFCL adds them, :meth:`MultiTurnEntry.functions_at`), the simulators' initial
-  configuration and the ground truth per turn (BFCL's call strings; :func:`ground_truth_calls` reads them
-  as :class:`~verl_toolrl.calls.ToolCall` with ``ast``, literals only).
+- **Entries** come from the benchmark layer (:mod:`verl_toolrl.benchmarks.bfcl_multi_turn`); their
+  ground truth per turn, BFCL's call strings, is read here as :class:`~verl_toolrl.calls.ToolCall` s
+  (:func:`ground_truth_calls`: ``ast``, literals only, positional arguments named from the signatures).
 - **Fresh state** (:class:`Environment`): every environment builds its own simulator instances from the
   entry's initial configuration, as BFCL's executor does (``_load_scenario`` on a deep copy, the long
   context added for ``long_context`` entries), and keeps them on itself: two environments of one entry
@@ -27,7 +23,7 @@ backends or rewards. What it owns:
   the only thing of a model's making that reaches the ``eval`` inside BFCL's checker.
 
 Install: ``pip install --no-deps bfcl-eval==2026.3.23``; importing ``bfcl_eval`` creates folders under
-``BFCL_PROJECT_ROOT``, which :func:`bfcl_module` points at a scratch folder when it is unset.
+``BFCL_PROJECT_ROOT``, which is pointed at a scratch folder when it is unset.
 """
 
 from __future__ import annotations
@@ -40,32 +36,17 @@ import inspect
 import json
 import keyword
 import math
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from verl_toolrl.benchmarks.bfcl import bfcl_utils
+from verl_toolrl.benchmarks.bfcl_multi_turn import MultiTurnEntry
 from verl_toolrl.calls import ToolCall
 
-BFCL_VERSION = "2026.3.23"
-INSTALL_HINT = f"pip install --no-deps bfcl-eval=={BFCL_VERSION}"
-MULTI_TURN_CATEGORIES: tuple[str, ...] = (
-    "multi_turn_base",
-    "multi_turn_miss_func",
-    "multi_turn_miss_param",
-    "multi_turn_long_context",
-)
-#: BFCL's ``MAXIMUM_STEP_LIMIT``: a turn may take this many steps with calls; one more ends the entry.
-MAX_STEPS_PER_TURN = 20
-#: The user message of a turn at which held-out functions are added (BFCL's prompting handlers).
-ADDED_FUNCTIONS_PROMPT = "{functions}\nI have updated some more functions you can choose from. What about now?"
-#: The same for function-calling (tool-role) handlers, where the docs go to the tool list instead.
-ADDED_FUNCTIONS_PROMPT_FC = "I have updated some more functions you can choose from. What about now?"
 ERROR_PREFIX = "Error during execution: "
 #: Deepest nesting of lists/objects an argument may have (Python's parser rejects deeper literals).
 MAX_ARGUMENT_DEPTH = 32
@@ -73,113 +54,15 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIMULATORS = "bfcl_eval.eval_checker.multi_turn_eval.func_source_code"
 
 
-def default_project_root() -> Path:
-    """The scratch folder used as ``BFCL_PROJECT_ROOT`` when the caller did not set one."""
-    return Path(tempfile.gettempdir()) / "verl_toolrl_bfcl"
-
-
 def bfcl_module(name: str) -> ModuleType:
-    """A module of the ``bfcl-eval`` wheel, imported with ``BFCL_PROJECT_ROOT`` set; a missing wheel is a
-    one-line error saying how to install it.
+    """A module of the ``bfcl-eval`` wheel, imported with ``BFCL_PROJECT_ROOT`` set (``benchmarks.bfcl.bfcl_utils``
+    sets it and explains a missing wheel).
 
-    >>> bfcl_module("bfcl_eval.constants.default_prompts").MAXIMUM_STEP_LIMIT == MAX_STEPS_PER_TURN
-    True
+    >>> bfcl_module("bfcl_eval.constants.default_prompts").MAXIMUM_STEP_LIMIT
+    20
     """
-    os.environ.setdefault("BFCL_PROJECT_ROOT", str(default_project_root()))
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name and error.name.startswith("bfcl_eval"):
-            raise ModuleNotFoundError(f"BFCL evaluation needs bfcl-eval: {INSTALL_HINT}") from error
-        raise
-
-
-# --- entries ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MultiTurnEntry:
-    """One BFCL multi-turn entry.
-
-    ``questions[t]`` are the user messages of turn ``t`` (empty at a turn where held-out functions are
-    added); ``functions`` the docs shown from the start; ``held_out[t]`` the docs added at turn ``t``;
-    ``ground_truth[t]`` BFCL's call strings for turn ``t`` (empty where the model should not manage).
-    """
-
-    id: str
-    category: str
-    questions: list[list[dict[str, str]]]
-    functions: list[dict[str, Any]]
-    held_out: dict[int, list[dict[str, Any]]]
-    ground_truth: list[list[str]]
-    initial_config: dict[str, Any]
-    involved_classes: list[str]
-
-    @property
-    def num_turns(self) -> int:
-        return len(self.questions)
-
-    @property
-    def long_context(self) -> bool:
-        """BFCL loads its simulators with extra content for these entries."""
-        return "long_context" in self.category or "composite" in self.category
-
-    def functions_at(self, turn: int) -> list[dict[str, Any]]:
-        """The docs the model has been shown by turn ``turn``: the initial ones, then each held-out group
-        from the turn it is added.
-
-        >>> entry = load_entries("multi_turn_miss_func", limit=1)[0]
-        >>> sorted(entry.held_out), "sort" in {f["name"] for f in entry.functions_at(2)}, "sort" in {f["name"] for f in entry.functions_at(3)}
-        ([3], False, True)
-        """
-        docs = list(self.functions)
-        for added_at in sorted(self.held_out):
-            if added_at <= turn:
-                docs.extend(self.held_out[added_at])
-        return docs
-
-    def checker_entry(self) -> dict[str, Any]:
-        """The entry as BFCL's ``multi_turn_checker`` reads it."""
-        return {"id": self.id, "initial_config": self.initial_config, "involved_classes": self.involved_classes}
-
-
-def category_of(entry_id: str) -> str:
-    """BFCL's category of an entry id (``multi_turn_base_12`` → ``multi_turn_base``)."""
-    return entry_id.rsplit("_", 1)[0]
-
-
-def load_entries(category: str, limit: int | None = None) -> list[MultiTurnEntry]:
-    """The first ``limit`` entries (all when None) of one multi-turn category, in BFCL's order.
-
-    >>> entry = load_entries("multi_turn_base", limit=1)[0]
-    >>> entry.id, entry.num_turns, entry.ground_truth[0][:1], entry.involved_classes
-    ('multi_turn_base_0', 4, ["cd(folder='document')"], ['TwitterAPI', 'GorillaFileSystem'])
-    """
-    if category not in MULTI_TURN_CATEGORIES:
-        raise ValueError(f"unknown BFCL multi-turn category {category!r}; valid: {', '.join(MULTI_TURN_CATEGORIES)}")
-    utils = bfcl_module("bfcl_eval.utils")
-    raw = utils.load_dataset_entry(category, include_prereq=False, include_language_specific_hint=True)
-    truth = {entry["id"]: entry["ground_truth"] for entry in utils.load_ground_truth_entry(category)}
-    entries = []
-    for record in raw if limit is None else raw[:limit]:
-        if record["id"] not in truth:
-            raise ValueError(f"BFCL {category}: no ground truth for {record['id']}")
-        ground_truth = truth[record["id"]]
-        if len(ground_truth) != len(record["question"]):
-            raise ValueError(f"BFCL {record['id']}: {len(record['question'])} turns but {len(ground_truth)} ground-truth turns")
-        entries.append(
-            MultiTurnEntry(
-                id=record["id"],
-                category=category,
-                questions=record["question"],
-                functions=record["function"],
-                held_out={int(turn): docs for turn, docs in record.get("missed_function", {}).items()},
-                ground_truth=ground_truth,
-                initial_config=record.get("initial_config", {}),
-                involved_classes=record["involved_classes"],
-            )
-        )
-    return entries
+    bfcl_utils()
+    return importlib.import_module(name)
 
 
 # --- rendering and vetting calls ---------------------------------------------------------------------
@@ -329,6 +212,7 @@ class Execution:
 class Environment:
     """One trajectory through one entry: its own fresh simulator instances.
 
+    >>> from verl_toolrl.benchmarks.bfcl_multi_turn import load_entries
     >>> entry = load_entries("multi_turn_base", limit=1)[0]
     >>> env = Environment(entry)
     >>> [e.observation for e in env.execute([ToolCall("cd", {"folder": "document"}), ToolCall("rm -rf", {})])]
@@ -418,6 +302,7 @@ def parse_call_string(text: str, owners: Mapping[str, str]) -> ToolCall:
 def ground_truth_calls(entry: MultiTurnEntry) -> list[list[ToolCall]]:
     """The ground truth of every turn as parsed calls.
 
+    >>> from verl_toolrl.benchmarks.bfcl_multi_turn import load_entries
     >>> ground_truth_calls(load_entries("multi_turn_base", limit=1)[0])[0][0]
     ToolCall(name='cd', arguments={'folder': 'document'})
     """
@@ -436,6 +321,7 @@ def official_verdict(entry: MultiTurnEntry, executed: Sequence[Sequence[Sequence
     Returns ``{"valid": bool, "error_type": str | None, "error_message": str | None}``. The checker's
     simulator instances are created under a name of their own and removed afterwards.
 
+    >>> from verl_toolrl.benchmarks.bfcl_multi_turn import load_entries
     >>> entry = load_entries("multi_turn_base", limit=1)[0]
     >>> official_verdict(entry, [[turn] for turn in entry.ground_truth])["valid"]
     True

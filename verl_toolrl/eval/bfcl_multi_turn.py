@@ -1,38 +1,28 @@
 """BFCL multi-turn evaluation: the model in the loop on BFCL's simulators, its transcripts, BFCL's verdict.
 
-Per entry and user turn: render the prompt, generate, decode the calls, execute them in the entry's
-:class:`~verl_toolrl.environments.bfcl_multi_turn.Environment`, append the output and the results, and
-repeat until a step makes no call; a turn that reaches BFCL's step limit (more than 20 steps with calls)
-ends the entry, which BFCL then fails (``multi_turn:force_terminated``). Held-out functions
-(``multi_turn_miss_func``) are announced at the turn BFCL adds them. Trajectories advance in lockstep, so
-each backend call carries one step of every unfinished entry (vLLM and the OpenAI client batch them).
+Per entry and user turn: render the prompt (:func:`verl_toolrl.benchmarks.bfcl_multi_turn.render_prompt`,
+per protocol), generate, decode the calls, execute them in the entry's own
+:class:`~verl_toolrl.environments.bfcl_multi_turn.Environment`, append the output and one result per call,
+and repeat until a step makes no call; a turn that takes more than BFCL's 20 steps with calls ends the
+entry, which BFCL then fails (``multi_turn:force_terminated``). Held-out functions (``multi_turn_miss_func``)
+are announced at the turn BFCL adds them. As in BFCL, a step whose output cannot be decoded ends the turn.
+Trajectories advance in lockstep, so each backend call carries one step of every unfinished entry (vLLM
+and the OpenAI client batch them).
 
-Two message flows (``protocol``):
+Decoding per protocol: ``toolrl`` as ToolRL's handler's ``decode_execute``
+(:func:`verl_toolrl.eval.toolrl_scripts.execute_calls`: the last ``<tool_call>`` block, lines that are
+not JSON skipped, calls named ``none`` dropped; a name that is not a string or parameters that are not an
+object make the step undecodable, as the handler raises); ``strict`` with ``calls.parse_response`` (a step
+whose tool-call part does not parse makes no call). In the dialogue, a call is written as the handler
+writes it (``name(key=repr(value), …)``, :func:`~verl_toolrl.eval.toolrl_scripts.python_call`).
 
-- ``toolrl``: ToolRL's BFCL handler (``qiancheng0/ToolRL``, ``benchmarks/BFCL/rlla_qwen.py``) on BFCL's
-  prompting flow: a ``[system, user]`` prompt, the system prompt listing the docs shown at the start
-  (parameters as ``json.dumps(properties)``, ``SYS`` of line 15), the whole dialogue in the user message:
-  ``<user> … </user>`` with the handler's multi-turn instruction (line 79-80), the model's outputs, each
-  result as ``<obs> You have made the tool call NAME. Execution returns: RESULT </obs>`` (line 85-87) and,
-  after a result, the handler's request to reflect (line 88-89). Held-out docs arrive in the user message
-  as BFCL's prompting handlers send them (``DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_PROMPTING``).
-  Decoding as the handler's ``decode_execute`` (line 124-160): the last ``<tool_call>`` block, one JSON
-  object per line, lines that are not JSON skipped, calls named ``none`` dropped; a call whose name is not
-  a string or whose ``parameters`` is not an object makes the whole step undecodable, as in the handler.
-  The handler's ``_format_prompt`` takes ``turn_type``; BFCL's ``OSSHandler`` of that time never passes
-  it, so run unchanged its multi-turn branch is never taken. We use that branch, which the handler was
-  written for, for these categories.
-- ``strict``: the package's own prompt (``prompts.system_prompt`` with the docs shown so far, in the
-  run's format) and chat roles: ``user`` turns ending with ``prompts.BFCL_TURN_INSTRUCTION``, the raw
-  ``assistant`` outputs, one ``tool`` message per result; held-out docs join the system prompt's tool
-  list at their turn, with BFCL's function-calling message. Decoding with ``calls.parse_response``: a
-  step whose tool-call part does not parse makes no call.
-
-Transcripts (``transcripts.jsonl``, one line per finished entry, so generation resumes per entry) keep
-every step: the SHA-256 of its prompt, the raw output, the calls as decoded, the call strings that ran
-(None for a refused call) and the observations. Scoring reads them only: it rebuilds every prompt from the
-saved steps and checks its hash, decodes every output again and checks the calls that ran, then gives
-the call strings to BFCL's ``multi_turn_checker`` (:func:`~verl_toolrl.environments.bfcl_multi_turn.official_verdict`).
+Transcripts (``transcripts.jsonl`` in the run directory, one line per finished entry, so generation
+resumes per entry) keep every step: the SHA-256 of its prompt, the raw output, the calls as decoded, the
+call strings that ran (None for a refused call) and the observations. Scoring reads them only: it rebuilds
+every prompt from the saved steps and checks its hash, decodes every output again and checks the calls
+that ran, then gives the call strings to BFCL's ``multi_turn_checker``
+(:func:`~verl_toolrl.environments.bfcl_multi_turn.official_verdict`). :class:`BfclMultiTurn` is the part
+of the BFCL benchmark (``eval/registry.py``) that serves the four multi-turn categories.
 """
 
 from __future__ import annotations
@@ -46,59 +36,32 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verl_toolrl.calls import Format, ToolCall, check_format, parse_response, render_output
-from verl_toolrl.environments.bfcl_multi_turn import (
-    ADDED_FUNCTIONS_PROMPT,
-    ADDED_FUNCTIONS_PROMPT_FC,
+from verl_toolrl.benchmarks.bfcl import MULTI_TURN_CATEGORIES
+from verl_toolrl.benchmarks.bfcl_multi_turn import (
     MAX_STEPS_PER_TURN,
-    MULTI_TURN_CATEGORIES,
+    MultiTurnEntry,
+    load_entries,
+    render_prompt,
+    turn_messages,
+)
+from verl_toolrl.benchmarks.protocols import check_protocol
+from verl_toolrl.calls import Format, ToolCall, parse_response, render_output
+from verl_toolrl.environments.bfcl_multi_turn import (
     CallRefused,
     Environment,
-    MultiTurnEntry,
     ground_truth_calls,
-    load_entries,
     method_owners,
     official_verdict,
     vet_call,
 )
 from verl_toolrl.eval.backends import Backend
-from verl_toolrl.eval.bfcl_data import to_tool
-from verl_toolrl.prompts import BFCL_TURN_INSTRUCTION, system_prompt
+from verl_toolrl.eval.benchmark import BackendFactory, Prompts, Scored, progress_bar
+from verl_toolrl.eval.bfcl import BfclBenchmark
+from verl_toolrl.eval.generations import RunInfo
+from verl_toolrl.eval.toolrl_scripts import execute_calls, python_call
 
-PROTOCOLS: tuple[str, ...] = ("toolrl", "strict")
 TRANSCRIPTS_FILE = "transcripts.jsonl"
 Message = dict[str, str]
-
-#: ToolRL's handler (rlla_qwen.py line 80): the instruction ending every user turn of a multi-turn entry.
-TOOLRL_MULTI_TURN_INSTRUCTION = (
-    "Use the one or more necessary tool calls to complete the task. You could perform tool calls for multiple "
-    "rounds so you can try and error. Please make a comprehensive plan about how to achieve the goal step by "
-    "step, and begin to call the tool step by step. If no tools apply or required parameters are missing, "
-    "please also directly state this in your response without tool calls."
-)
-#: ToolRL's handler (line 89): the user note after the last tool result.
-TOOLRL_AFTER_RESULTS = (
-    "If you think you have completed the current task, or the task cannot be finished, please respond directly "
-    "without additional tool calls. If you encounter an error during tool execution or the task remains "
-    "unfinished, retry with the one or more necessary tool calls according to your thought and plan until "
-    "completion. Based on the tool execution feedback, reflect on if understanding or selectioin of tool is "
-    "wrong, what tool calling step is missing, and how to achieve the task goal from now on."
-)
-
-
-def check_protocol(protocol: str, format: str) -> None:
-    """``toolrl`` is ToolRL's handler and its format; ``strict`` takes either format.
-
-    >>> check_protocol("toolrl", "hermes")
-    Traceback (most recent call last):
-    ...
-    ValueError: protocol 'toolrl' is ToolRL's handler, written for --format toolrl (got 'hermes')
-    """
-    check_format(format)
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
-    if protocol == "toolrl" and format != "toolrl":
-        raise ValueError(f"protocol 'toolrl' is ToolRL's handler, written for --format toolrl (got {format!r})")
 
 
 # --- decoding --------------------------------------------------------------------------------------
@@ -108,130 +71,25 @@ class Undecodable(ValueError):
     """A step whose output the protocol's decoder rejects as a whole (the turn ends, as in BFCL)."""
 
 
-def decode_toolrl(text: str) -> list[ToolCall]:
-    """ToolRL's ``decode_execute``: the calls of the last ``<tool_call>`` block (see the module docstring).
+def decode(text: str, protocol: str, format: Format) -> list[ToolCall]:
+    """The calls of one step under ``protocol``, or :class:`Undecodable`.
 
-    >>> decode_toolrl('<tool_call>\\n{"name": "a", "parameters": {}}\\n</tool_call> <tool_call>\\n{"name": "cd", "parameters": {"folder": "x"}}\\nnot json\\n{"name": "None", "parameters": {}}\\n</tool_call>')
+    >>> decode('<tool_call>\\n{"name": "cd", "parameters": {"folder": "x"}}\\nnot json\\n{"name": "None", "parameters": {}}\\n</tool_call>', "toolrl", "toolrl")
     [ToolCall(name='cd', arguments={'folder': 'x'})]
-    >>> decode_toolrl('<tool_call>\\n{"name": 3, "parameters": {}}\\n</tool_call>')
+    >>> decode('<think> x </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\nnot json\\n</tool_call>', "strict", "toolrl")
     Traceback (most recent call last):
     ...
-    verl_toolrl.eval.bfcl_multi_turn.Undecodable: a call's name is not a string
+    verl_toolrl.eval.bfcl_multi_turn.Undecodable: tool calls do not parse: bad_json@2
     """
-    if "<tool_call>" not in text:
-        return []
-    lines = text.split("<tool_call>")[-1].split("</tool_call>")[0].strip().split("\n")
-    calls = []
-    for line in lines:
+    if protocol == "toolrl":
         try:
-            value = json.loads(line)
-        except (ValueError, RecursionError):  # the handler's bare except around json.loads
-            continue
-        if not isinstance(value, dict):
-            continue
-        name, arguments = value.get("name", ""), value.get("parameters", {})
-        if not isinstance(name, str):
-            raise Undecodable("a call's name is not a string")
-        if name.strip().lower() == "none":
-            continue
-        if not isinstance(arguments, dict):
-            raise Undecodable(f"the parameters of {name!r} are not an object")
-        calls.append(ToolCall(name, arguments))
-    return calls
-
-
-def decode_strict(text: str, format: Format) -> list[ToolCall]:
-    """The package's parser: the calls when the tool-call part parses, else :class:`Undecodable`.
-
-    >>> decode_strict('<think> x </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\n</tool_call>', "toolrl")
-    [ToolCall(name='ls', arguments={})]
-    """
+            return execute_calls(text)
+        except ValueError as error:
+            raise Undecodable(str(error)) from None
     parsed = parse_response(text, format)
     if not parsed.calls_ok:
         raise Undecodable(f"tool calls do not parse: {parsed.reason}")
     return list(parsed.calls)
-
-
-def decode(text: str, protocol: str, format: Format) -> list[ToolCall]:
-    return decode_toolrl(text) if protocol == "toolrl" else decode_strict(text, format)
-
-
-def display_call(call: ToolCall) -> str:
-    """A call as the ToolRL handler writes it into the dialogue (``xlam_json_to_python_tool_calls``:
-    ``name(key=repr(value), …)``); text for the prompt only, never evaluated.
-
-    >>> display_call(ToolCall("cd", {"folder": "doc"}))
-    "cd(folder='doc')"
-    """
-    return f"{call.name}({', '.join(f'{key}={value!r}' for key, value in call.arguments.items())})"
-
-
-# --- prompts ---------------------------------------------------------------------------------------
-
-
-def turn_messages(entry: MultiTurnEntry, turn: int, protocol: str) -> list[Message]:
-    """The user messages that open turn ``turn``; at a turn that adds held-out functions, BFCL's message
-    announcing them (the docs themselves in the ``toolrl`` flow, which has no tool list to extend)."""
-    if turn in entry.held_out:
-        if protocol == "toolrl":
-            return [{"role": "user", "content": ADDED_FUNCTIONS_PROMPT.format(functions=entry.held_out[turn])}]
-        return [{"role": "user", "content": ADDED_FUNCTIONS_PROMPT_FC}]
-    return [{"role": m["role"], "content": m["content"]} for m in entry.questions[turn]]
-
-
-def toolrl_system_prompt(functions: Sequence[Mapping[str, Any]]) -> str:
-    """The handler's ``SYS`` with its tool listing: the package's ToolRL system prompt over the docs with
-    ``parameters`` cut to their ``properties``, plus the trailing newline of the handler's string."""
-    tools = [{"name": f["name"], "description": f["description"], "parameters": f["parameters"].get("properties", {})} for f in functions]
-    return system_prompt(tools, "toolrl") + "\n"
-
-
-def toolrl_user_prompt(conversation: Sequence[Message]) -> str:
-    """The handler's ``USER_PROMPT`` over a BFCL-style conversation (user, assistant, tool messages).
-
-    >>> print(toolrl_user_prompt([{"role": "user", "content": "Go."}, {"role": "assistant", "content": "<think> a </think>"},
-    ...     {"role": "tool", "name": "cd(folder='x')", "content": "ok"}]).replace(TOOLRL_MULTI_TURN_INSTRUCTION, "[I]").replace(TOOLRL_AFTER_RESULTS, "[R]"))
-    **Dialogue Records History**
-    <user> Go.
-    [I] </user>
-    <BLANKLINE>
-    <think> a </think>
-    <obs> You have made the tool call cd(folder='x'). Execution returns: ok </obs>
-    <BLANKLINE>
-    <user> [R] </user>
-    """
-    text = "**Dialogue Records History**\n"
-    for index, message in enumerate(conversation):
-        role = message["role"]
-        if role == "user":
-            text += f"<user> {message['content'].strip()}\n{TOOLRL_MULTI_TURN_INSTRUCTION} </user>\n"
-        elif role == "tool":
-            text += f"<obs> You have made the tool call {message['name'].strip()}. Execution returns: {message['content'].strip()} </obs>\n"
-            if index == len(conversation) - 1:
-                text += f"\n<user> {TOOLRL_AFTER_RESULTS} </user>\n"
-        elif role == "assistant":
-            text += f"\n{message['content'].strip()}\n"
-    return text.strip()
-
-
-def strict_tools(entry: MultiTurnEntry, turn: int) -> list[dict[str, Any]]:
-    return [to_tool(doc) for doc in entry.functions_at(turn)]
-
-
-def render_prompt(entry: MultiTurnEntry, turn: int, conversation: Sequence[Message], protocol: str, format: Format) -> list[Message]:
-    """The chat messages of the next step, from the conversation so far."""
-    if protocol == "toolrl":
-        return [
-            {"role": "system", "content": toolrl_system_prompt(entry.functions)},
-            {"role": "user", "content": toolrl_user_prompt(conversation)},
-        ]
-    messages = [{"role": "system", "content": system_prompt(strict_tools(entry, turn), format)}]
-    for message in conversation:
-        if message["role"] == "user" and message.get("announces") != "functions":
-            messages.append({"role": "user", "content": f"{message['content']}\n{BFCL_TURN_INSTRUCTION[format]}"})
-        else:
-            messages.append({"role": message["role"], "content": message["content"]})
-    return messages
 
 
 def prompt_hash(messages: Sequence[Message]) -> str:
@@ -243,7 +101,7 @@ def prompt_hash(messages: Sequence[Message]) -> str:
 
 @dataclass
 class Step:
-    """One model step: ``calls`` as decoded (``display_call``), ``executed`` the call strings that ran
+    """One model step: ``calls`` as decoded (``python_call``), ``executed`` the call strings that ran
     (None for a refused call), ``observations`` one per call; ``undecodable`` the decoder's reason."""
 
     prompt_sha256: str
@@ -277,10 +135,7 @@ class Trajectory:
             self._pending = None
             return
         self.turns.append([])
-        for message in turn_messages(self.entry, turn, self.protocol):
-            if turn in self.entry.held_out:
-                message = {**message, "announces": "functions"}
-            self.conversation.append(message)
+        self.conversation.extend(turn_messages(self.entry, turn, self.protocol))
         self._pending = render_prompt(self.entry, turn, self.conversation, self.protocol, self.format)
 
     def prompt(self) -> list[Message] | None:
@@ -301,10 +156,10 @@ class Trajectory:
             self._open_turn(turn + 1)
             return
         for result in self.environment.execute(calls):
-            step.calls.append(display_call(result.call))
+            step.calls.append(python_call(result.call))
             step.executed.append(result.rendered)
             step.observations.append(result.observation)
-            self.conversation.append({"role": "tool", "name": display_call(result.call), "content": result.observation})
+            self.conversation.append({"role": "tool", "name": python_call(result.call), "content": result.observation})
         if len(self.turns[turn]) > MAX_STEPS_PER_TURN:
             self.force_quit, self._pending = True, None
             return
@@ -457,8 +312,7 @@ def replayed_calls(entry: MultiTurnEntry, record: Mapping[str, Any], where: str 
     for turn, steps in enumerate(record["turns"]):
         if turn >= entry.num_turns:
             raise ValueError(f"{where}: {entry.id} has {entry.num_turns} turns, the transcript more")
-        for message in turn_messages(entry, turn, protocol):
-            conversation.append({**message, "announces": "functions"} if turn in entry.held_out else message)
+        conversation.extend(turn_messages(entry, turn, protocol))
         executed.append([])
         for number, step in enumerate(steps):
             at = f"{where}: {entry.id} turn {turn} step {number}"
@@ -475,10 +329,10 @@ def replayed_calls(entry: MultiTurnEntry, record: Mapping[str, Any], where: str 
                     expected.append(vet_call(call, allowed, owners)[1])
                 except CallRefused:
                     expected.append(None)
-            if [display_call(c) for c in calls] != step["calls"] or expected != step["executed"] or len(step["observations"]) != len(calls):
+            if [python_call(c) for c in calls] != step["calls"] or expected != step["executed"] or len(step["observations"]) != len(calls):
                 raise ValueError(f"{at}: the saved calls are not what the output decodes to")
             for call, observation in zip(calls, step["observations"]):
-                conversation.append({"role": "tool", "name": display_call(call), "content": observation})
+                conversation.append({"role": "tool", "name": python_call(call), "content": observation})
             executed[-1].append([text for text in expected if text is not None])
     return executed
 
@@ -544,29 +398,42 @@ def score_transcripts(
     return score_records(entries, records, workers=workers, where=str(path))
 
 
-def summary(scores: Sequence[EntryScore]) -> dict[str, Any]:
-    """Accuracy per category and BFCL v3's multi-turn overall (unweighted mean of the four categories,
-    ``eval_runner_helper.py`` of ``ShishirPatil/gorilla`` at 448d2d82), failures by BFCL's error type."""
-    per_category: dict[str, list[int]] = {}
-    failures: dict[str, int] = {}
-    for score in scores:
-        counts = per_category.setdefault(score.category, [0, 0])
-        counts[0] += score.valid
-        counts[1] += 1
-        if not score.valid:
-            failures[score.error_type or "unknown"] = failures.get(score.error_type or "unknown", 0) + 1
-    categories = {c: {"accuracy": right / n, "count": n} for c, (right, n) in per_category.items()}
-    missing = [c for c in MULTI_TURN_CATEGORIES if c not in categories]
-    overall = None if missing else sum(categories[c]["accuracy"] for c in MULTI_TURN_CATEGORIES) / len(MULTI_TURN_CATEGORIES)
-    return {
-        "items": len(scores),
-        "correct": sum(score.valid for score in scores),
-        "categories": categories,
-        "aggregate": {
-            "name": "multi_turn",
-            "formula": "BFCL v3 Multi-turn = mean(multi_turn_base, multi_turn_miss_func, multi_turn_miss_param, multi_turn_long_context)",
-            "value": overall,
-            "missing": missing,
-        },
-        "failures": dict(sorted(failures.items(), key=lambda kv: -kv[1])),
-    }
+class BfclMultiTurn(BfclBenchmark):
+    """The four multi-turn categories as a part of the BFCL benchmark: an item is an entry, its prompt the
+    first step's, its generation a transcript (``transcripts.jsonl``), its score BFCL's verdict."""
+
+    categories = MULTI_TURN_CATEGORIES
+
+    def items(self, info: RunInfo) -> dict[str, Any]:
+        return load_multi_turn_entries([c for c in info.categories if c in self.categories], info.limit)
+
+    def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
+        return {
+            entry_id: (entry.category, render_prompt(entry, 0, turn_messages(entry, 0, info.protocol), info.protocol, info.format))  # type: ignore[arg-type]
+            for entry_id, entry in items.items()
+        }
+
+    def generate(
+        self, output: Path, info: RunInfo, items: Mapping[str, Any], backend: BackendFactory, batch_size: int, progress: bool
+    ) -> None:
+        path = output / TRANSCRIPTS_FILE
+        done = len(read_transcripts(path, items, info.protocol, info.format)) if path.is_file() else 0  # type: ignore[arg-type]
+        with progress_bar(len(items), "generate bfcl multi-turn", progress) as bar:
+            bar.update(done)
+            generate(path, items, info.protocol, info.format, backend, batch_size, bar.update)  # type: ignore[arg-type]
+
+    def score(
+        self, output: Path, info: RunInfo, items: Mapping[str, Any], workers: int, progress: bool, allow_missing: bool
+    ) -> Scored:
+        path = output / TRANSCRIPTS_FILE
+        records = read_transcripts(path, items, info.protocol, info.format) if path.is_file() else []  # type: ignore[arg-type]
+        missing = sorted(set(items) - {record["id"] for record in records})
+        if missing and not allow_missing:
+            raise ValueError(
+                f"{path}: {len(missing)} multi-turn entries of this run have no transcript (first: {missing[:3]}); "
+                "finish `generate` or pass --allow-missing"
+            )
+        with progress_bar(len(records), "score bfcl multi-turn", progress) as bar:
+            scores = score_records(items, records, workers=workers, where=str(path))  # type: ignore[arg-type]
+            bar.update(len(records))
+        return Scored([asdict(score) for score in scores], missing)

@@ -1,7 +1,7 @@
 """The benchmarks the evaluation runs, by name: the one place that lists the implementations.
 
-``bfcl`` is made of parts (:class:`~verl_toolrl.eval.bfcl.Bfcl`); a new part (e.g. the multi-turn
-categories) is one more entry in its tuple.
+``bfcl`` is made of parts (:class:`~verl_toolrl.eval.bfcl.Bfcl`): the single-turn categories and the
+multi-turn ones (:class:`~verl_toolrl.eval.bfcl_multi_turn.BfclMultiTurn`).
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from __future__ import annotations
 from verl_toolrl.eval.apibank import ApiBank
 from verl_toolrl.eval.benchmark import Benchmark
 from verl_toolrl.eval.bfcl import Bfcl, BfclSingleTurn
+from verl_toolrl.eval.bfcl_multi_turn import BfclMultiTurn
 
 BENCHMARKS: dict[str, Benchmark] = {
-    "bfcl": Bfcl((BfclSingleTurn(),)),
+    "bfcl": Bfcl((BfclSingleTurn(), BfclMultiTurn())),
     "apibank": ApiBank(),
 }
 
