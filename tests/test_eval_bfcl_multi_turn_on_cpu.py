@@ -19,11 +19,15 @@ from pathlib import Path
 import pytest
 
 from verl_toolrl.benchmarks import toolrl_handler
-from verl_toolrl.benchmarks.bfcl import MULTI_TURN_CATEGORIES
+from verl_toolrl.benchmarks.bfcl import CATEGORIES, MULTI_TURN_CATEGORIES, expand_categories, gold_output, item_messages
 from verl_toolrl.benchmarks.bfcl_multi_turn import ADDED_FUNCTIONS_PROMPT_FC, MAX_STEPS_PER_TURN, MultiTurnEntry, load_entries
 from verl_toolrl.calls import ToolCall, render_output
 from verl_toolrl.eval import bfcl_multi_turn as mt
 from verl_toolrl.eval.bfcl import summary
+from verl_toolrl.eval.generations import RunInfo
+from verl_toolrl.eval.pipeline import generate, run_items, score
+from verl_toolrl.eval.registry import get_benchmark
+from verl_toolrl.eval.report import write_report
 from verl_toolrl.prompts import BFCL_TURN_INSTRUCTION
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: pip install --no-deps bfcl-eval==2026.3.23")
@@ -262,3 +266,24 @@ def test_openai_backend_runs_the_loop_against_a_local_server(entries: dict[str, 
     assert any(m["role"] == "tool" for body in requests for m in body["messages"])
     records = mt.read_transcripts(path, chosen, "strict", "hermes")
     assert all(s.valid for s in mt.score_records(chosen, records, workers=1))
+
+
+def test_one_bfcl_run_covers_single_and_multi_turn(tmp_path: Path) -> None:
+    """``bfcl`` with single- and multi-turn categories through the pipeline (generate, score, report): the
+    multi-turn part writes transcripts beside the single-turn generations and feeds the paper's table."""
+    assert get_benchmark("bfcl").expand(["all"]) == list(CATEGORIES) == expand_categories(["single_turn", "multi_turn"])
+    info = RunInfo("bfcl", "gold", "none", "toolrl", ["simple_python", *MULTI_TURN_CATEGORIES], 2, {}, None, "toolrl")
+    items = run_items(info)
+    multi = {i: e for i, e in items.items() if isinstance(e, MultiTurnEntry)}
+    script = gold_script(multi, "toolrl", "toolrl")
+    for item_id, item in items.items():
+        if item_id not in multi:
+            script[mt.prompt_hash(item_messages(item, "toolrl", "toolrl"))] = gold_output(item, "toolrl")
+    generate(tmp_path, info, ScriptedBackend(script), batch_size=4, progress=False)
+    assert (tmp_path / "generations.jsonl").is_file() and (tmp_path / mt.TRANSCRIPTS_FILE).is_file()
+    summary = score(tmp_path, workers=1, progress=False)
+    assert summary["items"] == summary["correct"] == 10 and summary["missing"] == []
+    assert {c: v["count"] for c, v in summary["categories"].items() if c in MULTI_TURN_CATEGORIES} == dict.fromkeys(MULTI_TURN_CATEGORIES, 2)
+    assert next(a for a in summary["aggregates"] if a["name"] == "multi_turn_overall")["value"] == 1.0
+    report, _ = write_report([tmp_path], tmp_path / "report")
+    assert "| multi_turn_long_context | 2 | 100.00 |" in report.read_text()
