@@ -25,7 +25,7 @@ The environment that executes the calls is :mod:`verl_toolrl.environments.bfcl_m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from verl_toolrl.benchmarks import toolrl_handler
@@ -60,6 +60,7 @@ class MultiTurnEntry:
     ground_truth: list[list[str]]
     initial_config: dict[str, Any]
     involved_classes: list[str]
+    _system_prompts: dict[tuple[str, str, int], str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def num_turns(self) -> int:
@@ -83,6 +84,22 @@ class MultiTurnEntry:
             if added_at <= turn:
                 docs.extend(self.held_out[added_at])
         return docs
+
+    def system_prompt(self, turn: int, protocol: str, format: Format) -> str:
+        """The system message of every step of turn ``turn`` (computed once per tool list)."""
+        docs = self.entry_functions(turn, protocol)
+        key = (protocol, format, len(docs))
+        if key not in self._system_prompts:
+            if protocol == "toolrl":
+                self._system_prompts[key] = toolrl_handler.system_prompt(docs)
+            else:
+                self._system_prompts[key] = system_prompt([to_tool(doc) for doc in docs], format)
+        return self._system_prompts[key]
+
+    def entry_functions(self, turn: int, protocol: str) -> list[dict[str, Any]]:
+        """The docs in the system prompt: those shown so far (``strict``), or those shown from the start
+        (``toolrl``: BFCL's prompting flow sends held-out docs in a user message instead)."""
+        return self.functions if protocol == "toolrl" else self.functions_at(turn)
 
     def checker_entry(self) -> dict[str, Any]:
         """The entry as BFCL's ``multi_turn_checker`` reads it."""
@@ -146,9 +163,10 @@ def render_prompt(entry: MultiTurnEntry, turn: int, dialogue: Sequence[Mapping[s
     ['system', 'user']
     """
     check_protocol(protocol, format)
-    if protocol == "toolrl":
-        return toolrl_handler.messages(entry.functions, dialogue)
-    messages = [{"role": "system", "content": system_prompt([to_tool(doc) for doc in entry.functions_at(turn)], format)}]
+    system = {"role": "system", "content": entry.system_prompt(turn, protocol, format)}
+    if protocol == "toolrl":  # toolrl_handler.messages, with the system message computed once
+        return [system, {"role": "user", "content": toolrl_handler.user_prompt(dialogue)}]
+    messages = [system]
     for message in dialogue:
         content = message["content"]
         if message["role"] == "user" and message.get("announces") != "functions":
