@@ -427,6 +427,8 @@ class BfclMultiTurn(BfclBenchmark):
     ) -> Scored:
         path = output / TRANSCRIPTS_FILE
         records = read_transcripts(path, items, info.protocol, info.format) if path.is_file() else []  # type: ignore[arg-type]
+        order = {entry_id: number for number, entry_id in enumerate(items)}
+        records.sort(key=lambda record: order[record["id"]])  # transcripts are written as entries finish
         missing = sorted(set(items) - {record["id"] for record in records})
         if missing and not allow_missing:
             raise ValueError(
