@@ -27,11 +27,7 @@ from verl_toolrl.environments.bfcl_multi_turn import (
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: pip install --no-deps bfcl-eval==2026.3.23")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def bfcl_scratch(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BFCL_PROJECT_ROOT", str(tmp_path_factory.mktemp("bfcl_project_root")))
-        yield
+pytestmark = pytest.mark.usefixtures("bfcl_scratch")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import asdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -35,11 +35,7 @@ pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: pip install --no-deps 
 FLOWS = [("toolrl", "toolrl"), ("strict", "toolrl"), ("strict", "hermes")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def bfcl_scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BFCL_PROJECT_ROOT", str(tmp_path_factory.mktemp("bfcl_project_root")))
-        yield
+pytestmark = pytest.mark.usefixtures("bfcl_scratch")
 
 
 @pytest.fixture(scope="module")

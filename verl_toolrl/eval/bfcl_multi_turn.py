@@ -56,7 +56,7 @@ from verl_toolrl.environments.bfcl_multi_turn import (
 )
 from verl_toolrl.eval.backends import Backend
 from verl_toolrl.eval.benchmark import BackendFactory, Prompts, Scored, progress_bar
-from verl_toolrl.eval.bfcl import BfclBenchmark
+from verl_toolrl.eval.bfcl import BfclBenchmark, ItemScore
 from verl_toolrl.eval.generations import RunInfo
 from verl_toolrl.eval.toolrl_scripts import execute_calls, python_call
 
@@ -341,12 +341,9 @@ def replayed_calls(entry: MultiTurnEntry, record: Mapping[str, Any], where: str 
 
 
 @dataclass(frozen=True)
-class EntryScore:
-    id: str
-    category: str
-    valid: bool
-    error_type: str | None = None
-    error: str | None = None
+class EntryScore(ItemScore):
+    """BFCL's verdict on one entry (``error_type`` is the checker's), with the turns and steps it ran."""
+
     turns: int = 0
     steps: int = 0
 
