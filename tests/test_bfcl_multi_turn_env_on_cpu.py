@@ -131,15 +131,31 @@ def test_bad_calls_become_error_observations(entries: list[MultiTurnEntry]) -> N
             ToolCall("mean", {"values": [1, 2]}),  # wrong parameter name
             ToolCall("mean", {}),  # missing argument
             ToolCall("mean", {"numbers": [1, float("nan")]}),
+            ToolCall("power", {"base": 10, "exponent": 10**9}),  # would compute for hours, in BFCL too
+            ToolCall("square_root", {"number": 2, "precision": 10**8}),
             ToolCall("cd", {"folder": 123}),  # raises inside the simulator
+            ToolCall("power", {"base": 10, "exponent": 5000}),  # a result too long to print
             ToolCall("mean", {"numbers": [2, 4]}),
         ]
     )
-    assert [r.error for r in results] == [True] * 5 + [False]
-    assert all(r.observation.startswith(ERROR_PREFIX) for r in results[:5])
-    assert [r.rendered for r in results[:4]] == [None] * 4  # refused: never run, never given to the checker
-    assert results[4].rendered == "cd(folder=123)"  # it ran (and failed inside BFCL's code)
-    assert json.loads(results[5].observation) == {"result": 3.0}
+    assert [r.error for r in results] == [True] * 8 + [False]
+    assert all(r.observation.startswith(ERROR_PREFIX) for r in results[:8])
+    assert [r.rendered for r in results[:6]] == [None] * 6  # refused: never run, never given to the checker
+    assert results[6].rendered == "cd(folder=123)"  # it ran (and failed inside BFCL's code)
+    assert "limit" in results[7].observation  # Python's limit on printing 5,001-digit integers
+    assert json.loads(results[8].observation) == {"result": 3.0}
+
+
+def test_state_matches_compares_with_bfcls_state_checker(entries: list[MultiTurnEntry]) -> None:
+    entry = next(e for e in entries if e.id == "multi_turn_base_0")
+    truth = ground_truth_calls(entry)
+    model, reference = Environment(entry), Environment(entry)
+    model.execute(truth[0])
+    reference.execute(truth[0])
+    assert model.state_matches(reference) == (True, {})
+    model.execute([ToolCall("mkdir", {"dir_name": "extra"})])
+    equal, differences = model.state_matches(reference)
+    assert not equal and set(differences) == {"root"}
 
 
 def test_hostile_outputs_run_nothing(entries: list[MultiTurnEntry], tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""BFCL's multi-turn environment: its entries, its simulators with fresh state, safe execution of parsed calls.
+"""BFCL's multi-turn environment: its simulators with fresh state, safe execution of parsed calls, BFCL's verdict.
 
 One unit that the evaluation's multi-turn loop and multi-turn RL both drive; it knows nothing of prompts,
 backends or rewards. What it owns:
@@ -13,8 +13,9 @@ backends or rewards. What it owns:
   and entry id, so a reused name continues from an old state (:func:`official_verdict` gives BFCL's
   checker a new name every time and removes the instances afterwards).
 - **Execution of parsed calls only** (:meth:`Environment.execute`): a call runs when its name is a public
-  method of the entry's simulators (as in BFCL's executor) and its arguments bind to its signature; the
-  method is then called directly with the parsed JSON values, and nothing goes through ``eval``. Results
+  method of the entry's simulators (as in BFCL's executor), its arguments bind to its signature and none
+  would make a simulator compute for hours (:data:`COSTLY_ARGUMENTS`); the method is then called
+  directly with the parsed JSON values, and nothing goes through ``eval``. Results
   are stringified as BFCL's executor does; an unknown function, arguments that do not fit, or an exception
   inside a simulator become an observation ``Error during execution: …``, never an exception.
 - **BFCL's verdict** (:func:`official_verdict`): the official ``multi_turn_checker`` (state and response
@@ -50,6 +51,14 @@ from verl_toolrl.calls import ToolCall
 ERROR_PREFIX = "Error during execution: "
 #: Deepest nesting of lists/objects an argument may have (Python's parser rejects deeper literals).
 MAX_ARGUMENT_DEPTH = 32
+#: Arguments with which a simulator would compute for hours or exhaust memory (BFCL's own harness hangs on
+#: them too): (class, method) -> (argument, largest magnitude run). ``power`` is limited only when both
+#: operands are integers (exact big-integer powers); the precisions are decimal digits.
+COSTLY_ARGUMENTS: dict[tuple[str, str], tuple[str, int]] = {
+    ("MathAPI", "power"): ("exponent", 10_000),
+    ("MathAPI", "logarithm"): ("precision", 1_000),
+    ("MathAPI", "square_root"): ("precision", 1_000),
+}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIMULATORS = "bfcl_eval.eval_checker.multi_turn_eval.func_source_code"
 
@@ -174,7 +183,26 @@ def vet_call(call: ToolCall, allowed: frozenset[str], owners: Mapping[str, str])
         _signatures(class_name)[call.name].bind(**call.arguments)
     except TypeError as error:
         raise CallRefused(f"bad arguments for {call.name}: {error}") from None
+    _check_cost(class_name, call)
     return class_name, rendered
+
+
+def _check_cost(class_name: str, call: ToolCall) -> None:
+    """Refuse the arguments of :data:`COSTLY_ARGUMENTS` beyond their limit.
+
+    >>> _check_cost("MathAPI", ToolCall("power", {"base": 10, "exponent": 10**9}))
+    Traceback (most recent call last):
+    ...
+    verl_toolrl.environments.bfcl_multi_turn.CallRefused: bad arguments for power: exponent beyond 10000 is not computed
+    >>> _check_cost("MathAPI", ToolCall("power", {"base": 1.5, "exponent": 1e9}))  # floats overflow at once
+    """
+    name, limit = COSTLY_ARGUMENTS.get((class_name, call.name), (None, 0))
+    value = call.arguments.get(name) if name else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or abs(value) <= limit:
+        return
+    if call.name == "power" and not all(type(call.arguments.get(k)) is int for k in ("base", "exponent")):
+        return
+    raise CallRefused(f"bad arguments for {call.name}: {name} beyond {limit} is not computed")
 
 
 def result_text(result: Any) -> str:
@@ -250,10 +278,10 @@ class Environment:
         except CallRefused as refusal:
             return Execution(call, None, ERROR_PREFIX + str(refusal), True)
         try:
-            result = getattr(self.instances[class_name], call.name)(**call.arguments)
+            observation = result_text(getattr(self.instances[class_name], call.name)(**call.arguments))
         except Exception as error:  # a simulator's own failure is the model's observation, as in BFCL
             return Execution(call, rendered, ERROR_PREFIX + str(error), True)
-        return Execution(call, rendered, result_text(result), False)
+        return Execution(call, rendered, observation, False)
 
     def execute(self, calls: Iterable[ToolCall]) -> list[Execution]:
         """Run the calls of one step in order."""
