@@ -60,6 +60,8 @@ def test_four_categories_of_200_entries(entries: list[MultiTurnEntry]) -> None:
 
 
 def test_ground_truth_replayed_is_valid_on_every_entry(entries: list[MultiTurnEntry]) -> None:
+    sample = entries[::10]
+    fresh = [Environment(entry).state() for entry in sample]
     failed = {}
     for entry in entries:
         env, executed, observations = replay(entry, ground_truth_calls(entry))
@@ -68,6 +70,8 @@ def test_ground_truth_replayed_is_valid_on_every_entry(entries: list[MultiTurnEn
             failed[entry.id] = verdict
         assert [len(steps[0]) for steps in executed] == list(map(len, entry.ground_truth)), entry.id  # every call ran
     assert failed == {}
+    # Nothing of those 800 trajectories leaked into module-level state that a new environment reads.
+    assert [Environment(entry).state() for entry in sample] == fresh
 
 
 def _changed(value: Any) -> Any:
