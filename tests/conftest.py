@@ -1,10 +1,15 @@
-"""Shared fixtures: the read-only project material in ../shared (skipped with a reason when absent) and a
-scratch BFCL_PROJECT_ROOT."""
+"""Shared fixtures: the read-only project material in ../shared (skipped with a reason when absent), a
+scratch BFCL_PROJECT_ROOT, and a local OpenAI-compatible chat server standing in for a served model."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,3 +29,43 @@ def bfcl_scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BFCL_PROJECT_ROOT", str(tmp_path_factory.mktemp("bfcl_project_root")))
         yield
+
+
+@contextmanager
+def _chat_completions_server(answer: Callable[[list[dict]], str]) -> Iterator[tuple[str, list[dict]]]:
+    """A chat-completions endpoint on localhost answering each request with ``answer(messages)``; yields
+    its base URL and the request bodies it received."""
+    requests: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            requests.append(body)
+            reply = json.dumps({
+                "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": answer(body["messages"])}}],
+            }).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def chat_server() -> Callable[[Callable[[list[dict]], str]], Any]:
+    """``with chat_server(answer) as (url, requests):`` a local OpenAI-compatible endpoint (a stand-in for a
+    served model: it answers from the test's table, everything else in the OpenAI client path is real)."""
+    return _chat_completions_server

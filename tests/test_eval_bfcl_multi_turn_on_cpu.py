@@ -10,10 +10,8 @@ calls); everything else (environment, simulators, checker, files) is real.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import asdict
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from verl_toolrl.benchmarks.bfcl import CATEGORIES, MULTI_TURN_CATEGORIES, expan
 from verl_toolrl.benchmarks.bfcl_multi_turn import ADDED_FUNCTIONS_PROMPT_FC, MAX_STEPS_PER_TURN, MultiTurnEntry, load_entries
 from verl_toolrl.calls import ToolCall, render_output
 from verl_toolrl.eval import bfcl_multi_turn as mt
+from verl_toolrl.eval.backends import Sampling, make_backend
 from verl_toolrl.eval.bfcl import summary
 from verl_toolrl.eval.generations import RunInfo
 from verl_toolrl.eval.pipeline import generate, run_items, score
@@ -200,7 +199,6 @@ def test_transformers_backend_runs_the_loop(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from verl_toolrl.eval.backends import Sampling, make_backend
     from verl_toolrl.preflight import byte_level_tokenizer
 
     entry = next(e for e in load_entries("multi_turn_miss_func") if e.id == "multi_turn_miss_func_105")
@@ -223,41 +221,15 @@ def test_transformers_backend_runs_the_loop(tmp_path: Path) -> None:
     assert (score.valid, score.error_type) == (False, "multi_turn:empty_turn_model_response")
 
 
-def test_openai_backend_runs_the_loop_against_a_local_server(entries: dict[str, MultiTurnEntry], tmp_path: Path) -> None:
+def test_openai_backend_runs_the_loop_against_a_local_server(entries: dict[str, MultiTurnEntry], tmp_path: Path, chat_server) -> None:
     """An OpenAI-compatible endpoint (a local HTTP server answering from the ground-truth script) receives
     the strict flow's chat messages, tool-role results included."""
     pytest.importorskip("openai")
-    from verl_toolrl.eval.backends import Sampling, make_backend
-
     chosen = {i: entries[i] for i in ("multi_turn_base_1", "multi_turn_miss_func_0")}
     script = gold_script(chosen, "strict", "hermes")
-    requests: list[dict] = []
-
-    class Server(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            requests.append(body)
-            content = script[mt.prompt_hash(body["messages"])]
-            reply = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Server)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    with chat_server(lambda messages: script[mt.prompt_hash(messages)]) as (url, requests):
         backend = make_backend("openai", "served", Sampling(max_new_tokens=64), base_url=url, concurrency=2)
         path = mt.generate(tmp_path / mt.TRANSCRIPTS_FILE, chosen, "strict", "hermes", backend)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert len(requests) == len(script) and requests[0]["max_tokens"] == 64
     assert any(m["role"] == "tool" for body in requests for m in body["messages"])
     records = mt.read_transcripts(path, chosen, "strict", "hermes")

@@ -5,9 +5,7 @@ generation files with bad lines are errors naming the line."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
@@ -128,48 +126,16 @@ def test_apibank_end_to_end(tiny_model: Path, tmp_path: Path, shared_dir: Path) 
     assert "## API-Bank accuracy (%)" in (run / "report.md").read_text()
 
 
-class _ChatServer(BaseHTTPRequestHandler):
-    """An OpenAI-compatible chat-completions endpoint answering each prompt from a table."""
-
-    answers: ClassVar[dict[str, str]] = {}
-    requests: ClassVar[list[dict]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.requests.append(body)
-        content = self.answers.get(json.dumps(body["messages"]), "no answer")
-        reply = json.dumps({
-            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-        }).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def test_openai_backend_against_a_local_server(tmp_path: Path) -> None:
+def test_openai_backend_against_a_local_server(tmp_path: Path, chat_server) -> None:
     pytest.importorskip("openai")
     info = RunInfo("bfcl", "served", "openai", "hermes", ["simple_python", "multiple"], 3, {}, None, protocol="strict")
     items = run_items(info)
-    _ChatServer.answers = {json.dumps(m): bfcl_data.gold_output(items[i], "hermes") for i, (_, m) in run_prompts(info).items()}
-    _ChatServer.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatServer)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    answers = {json.dumps(m): bfcl_data.gold_output(items[i], "hermes") for i, (_, m) in run_prompts(info).items()}
+    with chat_server(lambda messages: answers.get(json.dumps(messages), "no answer")) as (url, requests):
         args = ["--model", "served", "--backend", "openai", "--base-url", url, "--format", "hermes", "--limit", "3"]
         assert main(["bfcl", "run", *args, "--categories", "simple_python", "multiple", "--max-new-tokens", "64",
                      "--output", str(tmp_path / "run"), "--quiet"]) == 0
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert len(_ChatServer.requests) == 6 and _ChatServer.requests[0]["max_tokens"] == 64
+    assert len(requests) == 6 and requests[0]["max_tokens"] == 64
     scores = json.loads((tmp_path / "run" / "scores.json").read_text())
     assert scores["correct"] == scores["items"] == 6
 
