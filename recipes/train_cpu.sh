@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Train on CPU, without a GPU: verl 0.9.1's real trainer (FSDP2 actor, vLLM rollout server, the toolrl reward,
+# GRPO update, weight sync) with the tiny local policy, for a few steps. It proves the loop and lets one try
+# settings; it does not train a useful model (train on a GPU with recipes/run_toolrl.sh for that).
+#
+#   bash recipes/train_cpu.sh [hydra overrides...]      e.g. reward.reward_kwargs.variant=dynamic
+#
+# Environment (defaults in brackets):
+#   DATA_DIR   folder with train.parquet and test.parquet (data_preprocess)   [$HOME/data/toolrl]
+#   RECIPE     toolrl_grpo_cpu or toolrl_ppo_cpu                              [toolrl_grpo_cpu]
+#   MODEL      model to train                                [DATA_DIR/tiny-policy, built here when missing]
+#   CPU_VENV   the CPU training environment (recipes/setup_cpu.sh)            [.venv-cpu]
+set -euo pipefail
+
+recipes="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$recipes/.."
+DATA_DIR="${DATA_DIR:-$HOME/data/toolrl}"
+RECIPE="${RECIPE:-toolrl_grpo_cpu}"
+CPU_VENV="${CPU_VENV:-.venv-cpu}"
+
+if [[ ! -x "$CPU_VENV/bin/python" ]] || ! "$CPU_VENV/bin/python" -c "import vllm, verl_toolrl" 2>/dev/null; then
+    echo "train_cpu.sh: the CPU training environment $CPU_VENV is not built; run: bash recipes/setup_cpu.sh" >&2
+    exit 2
+fi
+for split in train test; do
+    if [[ ! -f "$DATA_DIR/$split.parquet" ]]; then
+        echo "train_cpu.sh: $DATA_DIR/$split.parquet not found; prepare the data first" \
+             "(python -m data_preprocess.mix --output $DATA_DIR, see the README) or set DATA_DIR" >&2
+        exit 2
+    fi
+done
+if [[ -z "${MODEL:-}" ]]; then
+    MODEL="$DATA_DIR/tiny-policy"
+    if [[ ! -f "$MODEL/config.json" ]]; then
+        echo "train_cpu.sh: building the tiny local policy in $MODEL (tokenizer trained on the data, 2-layer Qwen2, warm start)"
+        "$CPU_VENV/bin/python" -m verl_toolrl.tiny_policy --data "$DATA_DIR/train.parquet" \
+            --extra-text "$DATA_DIR/test.parquet" --output "$MODEL"
+    fi
+elif [[ ! -e "$MODEL/config.json" ]]; then
+    echo "train_cpu.sh: MODEL=$MODEL has no config.json: give a local model folder (save_pretrained), or leave" \
+         "MODEL unset to build the tiny local policy" >&2
+    exit 2
+fi
+
+echo "train_cpu.sh: $RECIPE on $MODEL, data $DATA_DIR, CPU platform (VERL_PLATFORM=cpu)"
+export VERL_PLATFORM=cpu HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+exec "$CPU_VENV/bin/python" -m verl.trainer.main_ppo --config-path "$recipes" --config-name "$RECIPE" \
+    data.train_files="$DATA_DIR/train.parquet" \
+    data.val_files="$DATA_DIR/test.parquet" \
+    actor_rollout_ref.model.path="$MODEL" \
+    "$@"
