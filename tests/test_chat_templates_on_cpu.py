@@ -102,7 +102,7 @@ def test_the_manager_detects_the_prefill_at_start_up_and_the_option_overrides_it
     assert manager_for(hybrid, "reward.reward_kwargs.think_prefill=open").think_prefill.text == "<think>\n"
     closed = manager_for(hybrid, "+data.apply_chat_template_kwargs.enable_thinking=false")
     assert closed.think_prefill.kind == "closed"
-    with pytest.raises(ValueError, match="unknown think_prefill 'on'; valid think_prefills: auto, none, open"):
+    with pytest.raises(ValueError, match="think_prefill: unknown value 'on'; valid choices: auto, none, open"):
         manager_for(hybrid, "reward.reward_kwargs.think_prefill=on")
 
 

@@ -115,7 +115,7 @@ def resolve_think_prefill(
     >>> resolve_think_prefill("always", None)
     Traceback (most recent call last):
     ...
-    ValueError: unknown think_prefill 'always'; valid think_prefills: auto, none, open
+    ValueError: think_prefill: unknown value 'always'; valid choices: auto, none, open
     """
     check_think_prefill_mode(mode)
     if mode == "none":
@@ -129,7 +129,7 @@ def check_think_prefill_mode(mode: Any) -> None:
     """Raise ``ValueError`` naming the valid modes unless ``mode`` is one of them."""
     if mode not in THINK_PREFILL_MODES:
         valid = ", ".join(THINK_PREFILL_MODES)
-        raise ValueError(f"unknown think_prefill {mode!r}; valid think_prefills: {valid}")
+        raise ValueError(f"think_prefill: unknown value {mode!r}; valid choices: {valid}")
 
 
 def model_continuation(target: str, prefill: ThinkPrefill) -> str:

@@ -52,6 +52,15 @@ SCORE_KEYS: tuple[str, ...] = (
 )
 
 
+#: The valid values of each option that takes a name (``schedule_steps`` takes any positive number).
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {
+    "variant": tuple(VARIANTS),
+    "format": FORMATS,
+    "matching": MATCHINGS,
+    "values": tuple(VALUE_EQUALITIES),
+}
+
+
 @dataclass(frozen=True)
 class RewardOptions:
     """Reward configuration, validated on construction.
@@ -61,7 +70,7 @@ class RewardOptions:
     >>> RewardOptions(variant="dinamic")
     Traceback (most recent call last):
     ...
-    ValueError: unknown reward variant 'dinamic'; valid variants: original, with_length, dynamic_length, equal_max, two_stage, dynamic, finegrained, intermediate, coarse, binary
+    ValueError: variant: unknown value 'dinamic'; valid choices: original, with_length, dynamic_length, equal_max, two_stage, dynamic, finegrained, intermediate, coarse, binary
     """
 
     variant: str = "original"
@@ -71,17 +80,13 @@ class RewardOptions:
     schedule_steps: float = 150  # horizon of the step-scheduled variants (150 in the paper)
 
     def __post_init__(self) -> None:
-        for name, value, choices in (
-            ("reward variant", self.variant, tuple(VARIANTS)),
-            ("format", self.format, FORMATS),
-            ("matching", self.matching, MATCHINGS),
-            ("values", self.values, tuple(VALUE_EQUALITIES)),
-        ):
+        for name, choices in OPTION_CHOICES.items():
+            value = getattr(self, name)
             if value not in choices:
-                raise ValueError(f"unknown {name} {value!r}; valid {name.split()[-1]}s: {', '.join(choices)}")
+                raise ValueError(f"{name}: unknown value {value!r}; valid choices: {', '.join(choices)}")
         steps = self.schedule_steps
         if isinstance(steps, bool) or not isinstance(steps, Real) or not steps > 0:
-            raise ValueError(f"schedule_steps must be a positive number, got {steps!r}")
+            raise ValueError(f"schedule_steps: {steps!r} is not a positive number (the schedules' horizon)")
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(RewardOptions.__dataclass_fields__)
