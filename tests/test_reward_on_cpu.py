@@ -31,15 +31,17 @@ def test_result_always_has_the_same_float_keys():
 
 
 def test_invalid_options_fail_with_the_choices():
-    with pytest.raises(ValueError, match="valid variants: original, with_length"):
+    with pytest.raises(ValueError, match="^variant: unknown value 'orginal'; valid choices: original, with_length"):
         RewardOptions(variant="orginal")
-    with pytest.raises(ValueError, match="valid matchings: greedy, optimal"):
+    with pytest.raises(ValueError, match="^matching: unknown value 'best'; valid choices: greedy, optimal$"):
         score("", gt_of(ToolCall("f")), matching="best")
-    with pytest.raises(ValueError, match="valid valuess|valid values: exact, lenient"):
+    with pytest.raises(ValueError, match="^values: unknown value 'loose'; valid choices: exact, lenient$"):
         score("", gt_of(ToolCall("f")), values="loose")
+    with pytest.raises(ValueError, match="^format: unknown value 'xml'; valid choices: toolrl, hermes$"):
+        score("", gt_of(ToolCall("f")), format="xml")
     with pytest.raises(ValueError, match="valid options: variant, format"):
         score("", gt_of(ToolCall("f")), temperature=1)
-    with pytest.raises(ValueError, match="schedule_steps must be a positive number"):
+    with pytest.raises(ValueError, match="^schedule_steps: 0 is not a positive number"):
         RewardOptions(schedule_steps=0)
 
 
