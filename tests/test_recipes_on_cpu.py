@@ -312,7 +312,7 @@ def test_the_quickstart_runs_every_cpu_step_then_says_training_needs_a_gpu(share
         "== 2/4 data",
         "== 3/4 recipe",
         "verl validate_config passed",
-        "variant='dynamic'",
+        "built ToolRLRewardManager with RewardOptions(variant='dynamic'",
         "preflight: all checks passed",
         "== 4/4 training",
         "Training needs a GPU",
