@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import RAY_TIMEOUT_S  # tests/conftest.py: the shared Ray settings
 from omegaconf import open_dict
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
@@ -485,14 +486,6 @@ def test_rewards_feed_verl_grpo_advantages(tokenizer):
 # ---------------------------------------------------------------- inside verl's Ray reward workers
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="toolrl-test")
-    yield ray
-    ray.shutdown()
-
-
 def test_verl_reward_loop_workers_score_with_toolrl_in_ray_actors(tokenizer, tokenizer_dir, ray_cluster):
     from verl.experimental.reward_loop import RewardLoopManager
 
@@ -526,7 +519,9 @@ def test_verl_reward_loop_workers_score_with_toolrl_in_ray_actors(tokenizer, tok
     # 2) the streaming path: the agent loop calls a worker handle with one trajectory while rolling out
     text, _, ids, row_fields = samples[1]
     data = agent_loop_sample(prompt_ids(tokenizer), ids, row_fields)
-    result = ray_cluster.get(manager.reward_loop_worker_handles[0].compute_score.remote(data))
+    result = ray_cluster.get(
+        manager.reward_loop_worker_handles[0].compute_score.remote(data), timeout=RAY_TIMEOUT_S
+    )
     expected = compute_score(
         "rlla", text, row_fields["reward_model"]["ground_truth"], step=10, variant="dynamic"
     )
