@@ -111,9 +111,10 @@ def test_hermes(text, reason, n_calls, response):
     ],
 )
 def test_render_then_parse_round_trips(fmt, call_list, response):
-    if fmt == "hermes" and call_list and response:
-        pass  # hermes text goes before the calls; still a round trip
     text = render_output("Reasoning here.", call_list, response, fmt)
+    if call_list and response:  # toolrl: <response> after the calls; hermes: the plain text before them
+        before = text.index(response) < text.index(calls.CALL_OPEN)
+        assert before == (fmt == "hermes"), text
     parsed = parse_response(text, fmt)
     assert parsed.ok, parsed.reason
     assert (parsed.think, list(parsed.calls), parsed.response) == ("Reasoning here.", call_list, response)
