@@ -257,6 +257,8 @@ def _has_stray_text(text: str, position: int, blocks: tuple[tuple[int, int], ...
 
 
 def _parse_toolrl(text: str) -> Parsed:
+    """Parse a stripped response in the toolrl format: think, then one ``<tool_call>`` block with a JSON
+    call per line, then an optional ``<response>``; the first problem found becomes ``Parsed.error``."""
     think_span, rest_at, think_error = _split_think(text)
     call_start, call_end, lines = _call_block(text)
     raw, error, error_at = _read_calls(lines, ARGUMENTS_KEY["toolrl"]) if lines is not None else (None, None, None)
@@ -299,6 +301,8 @@ def _repeats_a_tag(text: str) -> bool:
 
 
 def _parse_hermes(text: str) -> Parsed:
+    """Parse a stripped response in the hermes format: an optional think, plain text, and any number of
+    ``<tool_call>`` blocks holding one JSON call each; the text outside the blocks is the response."""
     think_span, position, think_error = _split_think(text)
     if think_error == MISSING_THINK:
         position = 0

@@ -156,7 +156,7 @@ def chat_messages(
     ]
 
 
-# --- Reading released prompts back, and the default thoughts of data targets (issue 4: data) ---
+# --- Reading released prompts back, and the default thoughts of data targets ---
 
 #: The thought ToolRL's released data gives every call target and every earlier call in a history.
 DEFAULT_THINK_CALL = "I should use the appropriate tool with proper parameters to respond to the user's need."

@@ -38,8 +38,8 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
+from verl_toolrl import REWARD_MANAGER_NAME as NAME  # reward.reward_manager.name
 from verl_toolrl.chat_template import ThinkPrefill, check_think_prefill_mode, resolve_think_prefill
-from verl_toolrl.plugin_check import NAME  # reward.reward_manager.name
 from verl_toolrl.reward import OPTION_NAMES, VARIANTS, RewardOptions, compute_score, reward_options
 
 OPTIONS_KEY = "reward_kwargs"  # the config node reward.reward_kwargs
@@ -228,6 +228,10 @@ class ToolRLRewardManager(RewardManagerBase):
         return compute_score(data_source, response, ground_truth, extra_info, step=step, **self._option_kwargs)
 
     async def run_single(self, data: DataProto) -> RewardLoopResult:
+        """The reward of one trajectory as verl's reward loop asks for it: its last sequence's valid
+        response tokens decoded (``skip_special_tokens=True``), scored against
+        ``reward_model["ground_truth"]`` at the sample's training step; ``reward_extra_info`` holds every
+        ``SCORE_KEYS`` float. A sample without a string ground truth is a ``ValueError`` naming its row."""
         sample = data[-1]  # multi-sequence trajectories are scored on their last sequence, as in naive
         non_tensor = sample.non_tensor_batch
         reward_model = non_tensor.get("reward_model")

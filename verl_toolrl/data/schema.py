@@ -277,11 +277,6 @@ def write_parquet(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, ba
     return len(rows)
 
 
-def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The rows of a parquet file as plain dicts (the inverse of :func:`write_parquet`)."""
-    return pq.read_table(os.fspath(path)).to_pylist()
-
-
 def splits_of(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     """Rows grouped by ``extra_info.split``, in order of first appearance.
 
