@@ -331,3 +331,22 @@ def test_dynamic_sampling_is_off_by_default_and_one_override_away():
     validate_recipe(config)
     assert (config.algorithm.filter_groups.enable, config.algorithm.filter_groups.metric) == (True, "reward")
     assert config.trainer.use_v1  # verl 0.9.1 filters groups in its v1 trainer's replay buffer only
+
+
+def test_setup_announces_each_step_and_lets_pip_show_progress(tmp_path):
+    # A stand-in for the interpreter and pip (the one thing a test cannot do here: install packages):
+    # it records every command, so the script's own steps run for real.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    log = tmp_path / "calls.log"
+    (venv / "bin" / "python").write_text(f'#!/usr/bin/env bash\necho "$*" >> {log}\n')
+    (venv / "bin" / "python").chmod(0o755)
+    (venv / "bin" / "activate").write_text(f'export PATH="{venv / "bin"}:$PATH"\n')
+    result = run(["bash", "recipes/setup.sh"], env={"VENV": str(venv), "PATH": f"{venv / 'bin'}:/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    steps = [line for line in result.stderr.splitlines() if line.startswith("setup: ")]
+    assert [line.split()[1] for line in steps] == ["2/5", "3/5", "4/5", "5/5"]
+    installs = [line for line in log.read_text().splitlines() if line.startswith("-m pip install")]
+    assert any("-e .[test,eval" in line for line in installs)
+    assert all("-q" not in line.split() for line in installs if "--upgrade pip" not in line)
+    assert all("--progress-bar on" in line for line in installs if "--upgrade pip" not in line)
