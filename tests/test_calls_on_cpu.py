@@ -185,3 +185,33 @@ def test_toolrl_parse_agrees_with_plain_definitions(text):
     if stripped.startswith("<think>"):
         end = stripped.find("</think>", 7)
         assert parsed.think == stripped[7 : end if end >= 0 else len(stripped)].strip()
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ([1], calls.CALL_NOT_OBJECT),
+        ({"parameters": {}}, calls.CALL_WITHOUT_NAME),
+        ({"name": "f", "parameters": "x=1"}, calls.ARGUMENTS_NOT_OBJECT),
+    ],
+)
+def test_one_call_validator_for_model_output_ground_truths_gold_calls_and_records(value, problem):
+    import json
+    import re
+
+    from verl_toolrl.benchmarks.apibank import item_from_record
+    from verl_toolrl.data.errors import RecordError
+    from verl_toolrl.data.xlam import xlam_calls
+    from verl_toolrl.reward import parse_ground_truth
+
+    assert calls.call_problem(value) == problem
+    text = f"<think> t </think>\n<tool_call>\n{json.dumps(value)}\n</tool_call>"
+    assert parse_response(text).error == problem  # model output: a reason code
+    said = re.escape(calls.describe_call_problem(problem))
+    with pytest.raises(ValueError, match=f"call 1 {said}"):  # a ground truth
+        parse_ground_truth(text)
+    with pytest.raises(ValueError, match=f"the gold call {said}"):  # an API-Bank gold call
+        item_from_record({"system": "S", "user": "U", "answer": [value]}, 1, 0)
+    record = {"name": "f", "arguments": "x=1"} if problem == calls.ARGUMENTS_NOT_OBJECT else value
+    with pytest.raises(RecordError, match=re.escape(calls.describe_call_problem(problem, "arguments"))):
+        xlam_calls([record])  # a data record's call

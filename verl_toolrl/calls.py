@@ -125,7 +125,7 @@ class Parsed:
         return tuple(
             ToolCall(value["name"], value[key])
             for value in self.raw_calls or ()
-            if _call_problem(value, key) is None
+            if call_problem(value, key) is None
         )
 
     @property
@@ -134,7 +134,7 @@ class Parsed:
         if self.error is None or self.raw_calls is None:
             return len(self.raw_calls or ())
         key = ARGUMENTS_KEY[self.format]
-        return sum(_call_problem(value, key) is None for value in self.raw_calls)
+        return sum(call_problem(value, key) is None for value in self.raw_calls)
 
     @property
     def ok(self) -> bool:
@@ -182,8 +182,16 @@ def _decode(text: str) -> Any:
     return value
 
 
-def _call_problem(value: Any, arguments_key: str) -> str | None:
-    """Why a decoded JSON value is not a call, or None when it is one."""
+def call_problem(value: Any, arguments_key: str = ARGUMENTS_KEY["toolrl"]) -> str | None:
+    """Why a decoded JSON value is not a call (``CALL_NOT_OBJECT``, ``CALL_WITHOUT_NAME`` or
+    ``ARGUMENTS_NOT_OBJECT``), or None when it is one: an object with a string ``"name"`` and an object
+    under ``arguments_key``. The one definition of a call, for model output and data alike.
+
+    >>> call_problem({"name": "f", "parameters": {}}), call_problem({"name": "f"}), call_problem([1])
+    (None, 'arguments_not_object', 'call_not_object')
+    >>> call_problem({"name": 3, "arguments": {}}, "arguments")
+    'call_without_name'
+    """
     if type(value) is not dict:
         return CALL_NOT_OBJECT
     if type(value.get("name")) is not str:
@@ -191,6 +199,19 @@ def _call_problem(value: Any, arguments_key: str) -> str | None:
     if type(value.get(arguments_key)) is not dict:
         return ARGUMENTS_NOT_OBJECT
     return None
+
+
+def describe_call_problem(problem: str, arguments_key: str = ARGUMENTS_KEY["toolrl"]) -> str:
+    """What a :func:`call_problem` code means, to follow "call N" in a message about data.
+
+    >>> describe_call_problem("arguments_not_object", "arguments")
+    'has no "arguments" object'
+    """
+    return {
+        CALL_NOT_OBJECT: "is not a JSON object",
+        CALL_WITHOUT_NAME: 'has no string "name"',
+        ARGUMENTS_NOT_OBJECT: f'has no "{arguments_key}" object',
+    }[problem]
 
 
 def _read_calls(chunks: list[str], arguments_key: str) -> tuple[tuple[Any, ...] | None, str | None, int | None]:
@@ -202,7 +223,7 @@ def _read_calls(chunks: list[str], arguments_key: str) -> tuple[tuple[Any, ...] 
         except _DECODE_ERRORS:
             return None, BAD_JSON, index
     for index, value in enumerate(raw, start=1):
-        problem = _call_problem(value, arguments_key)
+        problem = call_problem(value, arguments_key)
         if problem is not None:
             return tuple(raw), problem, index
     return tuple(raw), None, None

@@ -31,7 +31,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from verl_toolrl.calls import Format, ToolCall, parse_response, render_output
+from verl_toolrl.calls import (
+    CALL_WITHOUT_NAME,
+    Format,
+    ToolCall,
+    call_problem,
+    describe_call_problem,
+    parse_response,
+    render_output,
+)
 from verl_toolrl.data.errors import (
     BAD_GROUND_TRUTH,
     EMPTY_TARGET,
@@ -123,6 +131,10 @@ def check_target(sample: Sample) -> None:
         raise RecordError("target", EMPTY_TARGET, "the target has neither calls nor a response")
     names = {tool["name"] for tool in sample.tools}
     for number, call in enumerate(sample.calls):
+        problem = call_problem({"name": call.name, "parameters": call.arguments})
+        if problem is not None:
+            field = "name" if problem == CALL_WITHOUT_NAME else "arguments"
+            raise RecordError(f"target.calls[{number}].{field}", WRONG_TYPE, f"the call {describe_call_problem(problem)}")
         if call.name not in names:
             listed = ", ".join(sorted(names)) or "no tools"
             raise RecordError(
@@ -130,9 +142,9 @@ def check_target(sample: Sample) -> None:
                 UNKNOWN_TOOL,
                 f"{call.name!r} is not in the tool list ({listed})",
             )
-        if not isinstance(call.arguments, dict) or not all(isinstance(key, str) for key in call.arguments):
+        if not all(isinstance(key, str) for key in call.arguments):
             raise RecordError(
-                f"target.calls[{number}].arguments", WRONG_TYPE, "arguments must be a JSON object"
+                f"target.calls[{number}].arguments", WRONG_TYPE, "argument names must be strings (JSON object keys)"
             )
 
 

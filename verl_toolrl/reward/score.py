@@ -18,6 +18,8 @@ from verl_toolrl.calls import (
     CALL_OPEN,
     FORMATS,
     RESPONSE_OPEN,
+    call_problem,
+    describe_call_problem,
     loads_or_none,
     parse_response,
     released_call_lines,
@@ -130,12 +132,9 @@ def _bad_ground_truth(problem: str, text: str) -> ValueError:
 
 
 def _check_call(value: Any, index: int, key: str, text: str) -> dict:
-    if not isinstance(value, dict):
-        raise _bad_ground_truth(f"call {index} is not a JSON object", text)
-    if not isinstance(value.get("name"), str):
-        raise _bad_ground_truth(f'call {index} has no string "name"', text)
-    if not isinstance(value.get(key), dict):
-        raise _bad_ground_truth(f'call {index} has no "{key}" object', text)
+    problem = call_problem(value, key)
+    if problem is not None:
+        raise _bad_ground_truth(f"call {index} {describe_call_problem(problem, key)}", text)
     return value
 
 
