@@ -41,7 +41,7 @@ def toolrl(*lines: str, response: str | None = None) -> str:
     ],
 )
 def test_toolrl_reasons(text, reason):
-    assert parse_response(text).reason == reason
+    assert parse_response(text).located_reason == reason
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_toolrl_reasons(text, reason):
 )
 def test_call_problems_come_first_and_decide_calls_ok(text, fmt, calls_ok, reason):
     parsed = parse_response(text, fmt)
-    assert (parsed.calls_ok, parsed.reason) == (calls_ok, reason)
+    assert (parsed.calls_ok, parsed.located_reason) == (calls_ok, reason)
     assert bool(parsed.calls) == calls_ok
 
 
@@ -97,7 +97,7 @@ def test_raw_calls_follow_the_released_block_rule():
 )
 def test_hermes(text, reason, n_calls, response):
     parsed = parse_response(text, "hermes")
-    assert (parsed.reason, len(parsed.calls), parsed.response) == (reason, n_calls, response)
+    assert (parsed.located_reason, len(parsed.calls), parsed.response) == (reason, n_calls, response)
 
 
 @pytest.mark.parametrize("fmt", calls.FORMATS)
@@ -116,7 +116,7 @@ def test_render_then_parse_round_trips(fmt, call_list, response):
         before = text.index(response) < text.index(calls.CALL_OPEN)
         assert before == (fmt == "hermes"), text
     parsed = parse_response(text, fmt)
-    assert parsed.ok, parsed.reason
+    assert parsed.ok, parsed.located_reason
     assert (parsed.think, list(parsed.calls), parsed.response) == ("Reasoning here.", call_list, response)
 
 
@@ -138,12 +138,12 @@ TAGS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<response>", "</r
 @pytest.mark.parametrize("fmt", calls.FORMATS)
 def test_parse_never_raises(fmt, text):
     parsed = parse_response(text, fmt)
-    assert parsed.error in (None, *calls.REASONS)
+    assert parsed.reason in (None, *calls.REASONS)
     assert all(isinstance(call.name, str) and isinstance(call.arguments, dict) for call in parsed.calls)
 
 
 def test_parse_survives_non_strings():
-    assert parse_response(None).error == "missing_think"  # type: ignore[arg-type]
+    assert parse_response(None).reason == "missing_think"  # type: ignore[arg-type]
 
 
 json_text = st.recursive(
@@ -206,7 +206,7 @@ def test_one_call_validator_for_model_output_ground_truths_gold_calls_and_record
 
     assert calls.call_problem(value) == problem
     text = f"<think> t </think>\n<tool_call>\n{json.dumps(value)}\n</tool_call>"
-    assert parse_response(text).error == problem  # model output: a reason code
+    assert parse_response(text).reason == problem  # model output: a reason code
     said = re.escape(calls.describe_call_problem(problem))
     with pytest.raises(ValueError, match=f"call 1 {said}"):  # a ground truth
         parse_ground_truth(text)

@@ -30,7 +30,7 @@ RESPONSE_OPEN, RESPONSE_CLOSE = "<response>", "</response>"
 #: The key holding a call's arguments in each format's JSON objects.
 ARGUMENTS_KEY: dict[str, str] = {"toolrl": "parameters", "hermes": "arguments"}
 
-# Reason codes; ``Parsed.error`` is one of these or None. Problems of the calls themselves (the first five
+# Reason codes; ``Parsed.reason`` is one of these or None. Problems of the calls themselves (the first five
 # after the think reasons, ``CALL_ERRORS``) are reported before a missing or unclosed think, then the rest
 # in the order listed.
 MISSING_THINK = "missing_think"  # the response does not start with <think>
@@ -73,11 +73,12 @@ class Parsed:
     ``think`` and ``response`` are the stripped texts of those blocks (None when absent). ``raw_calls``
     holds the JSON value of every call line/block exactly as ``json.loads`` returns it (``None`` when
     there is no complete tool-call block or a line is not JSON): what the reward compares. ``calls``
-    holds the well-formed ones as :class:`ToolCall`. ``error`` is the first reason code found (see
-    ``REASONS``) and ``error_at`` the 1-based call it refers to, when it refers to one.
+    holds the well-formed ones as :class:`ToolCall`. ``reason`` is the first reason code found (see
+    ``REASONS``), ``reason_at`` the 1-based call it refers to when it refers to one, and
+    ``located_reason`` both in one string (``"bad_json@2"``).
     """
 
-    __slots__ = ("_text", "_think_span", "error", "error_at", "format", "raw_calls", "response")
+    __slots__ = ("_text", "_think_span", "format", "raw_calls", "reason", "reason_at", "response")
 
     def __init__(
         self,
@@ -85,16 +86,16 @@ class Parsed:
         think_span: tuple[int, int] | None,
         response: str | None,
         raw_calls: tuple[Any, ...] | None,
-        error: str | None,
-        error_at: int | None,
+        reason: str | None,
+        reason_at: int | None,
         format: str,
     ) -> None:
         self._text, self._think_span = text, think_span  # the think is cut out only when asked for
-        self.response, self.raw_calls, self.error, self.error_at, self.format = (
+        self.response, self.raw_calls, self.reason, self.reason_at, self.format = (
             response,
             raw_calls,
-            error,
-            error_at,
+            reason,
+            reason_at,
             format,
         )
 
@@ -106,7 +107,7 @@ class Parsed:
         return self._text[start:end].strip()
 
     def _fields(self) -> tuple[Any, ...]:
-        return (self.think, self.response, self.raw_calls, self.error, self.error_at, self.format)
+        return (self.think, self.response, self.raw_calls, self.reason, self.reason_at, self.format)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Parsed) and self._fields() == other._fields()
@@ -116,7 +117,7 @@ class Parsed:
     def __repr__(self) -> str:
         return (
             f"Parsed(think={self.think!r}, calls={self.calls!r}, response={self.response!r}, "
-            f"error={self.error!r}, error_at={self.error_at!r}, format={self.format!r})"
+            f"reason={self.reason!r}, reason_at={self.reason_at!r}, format={self.format!r})"
         )
 
     @property
@@ -131,27 +132,27 @@ class Parsed:
     @property
     def num_calls(self) -> int:
         """``len(calls)``, without building them."""
-        if self.error is None or self.raw_calls is None:
+        if self.reason is None or self.raw_calls is None:
             return len(self.raw_calls or ())
         key = ARGUMENTS_KEY[self.format]
         return sum(call_problem(value, key) is None for value in self.raw_calls)
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.reason is None
 
     @property
     def calls_ok(self) -> bool:
         """The tool-call part is well formed, whatever else is wrong (e.g. a missing think): the calls
         can be scored as the model meant them."""
-        return self.error not in CALL_ERRORS
+        return self.reason not in CALL_ERRORS
 
     @property
-    def reason(self) -> str | None:
-        """``error`` with its position, e.g. ``"bad_json@2"``; None when the response is well formed."""
-        if self.error is None or self.error_at is None:
-            return self.error
-        return f"{self.error}@{self.error_at}"
+    def located_reason(self) -> str | None:
+        """``reason`` with its position, e.g. ``"bad_json@2"``; None when the response is well formed."""
+        if self.reason is None or self.reason_at is None:
+            return self.reason
+        return f"{self.reason}@{self.reason_at}"
 
 
 def loads_or_none(text: str) -> tuple[bool, Any]:
@@ -279,7 +280,7 @@ def _has_stray_text(text: str, position: int, blocks: tuple[tuple[int, int], ...
 
 def _parse_toolrl(text: str) -> Parsed:
     """Parse a stripped response in the toolrl format: think, then one ``<tool_call>`` block with a JSON
-    call per line, then an optional ``<response>``; the first problem found becomes ``Parsed.error``."""
+    call per line, then an optional ``<response>``; the first problem found becomes ``Parsed.reason``."""
     think_span, rest_at, think_error = _split_think(text)
     call_start, call_end, lines = _call_block(text)
     raw, error, error_at = _read_calls(lines, ARGUMENTS_KEY["toolrl"]) if lines is not None else (None, None, None)
@@ -375,7 +376,7 @@ def parse_response(text: str, format: Format = "toolrl") -> Parsed:
     >>> p = parse_response('<think> look up </think>\\n<tool_call>\\n{"name": "f", "parameters": {"x": 1}}\\n</tool_call>')
     >>> p.think, p.calls, p.response, p.ok
     ('look up', (ToolCall(name='f', arguments={'x': 1}),), None, True)
-    >>> parse_response('<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n{oops}\\n</tool_call>').reason
+    >>> parse_response('<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n{oops}\\n</tool_call>').located_reason
     'bad_json@2'
     >>> h = parse_response('<think>\\nok\\n</think>\\n\\n<tool_call>\\n{"name": "f", "arguments": {}}\\n</tool_call>', "hermes")
     >>> h.calls, h.ok

@@ -287,7 +287,7 @@ def parse_history(text: str) -> list[dict[str, Any]]:
                 response, position = _take(text, position, f"\n{RESPONSE_OPEN} ", f" {RESPONSE_CLOSE}")
             output = parse_response(text[start:position])  # the one grammar of model output
             if not output.calls_ok:
-                raise ValueError(f"assistant output at character {start}: {output.reason}")
+                raise ValueError(f"assistant output at character {start}: {output.located_reason}")
             turns.append({"role": "assistant", "think": think, "calls": list(output.calls), "response": response})
         else:
             raise ValueError(f"unexpected text at character {position}: {text[position:position + 40]!r}")

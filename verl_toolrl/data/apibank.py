@@ -76,7 +76,7 @@ def apibank_turns(user: str, field: str = "user") -> tuple[dict[str, Any], ...]:
         else:
             block = parse_response(f"{CALL_OPEN}\n{body}\n{CALL_CLOSE}")  # the one grammar of calls
             if not block.calls_ok:
-                raise RecordError(field, BAD_LAYOUT, f"a history call is not a JSON call ({block.reason}): {body[:80]!r}")
+                raise RecordError(field, BAD_LAYOUT, f"a history call is not a JSON call ({block.located_reason}): {body[:80]!r}")
             turns[-1]["calls"].extend(block.calls)
     for turn in turns:
         if turn["role"] == "assistant":

@@ -177,7 +177,7 @@ def check_ground_truth(ground_truth: str, sample: Sample, format: Format = "tool
     where = "reward_model.ground_truth"
     parsed = parse_response(ground_truth, format)
     if not parsed.ok:
-        raise RecordError(where, BAD_GROUND_TRUTH, f"the parser reads it as {parsed.reason}")
+        raise RecordError(where, BAD_GROUND_TRUTH, f"the parser reads it as {parsed.located_reason}")
     if parsed.calls != tuple(sample.calls):
         raise RecordError(where, BAD_GROUND_TRUTH, "the parser reads other calls than the target's")
     expected_response = sample.response.strip() if sample.response is not None else None

@@ -54,7 +54,7 @@ def score_response(text: str, item: ApiBankItem, format: Format = "toolrl") -> d
     'missing_think'
     """
     parsed = parse_response(text, format)
-    return {**score_calls(parsed.calls, item.gold), "reason": parsed.error}
+    return {**score_calls(parsed.calls, item.gold), "reason": parsed.reason}
 
 
 def score_toolrl(text: str, item: ApiBankItem) -> dict[str, Any]:

@@ -150,7 +150,7 @@ def _decode(output: str, format: Format, protocol: Protocol, language: str) -> t
         return decode_ast(output), None, None
     parsed = parse_response(output, format)
     decoded = decoded_calls(parsed.calls, language) if parsed.calls_ok else None
-    return decoded, parsed.error, parsed.reason
+    return decoded, parsed.reason, parsed.located_reason
 
 
 def score_item(item: BfclItem, output: str, format: Format = "toolrl", protocol: Protocol = "strict") -> ItemScore:

@@ -156,7 +156,7 @@ def parse_ground_truth(text: str, format: str = "toolrl") -> GroundTruth:
     if format == "hermes":
         parsed = parse_response(text, "hermes")
         if not parsed.ok or parsed.raw_calls is None:
-            raise _bad_ground_truth(f"not a well-formed hermes response ({parsed.reason})", text)
+            raise _bad_ground_truth(f"not a well-formed hermes response ({parsed.located_reason})", text)
         calls = tuple(_check_call(v, i, key, text) for i, v in enumerate(parsed.raw_calls, 1))
         return GroundTruth(calls, bool(calls), parsed.response is not None)
     has_call, has_response = CALL_OPEN in text, RESPONSE_OPEN in text
@@ -229,7 +229,7 @@ def compute_score(
     parsed = parse_response(text, opts.format)
     pred = parsed.raw_calls
     if opts.format == "toolrl":
-        layout_ok = toolrl_layout_ok(text, gt.has_call, gt.has_response, parsed.error is None)
+        layout_ok = toolrl_layout_ok(text, gt.has_call, gt.has_response, parsed.reason is None)
     else:
         layout_ok = hermes_layout_ok(parsed, gt.has_call, gt.has_response)
         pred = pred or None  # no block at all is no call list, as in the toolrl format
@@ -269,7 +269,7 @@ def compute_score(
         "format_reward": format_reward,
         "correctness_reward": correctness,
         "length_reward": length,
-        "parsed": 1.0 if parsed.error is None else 0.0,
+        "parsed": 1.0 if parsed.reason is None else 0.0,
         "num_calls": float(parsed.num_calls),
         "exact_match": 1.0 if exact else 0.0,
     }
