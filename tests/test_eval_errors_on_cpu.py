@@ -122,6 +122,11 @@ def test_a_json_error_reads_once(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as error:
         read_local(path)
     assert str(error.value) == f"{path}: not JSON (Unterminated string starting at: line 1 column 9)"
+    lines = tmp_path / "bad.jsonl"
+    lines.write_text('{"id": 1}\n{"id": "unterminated}\n')
+    with pytest.raises(SourceError) as error:
+        read_local(lines)
+    assert str(error.value) == f"{lines}: line 2 is not JSON (Invalid control character at: column 22)"
 
 
 def test_a_corrupt_parquet_given_to_a_preprocessor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,7 +48,7 @@ def read_local(path: str | os.PathLike) -> list[dict[str, Any]]:
                 try:
                     records.append(json.loads(line))
                 except json.JSONDecodeError as error:
-                    raise SourceError(f"{path}: line {number} is not JSON ({error.msg})") from None
+                    raise SourceError(f"{path}: line {number} is not JSON ({error.msg}: column {error.colno})") from None
         return records
     if suffix == ".json":
         with open(path, encoding="utf-8") as handle:
