@@ -25,12 +25,12 @@ from verl_toolrl.agent_loop import AGENT_NAME
 from verl_toolrl.chat_template import ThinkPrefill, think_prefill
 from verl_toolrl.data.cli import main as data_main
 from verl_toolrl.preflight import (
-    byte_level_tokenizer,
     chat_prompt_ids,
     compose_recipe,
     preflight,
     score_ground_truths,
 )
+from verl_toolrl.stand_in import byte_level_tokenizer
 from verl_toolrl.verl_batch import agent_loop_sample
 
 TEMPLATES = Path(__file__).resolve().parent / "chat_templates"

@@ -86,7 +86,7 @@ def think_prefill(tokenizer: Any, chat_template_kwargs: Mapping[str, Any] | None
     to it (``data.apply_chat_template_kwargs``, e.g. ``enable_thinking``). A tokenizer without a chat
     template prefills nothing.
 
-    >>> from verl_toolrl.preflight import byte_level_tokenizer
+    >>> from verl_toolrl.stand_in import byte_level_tokenizer
     >>> tokenizer = byte_level_tokenizer()
     >>> think_prefill(tokenizer).kind
     'none'
