@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
+
 from verl_toolrl.benchmarks import bfcl as bfcl_data
 from verl_toolrl.eval import bfcl
 from verl_toolrl.eval.generations import Generation, RunInfo, append_generations, write_run_info
@@ -77,8 +79,9 @@ def main() -> None:
         check_n, _ = best_of(args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=args.workers, protocol=args.protocol))
         print(f"checking only (in memory): 1 process {len(pairs) / check_1:8.0f} items/s, "
               f"{args.workers} processes {len(pairs) / check_n:8.0f} items/s")
-        verdict = "meets" if parallel < TARGET_SECONDS else "MISSES"
-        print(f"target: all {count} items in < {TARGET_SECONDS:.0f} s -> {parallel:.2f} s, {verdict} the target")
+        check = Verdicts()
+        check.target(f"scoring all {count} items", f"{parallel:.2f} s", f"< {TARGET_SECONDS:.0f} s", parallel < TARGET_SECONDS)
+    check.finish()
 
 
 if __name__ == "__main__":

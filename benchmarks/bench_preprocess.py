@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
+
 from verl_toolrl.data.pipeline import convert_records
 from verl_toolrl.data.schema import write_parquet
 from verl_toolrl.data.xlam import xlam_record_to_samples
@@ -71,8 +73,9 @@ def main() -> None:
     )
     print(f"ratio to baseline: {total / base:.1f}x")
     scaled = total * 60_000 / args.rows
-    verdict = "met" if scaled < TARGET_SECONDS else "MISSED"
-    print(f"60k rows: {scaled:.1f} s against the {TARGET_SECONDS:.0f} s target: {verdict}")
+    check = Verdicts()
+    check.target("60k rows converted, checked and written", f"{scaled:.1f} s", f"< {TARGET_SECONDS:.0f} s", scaled < TARGET_SECONDS)
+    check.finish()
 
 
 if __name__ == "__main__":

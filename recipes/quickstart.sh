@@ -20,7 +20,14 @@ export DATA_DIR="${DATA_DIR:-$HOME/data/toolrl}"
 export RECIPE="${RECIPE:-toolrl_grpo}"
 export MODEL="${MODEL:-Qwen/Qwen2.5-3B-Instruct}"
 
-echo "== 1/4 data: the paper's 4k training mix (ToolACE, Hammer, xLAM) -> $DATA_DIR"
+# One quick probe of the hub instead of every tool's retries: offline from here on when it does not answer.
+python -m verl_toolrl hub || export HF_HUB_OFFLINE=1
+
+echo "== 1/4 plugin and settings: is the toolrl reward manager registered in verl, are the overrides valid?"
+python -m verl_toolrl check --config-name "$RECIPE" "$@"
+
+demo=""
+echo "== 2/4 data: the paper's 4k training mix (ToolACE, Hammer, xLAM) -> $DATA_DIR"
 if [[ -f "$DATA_DIR/train.parquet" && -f "$DATA_DIR/test.parquet" ]]; then
     echo "already there (delete $DATA_DIR to rebuild it)"
 else
@@ -30,9 +37,11 @@ else
         ${TOOLACE_FILE:+--toolace "$TOOLACE_FILE"} ${XLAM_FILE:+--xlam "$XLAM_FILE"} ${DATA_ARGS:-}; then
         :
     elif [[ -z "${TOOLACE_FILE:-}${XLAM_FILE:-}" && -f "$samples/toolace.json" && -f "$samples/xlam.json" ]]; then
+        full_data_dir="$DATA_DIR"
         export DATA_DIR="$DATA_DIR-samples" HF_HUB_OFFLINE=1  # no more waiting on the hub in later steps
+        demo=1
         echo "The hub datasets are out of reach; building a small demo mix from the real sample records in"
-        echo "$samples instead, into $DATA_DIR (train on the full mix when the hub is reachable)."
+        echo "$samples instead, into $DATA_DIR: enough for the checks below, far too small to train on."
         python -m data_preprocess.mix --output "$DATA_DIR" --seed 0 --skip-invalid \
             --toolace "$samples/toolace.json" --xlam "$samples/xlam.json" \
             --toolace-count 5 --hammer-count 1 --xlam-count 5 --test-fraction 0.3
@@ -40,9 +49,6 @@ else
         exit 1
     fi
 fi
-
-echo "== 2/4 plugin: is the toolrl reward manager registered in verl?"
-python -m verl_toolrl check
 
 echo "== 3/4 recipe and reward: compose $RECIPE, validate it with verl, score the data's ground truths"
 python -m verl_toolrl preflight --config-name "$RECIPE" \
@@ -53,7 +59,12 @@ echo "== 4/4 training"
 if ! python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
     echo "Training needs a GPU (and vLLM: pip install -e '.[gpu]'): no CUDA device is visible here, so this"
     echo "quickstart stops after the CPU checks above, all of which passed. On a GPU machine, run:"
-    echo "    DATA_DIR=$DATA_DIR RECIPE=$RECIPE MODEL=$MODEL bash recipes/run_toolrl.sh $*"
+    if [[ -n "$demo" ]]; then
+        echo "    python -m data_preprocess.mix --output $full_data_dir --seed 0 --skip-invalid   # with hub access: the full 4k mix"
+        echo "    DATA_DIR=$full_data_dir RECIPE=$RECIPE MODEL=$MODEL bash recipes/run_toolrl.sh $*"
+    else
+        echo "    DATA_DIR=$DATA_DIR RECIPE=$RECIPE MODEL=$MODEL bash recipes/run_toolrl.sh $*"
+    fi
     exit 0
 fi
 if ! python -c "import vllm" 2>/dev/null; then

@@ -36,8 +36,30 @@ for split in train test; do
     fi
 done
 
-# Fail now, with the real import error, rather than as "Unknown reward manager" after the model loads.
-python -m verl_toolrl check
+# Hydra overrides among the arguments (main_ppo's own flags such as --cfg job are left out).
+overrides=()
+for arg in "$@"; do
+    if [[ "$arg" == *=* && "$arg" != -* ]] || [[ "$arg" == "~"* ]]; then overrides+=("$arg"); fi
+done
+# Fail now, with the real import error or a one-line setting error, rather than as "Unknown reward
+# manager" or a traceback after the model loads.
+python -m verl_toolrl check --config-name "$RECIPE" --config-path "$recipes" ${overrides[@]+"${overrides[@]}"}
+
+# Training needs what main_ppo imports once Ray is up; say now what is missing (printing the config with
+# --cfg or --help needs none of it).
+if [[ " $* " != *" --cfg "* && " $* " != *" --help "* && " $* " != *" -h "* ]]; then
+    missing="$(python -c '
+import importlib.util
+import torch
+needs = [] if torch.cuda.is_available() else ["a CUDA GPU (torch sees none)"]
+needs += [f"the {name} package" for name in ("vllm", "transfer_queue") if importlib.util.find_spec(name) is None]
+print(", ".join(needs))')"
+    if [[ -n "$missing" ]]; then
+        echo "run_toolrl.sh: cannot train here, missing $missing: training needs a GPU (pip install -e '.[gpu]')," \
+             "or the CPU training path (see the README's CPU training section)" >&2
+        exit 2
+    fi
+fi
 
 echo "run_toolrl.sh: $RECIPE on $MODEL, data $DATA_DIR, ${NNODES}x${N_GPUS} GPUs, rollout TP $ROLLOUT_TP, offload $OFFLOAD"
 exec python -m verl.trainer.main_ppo --config-path "$recipes" --config-name "$RECIPE" \

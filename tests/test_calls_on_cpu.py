@@ -41,7 +41,7 @@ def toolrl(*lines: str, response: str | None = None) -> str:
     ],
 )
 def test_toolrl_reasons(text, reason):
-    assert parse_response(text).reason == reason
+    assert parse_response(text).located_reason == reason
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_toolrl_reasons(text, reason):
 )
 def test_call_problems_come_first_and_decide_calls_ok(text, fmt, calls_ok, reason):
     parsed = parse_response(text, fmt)
-    assert (parsed.calls_ok, parsed.reason) == (calls_ok, reason)
+    assert (parsed.calls_ok, parsed.located_reason) == (calls_ok, reason)
     assert bool(parsed.calls) == calls_ok
 
 
@@ -97,7 +97,7 @@ def test_raw_calls_follow_the_released_block_rule():
 )
 def test_hermes(text, reason, n_calls, response):
     parsed = parse_response(text, "hermes")
-    assert (parsed.reason, len(parsed.calls), parsed.response) == (reason, n_calls, response)
+    assert (parsed.located_reason, len(parsed.calls), parsed.response) == (reason, n_calls, response)
 
 
 @pytest.mark.parametrize("fmt", calls.FORMATS)
@@ -111,11 +111,12 @@ def test_hermes(text, reason, n_calls, response):
     ],
 )
 def test_render_then_parse_round_trips(fmt, call_list, response):
-    if fmt == "hermes" and call_list and response:
-        pass  # hermes text goes before the calls; still a round trip
     text = render_output("Reasoning here.", call_list, response, fmt)
+    if call_list and response:  # toolrl: <response> after the calls; hermes: the plain text before them
+        before = text.index(response) < text.index(calls.CALL_OPEN)
+        assert before == (fmt == "hermes"), text
     parsed = parse_response(text, fmt)
-    assert parsed.ok, parsed.reason
+    assert parsed.ok, parsed.located_reason
     assert (parsed.think, list(parsed.calls), parsed.response) == ("Reasoning here.", call_list, response)
 
 
@@ -137,12 +138,12 @@ TAGS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<response>", "</r
 @pytest.mark.parametrize("fmt", calls.FORMATS)
 def test_parse_never_raises(fmt, text):
     parsed = parse_response(text, fmt)
-    assert parsed.error in (None, *calls.REASONS)
+    assert parsed.reason in (None, *calls.REASONS)
     assert all(isinstance(call.name, str) and isinstance(call.arguments, dict) for call in parsed.calls)
 
 
 def test_parse_survives_non_strings():
-    assert parse_response(None).error == "missing_think"  # type: ignore[arg-type]
+    assert parse_response(None).reason == "missing_think"  # type: ignore[arg-type]
 
 
 json_text = st.recursive(
@@ -184,3 +185,33 @@ def test_toolrl_parse_agrees_with_plain_definitions(text):
     if stripped.startswith("<think>"):
         end = stripped.find("</think>", 7)
         assert parsed.think == stripped[7 : end if end >= 0 else len(stripped)].strip()
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ([1], calls.CALL_NOT_OBJECT),
+        ({"parameters": {}}, calls.CALL_WITHOUT_NAME),
+        ({"name": "f", "parameters": "x=1"}, calls.ARGUMENTS_NOT_OBJECT),
+    ],
+)
+def test_one_call_validator_for_model_output_ground_truths_gold_calls_and_records(value, problem):
+    import json
+    import re
+
+    from verl_toolrl.benchmarks.apibank import item_from_record
+    from verl_toolrl.data.errors import RecordError
+    from verl_toolrl.data.xlam import xlam_calls
+    from verl_toolrl.reward import parse_ground_truth
+
+    assert calls.call_problem(value) == problem
+    text = f"<think> t </think>\n<tool_call>\n{json.dumps(value)}\n</tool_call>"
+    assert parse_response(text).reason == problem  # model output: a reason code
+    said = re.escape(calls.describe_call_problem(problem))
+    with pytest.raises(ValueError, match=f"call 1 {said}"):  # a ground truth
+        parse_ground_truth(text)
+    with pytest.raises(ValueError, match=f"the gold call {said}"):  # an API-Bank gold call
+        item_from_record({"system": "S", "user": "U", "answer": [value]}, 1, 0)
+    record = {"name": "f", "arguments": "x=1"} if problem == calls.ARGUMENTS_NOT_OBJECT else value
+    with pytest.raises(RecordError, match=re.escape(calls.describe_call_problem(problem, "arguments"))):
+        xlam_calls([record])  # a data record's call

@@ -25,12 +25,12 @@ from verl_toolrl.agent_loop import AGENT_NAME
 from verl_toolrl.chat_template import ThinkPrefill, think_prefill
 from verl_toolrl.data.cli import main as data_main
 from verl_toolrl.preflight import (
-    byte_level_tokenizer,
     chat_prompt_ids,
     compose_recipe,
     preflight,
     score_ground_truths,
 )
+from verl_toolrl.stand_in import byte_level_tokenizer
 from verl_toolrl.verl_batch import agent_loop_sample
 
 TEMPLATES = Path(__file__).resolve().parent / "chat_templates"
@@ -102,7 +102,7 @@ def test_the_manager_detects_the_prefill_at_start_up_and_the_option_overrides_it
     assert manager_for(hybrid, "reward.reward_kwargs.think_prefill=open").think_prefill.text == "<think>\n"
     closed = manager_for(hybrid, "+data.apply_chat_template_kwargs.enable_thinking=false")
     assert closed.think_prefill.kind == "closed"
-    with pytest.raises(ValueError, match="unknown think_prefill 'on'; valid think_prefills: auto, none, open"):
+    with pytest.raises(ValueError, match="think_prefill: unknown value 'on'; valid choices: auto, none, open"):
         manager_for(hybrid, "reward.reward_kwargs.think_prefill=on")
 
 

@@ -214,7 +214,7 @@ def test_written_parquet_loads_through_verls_rlhf_dataset(tmp_path, samples):
     from omegaconf import OmegaConf
     from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn
 
-    from verl_toolrl.preflight import byte_level_tokenizer
+    from verl_toolrl.stand_in import byte_level_tokenizer
 
     assert run("toolace", "--input", samples / "toolace.json", "--output", tmp_path / "data") == 0
     path = tmp_path / "data/train.parquet"

@@ -118,3 +118,42 @@ def test_hermes_rows_use_the_hermes_prompt_and_targets(released_rows):
     )
     assert parse_response(target, "hermes").calls == sample.calls
     assert user.startswith("**Dialogue Records History**\n<user> ")
+
+
+def test_the_lenient_readers_agree_with_the_exact_grammar():
+    """history_blocks and tool_listing_entries (used on released API-Bank prompts and by the mix's
+    decontamination) read what prompts renders, as parse_history and parse_toolrl_tools do."""
+    import json
+
+    from verl_toolrl.calls import ToolCall
+    from verl_toolrl.prompts import (
+        TOOLRL_RULES,
+        TOOLRL_TOOLS_HEADER,
+        history_blocks,
+        parse_history,
+        parse_toolrl_tools,
+        system_prompt,
+        tool_listing_entries,
+        user_prompt,
+    )
+
+    turns = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "think": "t", "calls": [ToolCall("get weather", {"city": "Paris"})], "response": None},
+        {"role": "tool", "content": '[{"name": "get weather", "results": "sunny"}]'},
+        {"role": "user", "content": "And Rome?"},
+    ]
+    text = user_prompt(turns)
+    exact = [(t["role"], t["content"]) for t in parse_history(text) if t["role"] != "assistant"]
+    lenient = [("tool" if tag == "obs" else tag, body) for tag, body in history_blocks(text) if tag in ("user", "obs")]
+    assert lenient == exact
+    assert [tag for tag, _ in history_blocks(text)] == ["user", "tool_call", "obs", "user"]
+
+    tools = [
+        {"name": "Get Weather", "description": "Now.\nTwo lines.", "parameters": {"city": {"type": "str"}}},
+        {"name": "a, b (c)", "description": "", "parameters": {}},
+    ]
+    system = system_prompt(tools)
+    listing = system.split(TOOLRL_TOOLS_HEADER, 1)[1].rsplit("\n\n" + TOOLRL_RULES, 1)[0]
+    entries = [(name, description, json.loads(parameters)) for name, description, parameters in tool_listing_entries(listing)]
+    assert entries == [(t["name"], t["description"], t["parameters"]) for t in parse_toolrl_tools(system)]

@@ -76,8 +76,8 @@ def test_unparseable_outputs_are_wrong_and_counted_by_reason() -> None:
         ({"user": "U", "answer": {"name": "f"}}, "row 0, field 'system'"),
         ({"system": "S", "user": "U"}, "row 0, field 'answer': missing"),
         ({"system": "S", "user": "U", "answer": []}, "row 0, field 'answer': no gold call"),
-        ({"system": "S", "user": "U", "answer": {"parameters": {}}}, "string 'name'"),
-        ({"system": "S", "user": "U", "answer": {"name": "f", "parameters": "x=1"}}, "'parameters' must be an object"),
+        ({"system": "S", "user": "U", "answer": {"parameters": {}}}, 'the gold call has no string "name"'),
+        ({"system": "S", "user": "U", "answer": {"name": "f", "parameters": "x=1"}}, 'the gold call has no "parameters" object'),
     ],
 )
 def test_bad_records_name_file_row_and_field(tmp_path: Path, record: object, message: str) -> None:

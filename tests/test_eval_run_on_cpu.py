@@ -40,7 +40,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("torch")
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from verl_toolrl.preflight import byte_level_tokenizer
+    from verl_toolrl.stand_in import byte_level_tokenizer
 
     tokenizer = byte_level_tokenizer()
     config = Qwen2Config(

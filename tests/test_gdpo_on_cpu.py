@@ -19,7 +19,8 @@ from verl.trainer.ppo.ray_trainer import compute_advantage
 from verl.trainer.ppo.reward import load_reward_manager
 from verl.utils.torch_functional import masked_whiten
 
-from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe
+from verl_toolrl.preflight import compose_recipe
+from verl_toolrl.stand_in import byte_level_tokenizer
 from verl_toolrl.verl_batch import agent_loop_sample, rollout_batch
 
 DATA = ["data.train_files=unused.parquet", "data.val_files=unused.parquet"]

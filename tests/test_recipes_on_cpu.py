@@ -18,13 +18,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from verl.trainer.ppo.reward import load_reward_manager
 
-from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe, preflight, validate_recipe
+from verl_toolrl.config_check import ConfigError
+from verl_toolrl.preflight import compose_recipe, preflight, validate_recipe
 from verl_toolrl.reward import VARIANTS, RewardOptions
 from verl_toolrl.reward_manager import MANAGER_OPTIONS
+from verl_toolrl.stand_in import byte_level_tokenizer, stand_in_model_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"
@@ -126,21 +127,7 @@ def test_the_recipe_composes_through_verl_main_ppo(name):
 def model_dir(tmp_path_factory) -> Path:
     """A local model folder (config and tokenizer, no weights): verl's validation reads the critic's
     model config, which would otherwise come from the hub."""
-    from transformers import Qwen2Config
-
-    path = tmp_path_factory.mktemp("model")
-    tokenizer = byte_level_tokenizer()
-    Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        architectures=["Qwen2ForCausalLM"],
-    ).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return stand_in_model_dir(tmp_path_factory.mktemp("model"))
 
 
 @pytest.mark.parametrize("name", sorted(RECIPE_SETTINGS))
@@ -157,7 +144,7 @@ def test_the_recipe_declares_every_reward_option_with_the_reward_cores_defaults(
 
 
 def test_an_undeclared_reward_option_fails_at_composition():
-    with pytest.raises(ConfigCompositionException):
+    with pytest.raises(ConfigError, match="^reward.reward_kwargs.varaint: unknown key; valid keys: variant,"):
         compose_recipe("toolrl_grpo", [*DATA, "reward.reward_kwargs.varaint=dynamic"])
 
 
@@ -248,7 +235,7 @@ def test_preflight_catches_data_written_for_another_format(data_dir):
 
 
 def test_preflight_stops_on_a_bad_reward_option(data_dir):
-    with pytest.raises(ValueError, match="valid variants: original"):
+    with pytest.raises(ConfigError, match="variant: unknown value 'orginal'; valid choices: original"):
         preflight(
             "toolrl_grpo",
             overrides_for(data_dir, "reward.reward_kwargs.variant=orginal"),
@@ -301,28 +288,31 @@ def test_the_launcher_refuses_a_missing_data_dir(tmp_path):
 
 
 def test_the_quickstart_runs_every_cpu_step_then_says_training_needs_a_gpu(shared_dir, tmp_path):
-    raw = shared_dir / "data" / "raw_samples"
+    # A newcomer's run: no local data files and no hub, so the demo mix of the shared sample records.
     result = run(
         ["bash", "recipes/quickstart.sh", "reward.reward_kwargs.variant=dynamic"],
         env={
             "DATA_DIR": str(tmp_path / "data"),
-            "TOOLACE_FILE": str(raw / "toolace.json"),
-            "XLAM_FILE": str(raw / "xlam.json"),
-            "DATA_ARGS": "--toolace-count 5 --hammer-count 1 --xlam-count 5 --test-fraction 0.3",
-            "HF_HUB_OFFLINE": "1",  # no hub here: the preflight falls back to its stand-in tokenizer at once
+            "HF_HUB_OFFLINE": "1",  # no hub here: the data and preflight steps fall back at once
             "CUDA_VISIBLE_DEVICES": "",
         },
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    assert (tmp_path / "data" / "train.parquet").is_file() and (tmp_path / "data" / "test.parquet").is_file()
+    demo = tmp_path / "data-samples"
+    assert (demo / "train.parquet").is_file() and (demo / "test.parquet").is_file()
+    assert "far too small to train on" in out
+    # the closing hint trains on the full mix, built first, never on the demo set
+    assert f"python -m data_preprocess.mix --output {tmp_path / 'data'} " in out
+    assert f"DATA_DIR={tmp_path / 'data'} RECIPE=toolrl_grpo" in out and f"DATA_DIR={demo}" not in out
     steps = [
-        "== 1/4 data",
-        "== 2/4 plugin",
+        "== 1/4 plugin and settings",
         "reward manager 'toolrl': registered",
+        "reward settings valid",
+        "== 2/4 data",
         "== 3/4 recipe",
         "verl validate_config passed",
-        "variant='dynamic'",
+        "built ToolRLRewardManager with RewardOptions(variant='dynamic'",
         "preflight: all checks passed",
         "== 4/4 training",
         "Training needs a GPU",
@@ -341,3 +331,22 @@ def test_dynamic_sampling_is_off_by_default_and_one_override_away():
     validate_recipe(config)
     assert (config.algorithm.filter_groups.enable, config.algorithm.filter_groups.metric) == (True, "reward")
     assert config.trainer.use_v1  # verl 0.9.1 filters groups in its v1 trainer's replay buffer only
+
+
+def test_setup_announces_each_step_and_lets_pip_show_progress(tmp_path):
+    # A stand-in for the interpreter and pip (the one thing a test cannot do here: install packages):
+    # it records every command, so the script's own steps run for real.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    log = tmp_path / "calls.log"
+    (venv / "bin" / "python").write_text(f'#!/usr/bin/env bash\necho "$*" >> {log}\n')
+    (venv / "bin" / "python").chmod(0o755)
+    (venv / "bin" / "activate").write_text(f'export PATH="{venv / "bin"}:$PATH"\n')
+    result = run(["bash", "recipes/setup.sh"], env={"VENV": str(venv), "PATH": f"{venv / 'bin'}:/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    steps = [line for line in result.stderr.splitlines() if line.startswith("setup: ")]
+    assert [line.split()[1] for line in steps] == ["2/5", "3/5", "4/5", "5/5"]
+    installs = [line for line in log.read_text().splitlines() if line.startswith("-m pip install")]
+    assert any("-e .[test,eval" in line for line in installs)
+    assert all("-q" not in line.split() for line in installs if "--upgrade pip" not in line)
+    assert all("--progress-bar on" in line for line in installs if "--upgrade pip" not in line)

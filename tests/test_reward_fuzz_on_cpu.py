@@ -121,9 +121,13 @@ def assert_in_range(text: str, fmt: str, variant: str, step: int, **options) -> 
         result = compute_score("fuzz", text, gt, step=step, variant=variant, format=fmt, **options)
         low, high = score_range(gt, step=step, variant=variant, format=fmt)
         assert low - 1e-12 <= result["score"] <= high + 1e-12, (variant, step, result)
-        assert result["format_reward"] + result["correctness_reward"] + result["length_reward"] == pytest.approx(
-            result["score"]
-        ) or variant == "binary"
+        if variant == "binary":  # its own rule: 1 only when both the format and the calls are right
+            assert result["score"] in (0.0, 1.0) and result["length_reward"] == 0.0, result
+            assert {result["format_reward"], result["correctness_reward"]} <= {0.0, 1.0}, result
+            assert result["score"] == result["format_reward"] * result["correctness_reward"], result
+        else:
+            parts = result["format_reward"] + result["correctness_reward"] + result["length_reward"]
+            assert parts == pytest.approx(result["score"]), (variant, result)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,13 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import RAY_TIMEOUT_S  # tests/conftest.py: the shared Ray settings
+from omegaconf import open_dict
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
 from verl.trainer.ppo.reward import load_reward_manager
 
-from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe
+from verl_toolrl.preflight import compose_recipe
 from verl_toolrl.reward import SCORE_KEYS, compute_score
 from verl_toolrl.reward_manager import ToolRLRewardManager
+from verl_toolrl.stand_in import byte_level_tokenizer
 from verl_toolrl.verl_batch import agent_loop_sample, rollout_batch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,22 +222,32 @@ def test_options_come_from_reward_kwargs(tokenizer):
     [
         (
             "reward.reward_kwargs.variant=dinamic",
-            "unknown reward variant 'dinamic'; valid variants: original, with_length",
+            "reward.reward_kwargs.variant: unknown value 'dinamic'; valid choices: original, with_length",
         ),
-        ("reward.reward_kwargs.format=json", "unknown format 'json'; valid formats: toolrl, hermes"),
-        ("reward.reward_kwargs.matching=best", "valid matchings: greedy, optimal"),
-        ("reward.reward_kwargs.schedule_steps=0", "schedule_steps must be a positive number"),
         (
-            "+reward.reward_kwargs.varaint=dynamic",
-            "unknown reward option 'varaint'; valid options: variant, format",
+            "reward.reward_kwargs.format=json",
+            "reward.reward_kwargs.format: unknown value 'json'; valid choices: toolrl, hermes",
         ),
-        ("reward.reward_model.enable=true", "bypasses the rule-based toolrl reward"),
+        ("reward.reward_kwargs.matching=best", "matching: unknown value 'best'; valid choices: greedy, optimal"),
+        ("reward.reward_kwargs.schedule_steps=0", "reward.reward_kwargs.schedule_steps: 0 is not a positive number"),
+        ("reward.reward_model.enable=true", "reward.reward_model.enable=True: routes samples to a reward model"),
     ],
 )
 def test_a_bad_setting_fails_when_the_manager_is_built(tokenizer, override, message):
+    config = compose_recipe("toolrl_grpo", [*DATA, override])  # composes: the manager itself refuses it
     with pytest.raises(ValueError) as error:
-        load_reward_manager(recipe(override), tokenizer)
+        load_reward_manager(config, tokenizer)
     assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_an_added_unknown_reward_option_fails_when_the_manager_is_built(tokenizer):
+    # "+key=value" gets past Hydra (it adds the key); the manager names it and the valid keys.
+    config = recipe()
+    with open_dict(config):
+        config.reward.reward_kwargs.varaint = "dynamic"
+    with pytest.raises(ValueError, match="^reward.reward_kwargs.varaint: unknown key; valid keys: variant, format"):
+        load_reward_manager(config, tokenizer)
 
 
 # ---------------------------------------------------------------- run_single on verl-shaped data
@@ -473,14 +486,6 @@ def test_rewards_feed_verl_grpo_advantages(tokenizer):
 # ---------------------------------------------------------------- inside verl's Ray reward workers
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="toolrl-test")
-    yield ray
-    ray.shutdown()
-
-
 def test_verl_reward_loop_workers_score_with_toolrl_in_ray_actors(tokenizer, tokenizer_dir, ray_cluster):
     from verl.experimental.reward_loop import RewardLoopManager
 
@@ -514,7 +519,9 @@ def test_verl_reward_loop_workers_score_with_toolrl_in_ray_actors(tokenizer, tok
     # 2) the streaming path: the agent loop calls a worker handle with one trajectory while rolling out
     text, _, ids, row_fields = samples[1]
     data = agent_loop_sample(prompt_ids(tokenizer), ids, row_fields)
-    result = ray_cluster.get(manager.reward_loop_worker_handles[0].compute_score.remote(data))
+    result = ray_cluster.get(
+        manager.reward_loop_worker_handles[0].compute_score.remote(data), timeout=RAY_TIMEOUT_S
+    )
     expected = compute_score(
         "rlla", text, row_fields["reward_model"]["ground_truth"], step=10, variant="dynamic"
     )

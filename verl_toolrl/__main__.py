@@ -1,57 +1,113 @@
-"""Command line of the plugin: ``python -m verl_toolrl {check,preflight}``.
+"""Command line of the plugin: ``python -m verl_toolrl {check,preflight,hub}``.
 
 - ``check``: import verl as every trainer process does and say whether the ``toolrl`` reward manager is
-  registered; if it is not, print the real import error (verl itself logs it only at DEBUG level).
+  registered; if it is not, print the real import error (verl itself logs it only at DEBUG level). Then
+  check the recipe's reward settings with the given ``--config-name`` and Hydra overrides.
 - ``preflight``: every CPU-side check of a training run (recipe composition and verl's validation, the
   reward manager built from it, the data's ground truths scored through it); see
   :mod:`verl_toolrl.preflight`. Takes the same ``--config-name`` and Hydra overrides as ``main_ppo``.
+- ``hub``: whether the Hugging Face hub answers (:mod:`verl_toolrl.hub`).
 
-Exit status 0 when everything checked passes, 1 otherwise.
+Exit status 0 when everything checked passes, 1 when a check fails (or the hub does not answer), 2 for a
+bad setting, file or option, which is one line naming it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from verl_toolrl.hub import OFFLINE_VALUES, hub_endpoint, offline_notice
 
-def main(argv: list[str] | None = None) -> int:
+BAD_SETTING = 2
+
+
+def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config-name", default="toolrl_grpo")
+    parser.add_argument("--config-path", type=Path, default=None, help="recipe folder (default: recipes/)")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, as for verl.trainer.main_ppo")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m verl_toolrl", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("check", help="show whether verl finds the toolrl reward manager, and why not")
-    preflight_parser = commands.add_parser("preflight", help="check a training recipe and its data on CPU")
-    preflight_parser.add_argument("--config-name", default="toolrl_grpo")
-    preflight_parser.add_argument(
-        "--config-path", type=Path, default=None, help="recipe folder (default: recipes/)"
+    check_parser = commands.add_parser(
+        "check", help="show whether verl finds the toolrl reward manager, and check the reward settings"
     )
+    _add_recipe_options(check_parser)
+    preflight_parser = commands.add_parser("preflight", help="check a training recipe and its data on CPU")
     preflight_parser.add_argument(
         "--tokenizer", default=None, help="tokenizer path (default: the config's model)"
     )
-    preflight_parser.add_argument(
-        "overrides", nargs="*", help="Hydra overrides, as for verl.trainer.main_ppo"
+    _add_recipe_options(preflight_parser)
+    commands.add_parser("hub", help="say whether the Hugging Face hub answers (exit 1 when it does not)")
+    return parser
+
+
+def check(args: argparse.Namespace) -> int:
+    from verl_toolrl.plugin_check import plugin_status
+
+    status = plugin_status()
+    print(status.report())
+    if not status.ok:
+        return 1
+    from verl_toolrl.config_check import RECIPES_DIR, load_recipe
+    from verl_toolrl.reward_manager import options_from_config
+
+    config = load_recipe(
+        args.config_name, args.overrides, args.config_path or RECIPES_DIR, require_data=False
     )
-    args = parser.parse_args(argv)
+    print(f"recipe {args.config_name}: reward settings valid ({options_from_config(config)})")
+    return 0
 
-    if args.command == "check":
-        from verl_toolrl.plugin_check import plugin_status
 
-        status = plugin_status()
-        print(status.report())
-        return 0 if status.ok else 1
-
-    from verl_toolrl.preflight import RECIPES_DIR, preflight
+def preflight(args: argparse.Namespace) -> int:
+    notice = offline_notice(os.environ)
+    if notice:  # before transformers is imported: it reads HF_HUB_OFFLINE once, at import
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        print(f"hub: {notice}")
+    from verl_toolrl.config_check import RECIPES_DIR, ConfigError
+    from verl_toolrl.preflight import preflight as run_preflight
 
     tokenizer = None
     if args.tokenizer:
         from verl.utils import hf_tokenizer
 
-        tokenizer = hf_tokenizer(args.tokenizer)
-    ok = preflight(
+        try:
+            tokenizer = hf_tokenizer(args.tokenizer)
+        except Exception as error:  # any file or hub error, in one line
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ConfigError(f"--tokenizer {args.tokenizer}: cannot be loaded ({first})") from None
+    ok = run_preflight(
         args.config_name, args.overrides, config_dir=args.config_path or RECIPES_DIR, tokenizer=tokenizer
     )
     print("preflight: " + ("all checks passed" if ok else "FAILED (see above)"))
     return 0 if ok else 1
+
+
+def hub() -> int:
+    notice = offline_notice(os.environ)
+    if notice:
+        print(f"hub: {notice}")
+        return 1
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in OFFLINE_VALUES:
+        print("hub: HF_HUB_OFFLINE is set; working offline")
+    else:
+        print(f"hub: {hub_endpoint(os.environ)} answers")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "hub":
+        return hub()
+    try:
+        return check(args) if args.command == "check" else preflight(args)
+    except ValueError as error:  # ConfigError and the other one-line setting errors
+        print(f"{args.command}: error: {error}", file=sys.stderr)
+        return BAD_SETTING
 
 
 if __name__ == "__main__":

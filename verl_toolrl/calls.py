@@ -30,7 +30,7 @@ RESPONSE_OPEN, RESPONSE_CLOSE = "<response>", "</response>"
 #: The key holding a call's arguments in each format's JSON objects.
 ARGUMENTS_KEY: dict[str, str] = {"toolrl": "parameters", "hermes": "arguments"}
 
-# Reason codes; ``Parsed.error`` is one of these or None. Problems of the calls themselves (the first five
+# Reason codes; ``Parsed.reason`` is one of these or None. Problems of the calls themselves (the first five
 # after the think reasons, ``CALL_ERRORS``) are reported before a missing or unclosed think, then the rest
 # in the order listed.
 MISSING_THINK = "missing_think"  # the response does not start with <think>
@@ -73,11 +73,12 @@ class Parsed:
     ``think`` and ``response`` are the stripped texts of those blocks (None when absent). ``raw_calls``
     holds the JSON value of every call line/block exactly as ``json.loads`` returns it (``None`` when
     there is no complete tool-call block or a line is not JSON): what the reward compares. ``calls``
-    holds the well-formed ones as :class:`ToolCall`. ``error`` is the first reason code found (see
-    ``REASONS``) and ``error_at`` the 1-based call it refers to, when it refers to one.
+    holds the well-formed ones as :class:`ToolCall`. ``reason`` is the first reason code found (see
+    ``REASONS``), ``reason_at`` the 1-based call it refers to when it refers to one, and
+    ``located_reason`` both in one string (``"bad_json@2"``).
     """
 
-    __slots__ = ("_text", "_think_span", "error", "error_at", "format", "raw_calls", "response")
+    __slots__ = ("_text", "_think_span", "format", "raw_calls", "reason", "reason_at", "response")
 
     def __init__(
         self,
@@ -85,16 +86,16 @@ class Parsed:
         think_span: tuple[int, int] | None,
         response: str | None,
         raw_calls: tuple[Any, ...] | None,
-        error: str | None,
-        error_at: int | None,
+        reason: str | None,
+        reason_at: int | None,
         format: str,
     ) -> None:
         self._text, self._think_span = text, think_span  # the think is cut out only when asked for
-        self.response, self.raw_calls, self.error, self.error_at, self.format = (
+        self.response, self.raw_calls, self.reason, self.reason_at, self.format = (
             response,
             raw_calls,
-            error,
-            error_at,
+            reason,
+            reason_at,
             format,
         )
 
@@ -106,7 +107,7 @@ class Parsed:
         return self._text[start:end].strip()
 
     def _fields(self) -> tuple[Any, ...]:
-        return (self.think, self.response, self.raw_calls, self.error, self.error_at, self.format)
+        return (self.think, self.response, self.raw_calls, self.reason, self.reason_at, self.format)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Parsed) and self._fields() == other._fields()
@@ -116,7 +117,7 @@ class Parsed:
     def __repr__(self) -> str:
         return (
             f"Parsed(think={self.think!r}, calls={self.calls!r}, response={self.response!r}, "
-            f"error={self.error!r}, error_at={self.error_at!r}, format={self.format!r})"
+            f"reason={self.reason!r}, reason_at={self.reason_at!r}, format={self.format!r})"
         )
 
     @property
@@ -125,33 +126,33 @@ class Parsed:
         return tuple(
             ToolCall(value["name"], value[key])
             for value in self.raw_calls or ()
-            if _call_problem(value, key) is None
+            if call_problem(value, key) is None
         )
 
     @property
     def num_calls(self) -> int:
         """``len(calls)``, without building them."""
-        if self.error is None or self.raw_calls is None:
+        if self.reason is None or self.raw_calls is None:
             return len(self.raw_calls or ())
         key = ARGUMENTS_KEY[self.format]
-        return sum(_call_problem(value, key) is None for value in self.raw_calls)
+        return sum(call_problem(value, key) is None for value in self.raw_calls)
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.reason is None
 
     @property
     def calls_ok(self) -> bool:
         """The tool-call part is well formed, whatever else is wrong (e.g. a missing think): the calls
         can be scored as the model meant them."""
-        return self.error not in CALL_ERRORS
+        return self.reason not in CALL_ERRORS
 
     @property
-    def reason(self) -> str | None:
-        """``error`` with its position, e.g. ``"bad_json@2"``; None when the response is well formed."""
-        if self.error is None or self.error_at is None:
-            return self.error
-        return f"{self.error}@{self.error_at}"
+    def located_reason(self) -> str | None:
+        """``reason`` with its position, e.g. ``"bad_json@2"``; None when the response is well formed."""
+        if self.reason is None or self.reason_at is None:
+            return self.reason
+        return f"{self.reason}@{self.reason_at}"
 
 
 def loads_or_none(text: str) -> tuple[bool, Any]:
@@ -182,8 +183,16 @@ def _decode(text: str) -> Any:
     return value
 
 
-def _call_problem(value: Any, arguments_key: str) -> str | None:
-    """Why a decoded JSON value is not a call, or None when it is one."""
+def call_problem(value: Any, arguments_key: str = ARGUMENTS_KEY["toolrl"]) -> str | None:
+    """Why a decoded JSON value is not a call (``CALL_NOT_OBJECT``, ``CALL_WITHOUT_NAME`` or
+    ``ARGUMENTS_NOT_OBJECT``), or None when it is one: an object with a string ``"name"`` and an object
+    under ``arguments_key``. The one definition of a call, for model output and data alike.
+
+    >>> call_problem({"name": "f", "parameters": {}}), call_problem({"name": "f"}), call_problem([1])
+    (None, 'arguments_not_object', 'call_not_object')
+    >>> call_problem({"name": 3, "arguments": {}}, "arguments")
+    'call_without_name'
+    """
     if type(value) is not dict:
         return CALL_NOT_OBJECT
     if type(value.get("name")) is not str:
@@ -191,6 +200,19 @@ def _call_problem(value: Any, arguments_key: str) -> str | None:
     if type(value.get(arguments_key)) is not dict:
         return ARGUMENTS_NOT_OBJECT
     return None
+
+
+def describe_call_problem(problem: str, arguments_key: str = ARGUMENTS_KEY["toolrl"]) -> str:
+    """What a :func:`call_problem` code means, to follow "call N" in a message about data.
+
+    >>> describe_call_problem("arguments_not_object", "arguments")
+    'has no "arguments" object'
+    """
+    return {
+        CALL_NOT_OBJECT: "is not a JSON object",
+        CALL_WITHOUT_NAME: 'has no string "name"',
+        ARGUMENTS_NOT_OBJECT: f'has no "{arguments_key}" object',
+    }[problem]
 
 
 def _read_calls(chunks: list[str], arguments_key: str) -> tuple[tuple[Any, ...] | None, str | None, int | None]:
@@ -202,7 +224,7 @@ def _read_calls(chunks: list[str], arguments_key: str) -> tuple[tuple[Any, ...] 
         except _DECODE_ERRORS:
             return None, BAD_JSON, index
     for index, value in enumerate(raw, start=1):
-        problem = _call_problem(value, arguments_key)
+        problem = call_problem(value, arguments_key)
         if problem is not None:
             return tuple(raw), problem, index
     return tuple(raw), None, None
@@ -257,6 +279,8 @@ def _has_stray_text(text: str, position: int, blocks: tuple[tuple[int, int], ...
 
 
 def _parse_toolrl(text: str) -> Parsed:
+    """Parse a stripped response in the toolrl format: think, then one ``<tool_call>`` block with a JSON
+    call per line, then an optional ``<response>``; the first problem found becomes ``Parsed.reason``."""
     think_span, rest_at, think_error = _split_think(text)
     call_start, call_end, lines = _call_block(text)
     raw, error, error_at = _read_calls(lines, ARGUMENTS_KEY["toolrl"]) if lines is not None else (None, None, None)
@@ -299,6 +323,8 @@ def _repeats_a_tag(text: str) -> bool:
 
 
 def _parse_hermes(text: str) -> Parsed:
+    """Parse a stripped response in the hermes format: an optional think, plain text, and any number of
+    ``<tool_call>`` blocks holding one JSON call each; the text outside the blocks is the response."""
     think_span, position, think_error = _split_think(text)
     if think_error == MISSING_THINK:
         position = 0
@@ -350,7 +376,7 @@ def parse_response(text: str, format: Format = "toolrl") -> Parsed:
     >>> p = parse_response('<think> look up </think>\\n<tool_call>\\n{"name": "f", "parameters": {"x": 1}}\\n</tool_call>')
     >>> p.think, p.calls, p.response, p.ok
     ('look up', (ToolCall(name='f', arguments={'x': 1}),), None, True)
-    >>> parse_response('<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n{oops}\\n</tool_call>').reason
+    >>> parse_response('<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n{oops}\\n</tool_call>').located_reason
     'bad_json@2'
     >>> h = parse_response('<think>\\nok\\n</think>\\n\\n<tool_call>\\n{"name": "f", "arguments": {}}\\n</tool_call>', "hermes")
     >>> h.calls, h.ok

@@ -86,7 +86,7 @@ def think_prefill(tokenizer: Any, chat_template_kwargs: Mapping[str, Any] | None
     to it (``data.apply_chat_template_kwargs``, e.g. ``enable_thinking``). A tokenizer without a chat
     template prefills nothing.
 
-    >>> from verl_toolrl.preflight import byte_level_tokenizer
+    >>> from verl_toolrl.stand_in import byte_level_tokenizer
     >>> tokenizer = byte_level_tokenizer()
     >>> think_prefill(tokenizer).kind
     'none'
@@ -115,7 +115,7 @@ def resolve_think_prefill(
     >>> resolve_think_prefill("always", None)
     Traceback (most recent call last):
     ...
-    ValueError: unknown think_prefill 'always'; valid think_prefills: auto, none, open
+    ValueError: think_prefill: unknown value 'always'; valid choices: auto, none, open
     """
     check_think_prefill_mode(mode)
     if mode == "none":
@@ -129,7 +129,7 @@ def check_think_prefill_mode(mode: Any) -> None:
     """Raise ``ValueError`` naming the valid modes unless ``mode`` is one of them."""
     if mode not in THINK_PREFILL_MODES:
         valid = ", ".join(THINK_PREFILL_MODES)
-        raise ValueError(f"unknown think_prefill {mode!r}; valid think_prefills: {valid}")
+        raise ValueError(f"think_prefill: unknown value {mode!r}; valid choices: {valid}")
 
 
 def model_continuation(target: str, prefill: ThinkPrefill) -> str:

@@ -14,9 +14,8 @@ import traceback
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-#: The reward manager's registered name (``reward.reward_manager.name``) and its entry point's name. Kept
-#: here, free of verl imports, so the check can read it before importing verl.
-NAME = "toolrl"
+from verl_toolrl import REWARD_MANAGER_NAME as NAME
+
 ENTRY_POINT_GROUP = "verl.plugins"
 
 

@@ -12,69 +12,27 @@
 
 The tokenizer is the model's (``actor_rollout_ref.model.tokenizer_path`` or ``.path``); when it cannot be
 loaded (no hub access), a byte-level tokenizer stands in, with a notice: decoding is exact either way, but
-the prompt lengths are then not the model's.
+the prompt lengths are then not the model's. Likewise verl validates a critic (the PPO recipe) against a
+local stand-in model config when the critic's model cannot be loaded. Settings are checked first
+(:mod:`verl_toolrl.config_check`): a bad one is a :class:`~verl_toolrl.config_check.ConfigError`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
+from verl_toolrl.config_check import RECIPES_DIR, ConfigError, load_recipe
+from verl_toolrl.config_check import compose as compose_recipe
+from verl_toolrl.stand_in import byte_level_tokenizer, stand_in_model_dir
 
-BYTE_LEVEL_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
-CHATML_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
-
-def byte_level_tokenizer(
-    corpus: Iterable[str] = (), *, vocab_size: int = 512, added_tokens: Sequence[str] = ()
-) -> Any:
-    """A byte-level BPE tokenizer built locally (no download) that decodes any text back exactly.
-
-    Merges are learned from ``corpus`` (none: one token per byte). ChatML special tokens, ``<|im_end|>``
-    as end of sequence and ``<|endoftext|>`` as padding, as in Qwen; ``added_tokens`` are ordinary
-    (non-special) added tokens, as Qwen's ``<tool_call>``.
-
-    >>> tokenizer = byte_level_tokenizer(added_tokens=["<tool_call>"])
-    >>> text = "<tool_call>\\n{\\"a\\": \\"é\\"}"
-    >>> tokenizer.decode(tokenizer.encode(text) + [tokenizer.eos_token_id], skip_special_tokens=True)
-    '<tool_call>\\n{"a": "é"}'
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(BYTE_LEVEL_SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(list(corpus), trainer)
-    pad, start, end = BYTE_LEVEL_SPECIAL_TOKENS
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, eos_token=end, pad_token=pad, additional_special_tokens=[start]
-    )
-    tokenizer.add_tokens(list(added_tokens))
-    tokenizer.chat_template = CHATML_TEMPLATE
-    return tokenizer
-
-
-def compose_recipe(config_name: str, overrides: Sequence[str] = (), config_dir: Path = RECIPES_DIR) -> Any:
-    """The composed trainer config, as ``main_ppo --config-path DIR --config-name NAME`` sees it."""
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base=None):
-        return compose(config_name=config_name, overrides=list(overrides))
+__all__ = ["RECIPES_DIR", "byte_level_tokenizer", "compose_recipe", "preflight", "validate_recipe"]
+TRAINING_COLUMNS = ("prompt", "reward_model")
 
 
 def validate_recipe(config: Any) -> None:
@@ -234,6 +192,10 @@ async def score_ground_truths(
     return check
 
 
+def _first_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+
+
 def load_tokenizer(path: str) -> tuple[Any, str | None]:
     """The model's tokenizer, or a local byte-level stand-in and a notice saying why."""
     from verl.utils import hf_tokenizer
@@ -242,11 +204,53 @@ def load_tokenizer(path: str) -> tuple[Any, str | None]:
         return hf_tokenizer(path, trust_remote_code=False), None
     except Exception as error:  # any hub or file error: fall back, and say so
         notice = (
-            f"could not load the tokenizer of {path!r} "
-            f"({type(error).__name__}: {str(error).splitlines()[0]}); "
+            f"could not load the tokenizer of {path!r} ({_first_line(error)}); "
             "scoring with a byte-level stand-in (decoding is exact; prompt lengths are not the model's)"
         )
         return byte_level_tokenizer(), notice
+
+
+def critic_stand_in(config: Any, directory: Path) -> tuple[Any, str | None]:
+    """The config to validate: ``config`` itself, or, when it has a critic whose model cannot be loaded
+    (verl's validation reads its model config), a copy whose critic points at a local stand-in model, and
+    a notice saying so."""
+    from omegaconf import open_dict
+    from transformers import AutoConfig
+    from verl.trainer.ppo.utils import need_critic
+
+    if not need_critic(config):
+        return config, None
+    path = config.critic.model.get("hf_config_path") or config.critic.model.path
+    try:
+        AutoConfig.from_pretrained(path, trust_remote_code=False)
+        return config, None
+    except Exception as error:  # any hub or file error: stand in, and say so
+        stand_in = copy.deepcopy(config)
+        with open_dict(stand_in):
+            stand_in.critic.model.path = str(stand_in_model_dir(directory))
+            stand_in.critic.model.hf_config_path = stand_in.critic.model.tokenizer_path = None
+        notice = (
+            f"could not load the critic's model config {path!r} ({_first_line(error)}); "
+            "validating the critic with a local stand-in model config"
+        )
+        return stand_in, notice
+
+
+def read_training_rows(path: str) -> list[dict[str, Any]]:
+    """The rows of a verl training parquet; an unreadable file or a missing column is a ``ConfigError``."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(Path(path).expanduser())
+    except Exception as error:  # pyarrow's ArrowInvalid, OSError, ...: say which file, in one line
+        raise ConfigError(f"{path}: not a readable parquet file ({_first_line(error)})") from None
+    missing = [column for column in TRAINING_COLUMNS if column not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"{path}: no column {missing[0]!r}; a training file has {', '.join(TRAINING_COLUMNS)} "
+            "(python -m data_preprocess.<source> writes them)"
+        )
+    return frame.to_dict("records")
 
 
 def data_files(config: Any) -> list[str]:
@@ -268,18 +272,28 @@ def preflight(
     tokenizer: Any = None,
     print_fn: Any = print,
 ) -> bool:
-    """Run every CPU check of a training run; report through ``print_fn``; True when all pass."""
-    import pandas as pd
+    """Run every CPU check of a training run; report through ``print_fn``; True when all pass.
+
+    A bad setting or data file raises :class:`~verl_toolrl.config_check.ConfigError` (one line)."""
+    import tempfile
+
     from verl.trainer.ppo.reward import load_reward_manager
 
     from verl_toolrl.chat_template import AGENT_NAME
     from verl_toolrl.reward_manager import ToolRLRewardManager, chat_template_kwargs
 
-    config = compose_recipe(config_name, overrides, config_dir)
+    config = load_recipe(config_name, overrides, config_dir)
     print_fn(
         f"recipe {config_name}: composed from {Path(config_dir).resolve()} with {len(overrides)} overrides"
     )
-    validate_recipe(config)
+    with tempfile.TemporaryDirectory(prefix="toolrl-stand-in-") as scratch:
+        to_validate, critic_notice = critic_stand_in(config, Path(scratch))
+        if critic_notice:
+            print_fn(f"recipe: {critic_notice}")
+        try:
+            validate_recipe(to_validate)
+        except (AssertionError, ValueError) as error:  # verl's own checks, some of them asserts
+            raise ConfigError(f"recipe {config_name}: verl validate_config: {_first_line(error)}") from None
     print_fn("recipe: verl validate_config passed")
 
     notice = None
@@ -306,7 +320,7 @@ def preflight(
 
     all_ok = True
     for path in data_files(config):
-        rows = pd.read_parquet(path).to_dict("records")
+        rows = read_training_rows(path)
         check = asyncio.run(
             score_ground_truths(
                 manager,

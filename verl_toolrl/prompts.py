@@ -15,10 +15,32 @@ The user turn is the same for both: ``**Dialogue Records History**`` followed by
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from verl_toolrl.calls import Format, ToolCall, check_format, parse_response, render_output
+from verl_toolrl.calls import (
+    CALL_CLOSE,
+    CALL_OPEN,
+    RESPONSE_CLOSE,
+    RESPONSE_OPEN,
+    THINK_CLOSE,
+    THINK_OPEN,
+    Format,
+    ToolCall,
+    check_format,
+    parse_response,
+    render_output,
+)
+
+#: The history's own tags (the model-output tags are the ``calls`` constants).
+USER_OPEN, USER_CLOSE = "<user>", "</user>"
+OBS_OPEN, OBS_CLOSE = "<obs>", "</obs>"
+#: The blocks of a history, as released data writes them (spacing varies there; see :func:`history_blocks`).
+HISTORY_BLOCK_TAGS: tuple[str, ...] = ("user", "response", "tool_call", "obs")
+TOOL_DESCRIPTION_LINE, TOOL_PARAMETERS_LINE = "\nDescription: ", "\nParameters: "
+_TOOL_ENTRY = re.compile(r"^(\d+)\. Name: ", re.MULTILINE)
+_HISTORY_BLOCK = re.compile(rf"<({'|'.join(HISTORY_BLOCK_TAGS)})>(.*?)</\1>", re.DOTALL)
 
 TOOLRL_INTRO = 'You are a helpful multi-turn dialogue assistant capable of leveraging tool calls to solve user tasks and provide structured chat responses.\n\n'
 TOOLRL_TOOLS_HEADER = "**Available Tools**\nIn your response, you can use the following tools:\n"
@@ -115,9 +137,9 @@ def render_turn(turn: Mapping[str, Any], format: Format = "toolrl") -> str:
     """
     role = turn["role"]
     if role == "user":
-        return f"<user> {turn['content']} </user>"
+        return f"{USER_OPEN} {turn['content']} {USER_CLOSE}"
     if role == "tool":
-        return f"<obs> {turn['content']} </obs>"
+        return f"{OBS_OPEN} {turn['content']} {OBS_CLOSE}"
     if role == "assistant":
         calls = [call if isinstance(call, ToolCall) else ToolCall(**call) for call in turn.get("calls", ())]
         return render_output(turn.get("think", ""), calls, turn.get("response"), format)
@@ -156,7 +178,7 @@ def chat_messages(
     ]
 
 
-# --- Reading released prompts back, and the default thoughts of data targets (issue 4: data) ---
+# --- Reading released prompts back, and the default thoughts of data targets ---
 
 #: The thought ToolRL's released data gives every call target and every earlier call in a history.
 DEFAULT_THINK_CALL = "I should use the appropriate tool with proper parameters to respond to the user's need."
@@ -199,23 +221,23 @@ def parse_toolrl_tools(text: str) -> list[dict[str, Any]]:
         opener = f"{number}. Name: "
         if not listing.startswith(opener, position):
             raise ValueError(f"tool entry {number}: expected {opener!r} at character {position} of the listing")
-        name_end = listing.find("\nDescription: ", position)
+        name_end = listing.find(TOOL_DESCRIPTION_LINE, position)
         if name_end < 0:
             raise ValueError(f"tool entry {number}: no 'Description:' line")
         name = listing[position + len(opener) : name_end]
         search_from, parameters, end = name_end, None, -1
         while parameters is None:
-            marker = listing.find("\nParameters: ", search_from)
+            marker = listing.find(TOOL_PARAMETERS_LINE, search_from)
             if marker < 0:
                 raise ValueError(f"tool entry {number} ({name!r}): no 'Parameters:' line holding JSON")
             try:
-                parameters, end = decoder.raw_decode(listing, marker + len("\nParameters: "))
+                parameters, end = decoder.raw_decode(listing, marker + len(TOOL_PARAMETERS_LINE))
             except ValueError:
                 search_from = marker + 1
                 continue
             if end < len(listing) and not listing.startswith(f"\n{number + 1}. Name: ", end):
                 parameters, search_from = None, marker + 1
-        description = listing[name_end + len("\nDescription: ") : marker]
+        description = listing[name_end + len(TOOL_DESCRIPTION_LINE) : marker]
         tools.append({"name": name, "description": description, "parameters": parameters})
         position = end + 1 if end < len(listing) else end
     if system_prompt(tools, "toolrl") != text:
@@ -249,29 +271,57 @@ def parse_history(text: str) -> list[dict[str, Any]]:
     while position < len(text):
         if text.startswith("\n", position):
             position += 1
-        elif text.startswith("<user> ", position):
-            content, position = _take(text, position, "<user> ", " </user>")
+        elif text.startswith(f"{USER_OPEN} ", position):
+            content, position = _take(text, position, f"{USER_OPEN} ", f" {USER_CLOSE}")
             turns.append({"role": "user", "content": content})
-        elif text.startswith("<obs> ", position):
-            content, position = _take(text, position, "<obs> ", " </obs>")
+        elif text.startswith(f"{OBS_OPEN} ", position):
+            content, position = _take(text, position, f"{OBS_OPEN} ", f" {OBS_CLOSE}")
             turns.append({"role": "tool", "content": content})
-        elif text.startswith("<think> ", position):
+        elif text.startswith(f"{THINK_OPEN} ", position):
             start = position
-            think, position = _take(text, position, "<think> ", " </think>")
-            if text.startswith("\n<tool_call>\n", position):
-                _, position = _take(text, position, "\n<tool_call>\n", "\n</tool_call>")
+            think, position = _take(text, position, f"{THINK_OPEN} ", f" {THINK_CLOSE}")
+            if text.startswith(f"\n{CALL_OPEN}\n", position):
+                _, position = _take(text, position, f"\n{CALL_OPEN}\n", f"\n{CALL_CLOSE}")
             response = None
-            if text.startswith("\n<response> ", position):
-                response, position = _take(text, position, "\n<response> ", " </response>")
+            if text.startswith(f"\n{RESPONSE_OPEN} ", position):
+                response, position = _take(text, position, f"\n{RESPONSE_OPEN} ", f" {RESPONSE_CLOSE}")
             output = parse_response(text[start:position])  # the one grammar of model output
             if not output.calls_ok:
-                raise ValueError(f"assistant output at character {start}: {output.reason}")
+                raise ValueError(f"assistant output at character {start}: {output.located_reason}")
             turns.append({"role": "assistant", "think": think, "calls": list(output.calls), "response": response})
         else:
             raise ValueError(f"unexpected text at character {position}: {text[position:position + 40]!r}")
     if user_prompt(turns, "toolrl") != text:
         raise ValueError("the parsed turns do not render back to the same user message")
     return turns
+
+
+def history_blocks(text: str) -> list[tuple[str, str]]:
+    """The ``(tag, stripped body)`` of each history block (``HISTORY_BLOCK_TAGS``) in a user message, in
+    order: the lenient reader for released data whose spacing differs from :func:`user_prompt`'s
+    (:func:`parse_history` is the exact inverse).
+
+    >>> history_blocks("**Dialogue Records History**\\n<user>Hi</user>\\n<obs> ok </obs>\\n<user> Go. </user>")
+    [('user', 'Hi'), ('obs', 'ok'), ('user', 'Go.')]
+    """
+    return [(tag, body.strip()) for tag, body in _HISTORY_BLOCK.findall(text)]
+
+
+def tool_listing_entries(listing: str) -> list[tuple[str, str, str]]:
+    """``(name, description, parameters text)`` of each ``N. Name: …`` entry of a ToolRL tool listing
+    (the part of the system prompt after ``TOOLRL_TOOLS_HEADER``), whatever notation the parameters use.
+
+    >>> tool_listing_entries("1. Name: Add\\nDescription: Adds.\\nParameters: {'a': 1}\\n2. Name: Sub\\nDescription: S.\\nParameters: {}")
+    [('Add', 'Adds.', "{'a': 1}"), ('Sub', 'S.', '{}')]
+    """
+    starts = [match.start() for match in _TOOL_ENTRY.finditer(listing)] + [len(listing)]
+    entries = []
+    for begin, stop in zip(starts, starts[1:]):
+        entry = listing[begin:stop].rstrip("\n")
+        name, _, rest = entry.partition(TOOL_DESCRIPTION_LINE)
+        description, _, parameters = rest.rpartition(TOOL_PARAMETERS_LINE)
+        entries.append((name.split(". Name: ", 1)[1], description, parameters))
+    return entries
 
 
 #: The instruction the evaluation appends to the current user turn of every BFCL item (ToolRL's BFCL

@@ -38,13 +38,15 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
+from verl_toolrl import REWARD_MANAGER_NAME as NAME  # reward.reward_manager.name
 from verl_toolrl.chat_template import ThinkPrefill, check_think_prefill_mode, resolve_think_prefill
-from verl_toolrl.plugin_check import NAME  # reward.reward_manager.name
-from verl_toolrl.reward import VARIANTS, RewardOptions, compute_score, reward_options
+from verl_toolrl.reward import OPTION_NAMES, VARIANTS, RewardOptions, compute_score, reward_options
 
 OPTIONS_KEY = "reward_kwargs"  # the config node reward.reward_kwargs
 #: Options of reward.reward_kwargs that the manager reads itself (not the reward core), with defaults.
 MANAGER_OPTIONS: dict[str, str] = {"think_prefill": "auto"}
+#: Every key reward.reward_kwargs may hold: the reward core's options, then the manager's.
+VALID_KEYS: tuple[str, ...] = (*OPTION_NAMES, *MANAGER_OPTIONS)
 
 
 class RewardLoopResult(TypedDict):
@@ -58,23 +60,24 @@ class RewardLoopResult(TypedDict):
 def options_from_config(config: Mapping[str, Any] | DictConfig) -> RewardOptions:
     """The validated reward options of a trainer config's ``reward.reward_kwargs`` node.
 
-    A missing node means the defaults; an unknown key or value raises ``ValueError`` naming the valid ones.
+    A missing node means the defaults; a bad key or value raises ``ValueError`` in one line naming the
+    key, the value and the valid choices.
 
     >>> options_from_config({"reward": {"reward_kwargs": {"variant": "dynamic"}}}).variant
     'dynamic'
-    >>> options_from_config({"reward": {"reward_kwargs": {"varaint": "dynamic"}}})  # doctest: +ELLIPSIS
+    >>> options_from_config({"reward": {"reward_kwargs": {"varaint": "dynamic"}}})
     Traceback (most recent call last):
     ...
-    ValueError: reward.reward_kwargs: unknown reward option 'varaint'; valid options: variant, format, ...
+    ValueError: reward.reward_kwargs.varaint: unknown key; valid keys: variant, format, matching, values, schedule_steps, think_prefill
     """
-    node = {key: value for key, value in _options_node(config).items() if key not in MANAGER_OPTIONS}
+    node = _options_node(config)
+    for name in node:
+        if name not in OPTION_NAMES and name not in MANAGER_OPTIONS:
+            raise ValueError(f"reward.{OPTIONS_KEY}.{name}: unknown key; valid keys: {', '.join(VALID_KEYS)}")
     try:
-        return reward_options(**node)
-    except ValueError as error:
-        message = str(error)
-        if message.startswith("unknown reward option"):  # the manager's own options are valid too
-            message += "".join(f", {name}" for name in MANAGER_OPTIONS)
-        raise ValueError(f"reward.{OPTIONS_KEY}: {message}") from None
+        return reward_options(**{key: value for key, value in node.items() if key not in MANAGER_OPTIONS})
+    except ValueError as error:  # "<option>: <what is wrong>"
+        raise ValueError(f"reward.{OPTIONS_KEY}.{error}") from None
 
 
 def _options_node(config: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
@@ -92,13 +95,13 @@ def think_prefill_mode(config: Mapping[str, Any] | DictConfig) -> str:
     >>> think_prefill_mode({"reward": {"reward_kwargs": {"think_prefill": "yes"}}})
     Traceback (most recent call last):
     ...
-    ValueError: reward.reward_kwargs: unknown think_prefill 'yes'; valid think_prefills: auto, none, open
+    ValueError: reward.reward_kwargs.think_prefill: unknown value 'yes'; valid choices: auto, none, open
     """
     mode = _options_node(config).get("think_prefill", MANAGER_OPTIONS["think_prefill"])
     try:
         check_think_prefill_mode(mode)
-    except ValueError as error:
-        raise ValueError(f"reward.{OPTIONS_KEY}: {error}") from None
+    except ValueError as error:  # "think_prefill: <what is wrong>"
+        raise ValueError(f"reward.{OPTIONS_KEY}.{error}") from None
     return mode
 
 
@@ -123,18 +126,19 @@ def check_reward_config(config: Mapping[str, Any] | DictConfig) -> None:
     >>> check_reward_config({"reward": {"reward_model": {"enable": True}}})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: reward.reward_model.enable=True routes samples to a reward model and bypasses ...
+    ValueError: reward.reward_model.enable=True: routes samples to a reward model and bypasses ...
     """
     reward = config.get("reward") or {}
     if (reward.get("reward_model") or {}).get("enable"):
         raise ValueError(
-            "reward.reward_model.enable=True routes samples to a reward model and bypasses the "
-            "rule-based toolrl reward; set it to False"
+            f"reward.reward_model.enable={reward['reward_model']['enable']}: routes samples to a reward model "
+            "and bypasses the rule-based toolrl reward; valid choices with reward.reward_manager.name="
+            f"{NAME}: false"
         )
     custom_path = (reward.get("custom_reward_function") or {}).get("path")
     if custom_path:
         raise ValueError(
-            f"reward.custom_reward_function.path={custom_path!r} is set, but reward.reward_manager.name="
+            f"reward.custom_reward_function.path={custom_path!r}: set, but reward.reward_manager.name="
             f"{NAME} computes the ToolRL reward itself; unset the path, or use reward_manager.name=naive "
             "to score with a custom function"
         )
@@ -224,6 +228,10 @@ class ToolRLRewardManager(RewardManagerBase):
         return compute_score(data_source, response, ground_truth, extra_info, step=step, **self._option_kwargs)
 
     async def run_single(self, data: DataProto) -> RewardLoopResult:
+        """The reward of one trajectory as verl's reward loop asks for it: its last sequence's valid
+        response tokens decoded (``skip_special_tokens=True``), scored against
+        ``reward_model["ground_truth"]`` at the sample's training step; ``reward_extra_info`` holds every
+        ``SCORE_KEYS`` float. A sample without a string ground truth is a ``ValueError`` naming its row."""
         sample = data[-1]  # multi-sequence trajectories are scored on their last sequence, as in naive
         non_tensor = sample.non_tensor_batch
         reward_model = non_tensor.get("reward_model")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verl_toolrl.calls import ToolCall
+from verl_toolrl.calls import ToolCall, call_problem, describe_call_problem
 
 LEVELS: tuple[int, ...] = (1, 2, 3)
 _FILE_PATTERN = re.compile(r"level-(\d+)-api_processed\.json$")
@@ -51,12 +51,11 @@ def available_levels(directory: str | Path) -> list[int]:
 
 
 def _gold_call(value: Any, where: str) -> ToolCall:
-    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-        raise ValueError(f"{where}: each gold call must be an object with a string 'name', got {value!r:.120}")
-    parameters = value.get("parameters", {})
-    if not isinstance(parameters, dict):
-        raise ValueError(f"{where}: 'parameters' must be an object, got {parameters!r:.120}")
-    return ToolCall(value["name"], parameters)
+    call = {"parameters": {}, **value} if isinstance(value, dict) else value  # parameters may be left out
+    problem = call_problem(call, "parameters")
+    if problem is not None:
+        raise ValueError(f"{where}: the gold call {describe_call_problem(problem)}, got {value!r:.120}")
+    return ToolCall(call["name"], call["parameters"])
 
 
 def item_from_record(record: Any, level: int, row: int, path: str | Path = "<records>") -> ApiBankItem:

@@ -11,8 +11,6 @@ rendered with ``verl_toolrl.prompts``.
 from __future__ import annotations
 
 import ast
-import itertools
-import re
 from typing import Any
 
 from verl_toolrl.benchmarks.apibank import ApiBankItem
@@ -20,12 +18,10 @@ from verl_toolrl.calls import CALL_CLOSE, CALL_OPEN, Format, parse_response
 from verl_toolrl.data.errors import BAD_LAYOUT, RecordError
 from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.tools import tool_from_flat
-from verl_toolrl.prompts import TOOLRL_TOOLS_HEADER, default_think
+from verl_toolrl.prompts import TOOLRL_TOOLS_HEADER, default_think, history_blocks, tool_listing_entries
 
 SOURCE = "apibank"
 _LISTING_END = "\n\n**Steps for Each Turn**"
-_ENTRY = re.compile(r"^(\d+)\. Name: ", re.MULTILINE)
-_BLOCK = re.compile(r"<(user|response|tool_call|obs)>(.*?)</\1>", re.DOTALL)
 
 
 def apibank_tools(system: str, field: str = "system") -> tuple[dict[str, Any], ...]:
@@ -41,19 +37,15 @@ def apibank_tools(system: str, field: str = "system") -> tuple[dict[str, Any], .
             field, BAD_LAYOUT, "no '**Available Tools**' listing before '**Steps for Each Turn**'"
         )
     listing = system[start + len(TOOLRL_TOOLS_HEADER) : end]
-    starts = [match.start() for match in _ENTRY.finditer(listing)] + [len(listing)]
     tools = []
-    for number, (begin, stop) in enumerate(itertools.pairwise(starts), start=1):
-        entry = listing[begin:stop].rstrip("\n")
-        name, _, rest = entry.partition("\nDescription: ")
-        description, _, parameters = rest.rpartition("\nParameters: ")
+    for number, (name, description, parameters) in enumerate(tool_listing_entries(listing), start=1):
         try:
             value = ast.literal_eval(parameters)
         except (ValueError, SyntaxError):
             raise RecordError(
                 f"{field}.tools[{number - 1}]", BAD_LAYOUT, "parameters are not a Python literal"
             ) from None
-        raw = {"name": name.split(". Name: ", 1)[1], "description": description, "parameters": value}
+        raw = {"name": name, "description": description, "parameters": value}
         tools.append(tool_from_flat(raw, f"{field}.tools[{number - 1}]"))
     return tuple(tools)
 
@@ -69,8 +61,7 @@ def apibank_turns(user: str, field: str = "user") -> tuple[dict[str, Any], ...]:
     [ToolCall(name='f', arguments={})]
     """
     turns: list[dict[str, Any]] = []
-    for tag, body in _BLOCK.findall(user):
-        body = body.strip()
+    for tag, body in history_blocks(user):
         if tag in ("user", "obs"):
             turns.append({"role": "user" if tag == "user" else "tool", "content": body})
             continue
@@ -85,7 +76,7 @@ def apibank_turns(user: str, field: str = "user") -> tuple[dict[str, Any], ...]:
         else:
             block = parse_response(f"{CALL_OPEN}\n{body}\n{CALL_CLOSE}")  # the one grammar of calls
             if not block.calls_ok:
-                raise RecordError(field, BAD_LAYOUT, f"a history call is not a JSON call ({block.reason}): {body[:80]!r}")
+                raise RecordError(field, BAD_LAYOUT, f"a history call is not a JSON call ({block.located_reason}): {body[:80]!r}")
             turns[-1]["calls"].extend(block.calls)
     for turn in turns:
         if turn["role"] == "assistant":

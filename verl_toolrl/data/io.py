@@ -31,9 +31,14 @@ def read_local(path: str | os.PathLike) -> list[dict[str, Any]]:
         raise SourceError(f"{path}: no such file")
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        return pq.read_table(path).to_pylist()
+        try:
+            return pq.read_table(path).to_pylist()
+        except (pa.ArrowException, OSError) as error:  # ArrowInvalid: not parquet, truncated, ...
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise SourceError(f"{path}: not a readable parquet file ({reason})") from None
     if suffix == ".jsonl":
         records = []
         with open(path, encoding="utf-8") as handle:
@@ -43,14 +48,14 @@ def read_local(path: str | os.PathLike) -> list[dict[str, Any]]:
                 try:
                     records.append(json.loads(line))
                 except json.JSONDecodeError as error:
-                    raise SourceError(f"{path}: line {number} is not JSON ({error.msg})") from None
+                    raise SourceError(f"{path}: line {number} is not JSON ({error.msg}: column {error.colno})") from None
         return records
     if suffix == ".json":
         with open(path, encoding="utf-8") as handle:
             try:
                 data = json.load(handle)
             except json.JSONDecodeError as error:
-                raise SourceError(f"{path}: not JSON ({error.msg} at line {error.lineno})") from None
+                raise SourceError(f"{path}: not JSON ({error.msg}: line {error.lineno} column {error.colno})") from None
         if not isinstance(data, list):
             raise SourceError(f"{path}: expected a JSON array of records, got a JSON {type(data).__name__}")
         return data

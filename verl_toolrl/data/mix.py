@@ -21,7 +21,6 @@ A source with fewer usable samples than asked for is an error that says so.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,6 +33,7 @@ from verl_toolrl.data.errors import RecordError, UsageError
 from verl_toolrl.data.hammer import hammer_sample
 from verl_toolrl.data.pipeline import Summary, row_of
 from verl_toolrl.data.schema import Sample
+from verl_toolrl.prompts import history_blocks
 
 PAPER_COUNTS: dict[str, int] = {"toolace": 2000, "hammer": 1000, "xlam": 1000}
 PAPER_TEST_FRACTION = 0.02
@@ -188,8 +188,8 @@ def queries_from_messages(messages: Iterable[dict[str, str]]) -> list[str]:
     for message in messages:
         if message["role"] != "user":
             continue
-        inner = re.findall(r"<user>(.*?)</user>", message["content"], re.DOTALL)
-        queries.extend(text.strip() for text in inner) if inner else queries.append(message["content"])
+        inner = [body for tag, body in history_blocks(message["content"]) if tag == "user"]
+        queries.extend(inner) if inner else queries.append(message["content"])
     return queries
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from verl_toolrl.calls import Format, check_format
 from verl_toolrl.data.errors import RecordError
 from verl_toolrl.data.schema import Sample, build_row
+from verl_toolrl.progress import progress_bar
 
 Converter = Callable[[Any, int], list[Sample]]
 
@@ -58,14 +59,6 @@ class Summary:
         return "\n".join(lines + self.notes)
 
 
-def _progress(items: Sequence[Any], description: str, enabled: bool) -> Iterable[Any]:
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=description, unit="rec", mininterval=0.5, disable=None)
-
-
 def samples_of(
     records: Sequence[Any],
     converter: Converter,
@@ -77,7 +70,7 @@ def samples_of(
 ) -> list[Sample]:
     """Every record converted to samples (not yet rendered); errors located at ``file`` and the row."""
     samples: list[Sample] = []
-    for row, record in enumerate(_progress(records, f"reading {file}", progress)):
+    for row, record in enumerate(progress_bar(records, description=f"reading {file}", unit="rec", enabled=progress)):
         summary.read += 1
         try:
             samples.extend(converter(record, row))
@@ -109,7 +102,7 @@ def rows_of(
 ) -> list[dict[str, Any]]:
     """Render and check every sample (see ``schema.build_row``)."""
     rows = []
-    for sample in _progress(samples, "rendering rows", progress):
+    for sample in progress_bar(samples, description="rendering rows", unit="rec", enabled=progress):
         try:
             rows.append(row_of(sample, format, default_split, file=file))
         except RecordError as error:

@@ -36,7 +36,7 @@ def released_target(text: str, field: str = "output") -> tuple[tuple[ToolCall, .
         raise RecordError(field, BAD_LAYOUT, "the output does not start with a <think> … </think> block")
     parsed = parse_response(f"{THINK_OPEN} - {text[end:]}", "toolrl")
     if not parsed.ok:
-        raise RecordError(field, BAD_LAYOUT, f"the output after </think> does not parse ({parsed.reason})")
+        raise RecordError(field, BAD_LAYOUT, f"the output after </think> does not parse ({parsed.located_reason})")
     return parsed.calls, parsed.response
 
 

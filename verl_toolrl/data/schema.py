@@ -31,7 +31,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from verl_toolrl.calls import Format, ToolCall, parse_response, render_output
+from verl_toolrl.calls import (
+    CALL_WITHOUT_NAME,
+    Format,
+    ToolCall,
+    call_problem,
+    describe_call_problem,
+    parse_response,
+    render_output,
+)
 from verl_toolrl.data.errors import (
     BAD_GROUND_TRUTH,
     EMPTY_TARGET,
@@ -123,6 +131,10 @@ def check_target(sample: Sample) -> None:
         raise RecordError("target", EMPTY_TARGET, "the target has neither calls nor a response")
     names = {tool["name"] for tool in sample.tools}
     for number, call in enumerate(sample.calls):
+        problem = call_problem({"name": call.name, "parameters": call.arguments})
+        if problem is not None:
+            field = "name" if problem == CALL_WITHOUT_NAME else "arguments"
+            raise RecordError(f"target.calls[{number}].{field}", WRONG_TYPE, f"the call {describe_call_problem(problem)}")
         if call.name not in names:
             listed = ", ".join(sorted(names)) or "no tools"
             raise RecordError(
@@ -130,9 +142,9 @@ def check_target(sample: Sample) -> None:
                 UNKNOWN_TOOL,
                 f"{call.name!r} is not in the tool list ({listed})",
             )
-        if not isinstance(call.arguments, dict) or not all(isinstance(key, str) for key in call.arguments):
+        if not all(isinstance(key, str) for key in call.arguments):
             raise RecordError(
-                f"target.calls[{number}].arguments", WRONG_TYPE, "arguments must be a JSON object"
+                f"target.calls[{number}].arguments", WRONG_TYPE, "argument names must be strings (JSON object keys)"
             )
 
 
@@ -165,7 +177,7 @@ def check_ground_truth(ground_truth: str, sample: Sample, format: Format = "tool
     where = "reward_model.ground_truth"
     parsed = parse_response(ground_truth, format)
     if not parsed.ok:
-        raise RecordError(where, BAD_GROUND_TRUTH, f"the parser reads it as {parsed.reason}")
+        raise RecordError(where, BAD_GROUND_TRUTH, f"the parser reads it as {parsed.located_reason}")
     if parsed.calls != tuple(sample.calls):
         raise RecordError(where, BAD_GROUND_TRUTH, "the parser reads other calls than the target's")
     expected_response = sample.response.strip() if sample.response is not None else None
@@ -275,11 +287,6 @@ def write_parquet(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, ba
             writer.write_table(ROW_SCHEMA.empty_table())
     os.replace(partial, path)
     return len(rows)
-
-
-def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The rows of a parquet file as plain dicts (the inverse of :func:`write_parquet`)."""
-    return pq.read_table(os.fspath(path)).to_pylist()
 
 
 def splits_of(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from verl_toolrl.calls import ToolCall
+from verl_toolrl.calls import CALL_NOT_OBJECT, CALL_WITHOUT_NAME, ToolCall, call_problem, describe_call_problem
 from verl_toolrl.data.errors import BAD_JSON, MISSING_FIELD, WRONG_TYPE, RecordError, field_of
 from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.tools import tool_from_flat
@@ -50,11 +50,14 @@ def xlam_calls(answers: list[Any], field: str = "answers") -> tuple[ToolCall, ..
     calls = []
     for number, answer in enumerate(answers):
         path = f"{field}[{number}]"
-        name = field_of(answer, "name", str, f"{path}.name")
-        if "arguments" not in answer:
-            raise RecordError(f"{path}.arguments", MISSING_FIELD, "the call has no arguments object")
-        arguments = field_of(answer, "arguments", dict, f"{path}.arguments")
-        calls.append(ToolCall(name, arguments))
+        problem = call_problem(answer, "arguments")
+        if problem == CALL_NOT_OBJECT:
+            raise RecordError(path, WRONG_TYPE, f"the call {describe_call_problem(problem)}")
+        if problem is not None:
+            key = "name" if problem == CALL_WITHOUT_NAME else "arguments"
+            code = MISSING_FIELD if answer.get(key) is None else WRONG_TYPE
+            raise RecordError(f"{path}.{key}", code, f"the call {describe_call_problem(problem, 'arguments')}")
+        calls.append(ToolCall(answer["name"], answer["arguments"]))
     return tuple(calls)
 
 

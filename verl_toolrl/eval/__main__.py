@@ -17,12 +17,21 @@ from verl_toolrl.benchmarks.protocols import MAX_NEW_TOKENS, PROTOCOLS, default_
 from verl_toolrl.calls import FORMATS
 from verl_toolrl.chat_template import THINK_PREFILL_MODES
 from verl_toolrl.eval.backends import BACKENDS, DEFAULT_BATCH_SIZE, Sampling, make_backend
-from verl_toolrl.eval.generations import RunInfo
+from verl_toolrl.eval.generations import RunInfo, read_run_info
 from verl_toolrl.eval.pipeline import generate, score
 from verl_toolrl.eval.registry import get_benchmark
 from verl_toolrl.eval.report import write_report
 
-DEFAULT_APIBANK_DIR = "../shared/data/toolrl/api_bank"
+#: ToolRL's processed API-Bank levels in the shared material beside the checkout, wherever the command runs.
+DEFAULT_APIBANK_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "toolrl" / "api_bank"
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> None:
@@ -41,9 +50,12 @@ def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> No
             f"{', '.join(get_benchmark('bfcl').categories)}",
         )
     else:
-        parser.add_argument("--data-dir", default=DEFAULT_APIBANK_DIR, help="folder of level-N-api_processed.json")
+        parser.add_argument(
+            "--data-dir", type=Path, default=DEFAULT_APIBANK_DIR,
+            help=f"folder of level-N-api_processed.json (default: {DEFAULT_APIBANK_DIR})",
+        )
         parser.add_argument("--levels", nargs="+", type=int, default=None, help="levels to run (default: every file found)")
-    parser.add_argument("--limit", type=int, default=None, help="first N items of each category/level")
+    parser.add_argument("--limit", type=positive_int, default=None, help="first N items of each category/level")
     parser.add_argument(
         "--max-new-tokens", type=int, default=None,
         help=f"default per protocol: {', '.join(f'{p} {n}' for p, n in MAX_NEW_TOKENS.items())} (ToolRL's scripts: 4096)",
@@ -90,9 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
                 _add_score_options(sub)
             else:
                 sub.add_argument("--quiet", action="store_true", help="no progress bars")
+            sub.set_defaults(step_parser=sub)
         sub = steps.add_parser("score", help="score saved generations (never regenerates)")
         sub.add_argument("--output", required=True, type=Path, help="run directory written by generate")
         _add_score_options(sub)
+        sub.set_defaults(step_parser=sub)
         report = steps.add_parser("report", help="compare scored runs: one table, one chart")
         report.add_argument("runs", nargs="+", type=Path, help="scored run directories")
         report.add_argument("--labels", nargs="+", default=None, help="one name per run (default: directory names)")
@@ -100,7 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
         report.add_argument(
             "--allow-mixed-protocols", action="store_true", help="compare runs scored under different protocols"
         )
+        report.set_defaults(step_parser=report)
     return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The arguments; an unknown one is reported with the usage of the step it was given to."""
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        args.step_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def run_info(args: argparse.Namespace) -> RunInfo:
@@ -112,7 +135,11 @@ def run_info(args: argparse.Namespace) -> RunInfo:
         categories, data_dir = benchmark.expand(args.categories), None
     else:
         categories = benchmark.expand([str(level) for level in args.levels]) if args.levels else []
-        data_dir = str(Path(args.data_dir).resolve())
+        if not args.data_dir.is_dir():
+            raise FileNotFoundError(
+                f"--data-dir {args.data_dir}: no such folder (it holds ToolRL's level-N-api_processed.json files)"
+            )
+        data_dir = str(args.data_dir.resolve())
     return RunInfo(
         args.benchmark, args.model, args.backend, args.format, categories, args.limit, sampling.__dict__, data_dir,
         protocol,
@@ -136,8 +163,18 @@ def _score_and_report(output: Path, args: argparse.Namespace) -> None:
     print(f"wrote {output / 'scores.json'}, {report} and {chart}")
 
 
+def check_benchmark(output: Path, benchmark: str) -> None:
+    """A run directory given to ``BENCHMARK score`` must hold a run of that benchmark."""
+    found = read_run_info(output).benchmark
+    if found != benchmark:
+        raise ValueError(
+            f"--output {output} holds a {found} run, not {benchmark}; "
+            f"score it with python -m verl_toolrl.eval {found} score --output {output}"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         if args.step == "report":
             report, chart = write_report(
@@ -151,7 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             info = run_info(args)
             batch_size = args.batch_size or DEFAULT_BATCH_SIZE[args.backend]
             path = generate(args.output, info, _backend_factory(args, info), batch_size, progress=not args.quiet)
-            print(f"wrote {path}")
+            print(f"wrote {path}" if path.is_file() else f"no items selected: {path} not written")
+        if args.step == "score":
+            check_benchmark(args.output, args.benchmark)
         if args.step in ("score", "run"):
             _score_and_report(args.output, args)
     except (ValueError, FileNotFoundError, ModuleNotFoundError) as error:

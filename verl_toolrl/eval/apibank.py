@@ -18,9 +18,10 @@ from typing import Any
 
 from verl_toolrl.benchmarks.apibank import LEVELS, ApiBankItem, load_items
 from verl_toolrl.calls import Format, ToolCall, parse_response
-from verl_toolrl.eval.benchmark import Prompts, Scored, ScoredRun, SingleShot, markdown_table, percent, progress_bar
+from verl_toolrl.eval.benchmark import Prompts, Scored, ScoredRun, SingleShot, markdown_table, percent
 from verl_toolrl.eval.generations import Generation, RunInfo
 from verl_toolrl.eval.toolrl_scripts import apibank_correct, apibank_tool_calls
+from verl_toolrl.progress import progress_bar
 
 RULES: tuple[str, ...] = ("paper", "strict")
 
@@ -54,7 +55,7 @@ def score_response(text: str, item: ApiBankItem, format: Format = "toolrl") -> d
     'missing_think'
     """
     parsed = parse_response(text, format)
-    return {**score_calls(parsed.calls, item.gold), "reason": parsed.error}
+    return {**score_calls(parsed.calls, item.gold), "reason": parsed.reason}
 
 
 def score_toolrl(text: str, item: ApiBankItem) -> dict[str, Any]:
@@ -144,7 +145,7 @@ class ApiBank(SingleShot):
         self, info: RunInfo, items: Mapping[str, Any], generations: Sequence[Generation], workers: int, progress: bool
     ) -> list[dict[str, Any]]:
         rows = []
-        with progress_bar(len(generations), "score apibank", progress) as bar:
+        with progress_bar(total=len(generations), description="score apibank", enabled=progress) as bar:
             for generation in generations:
                 item = items[generation.id]
                 if info.protocol == "toolrl":

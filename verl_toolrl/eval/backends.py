@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from verl_toolrl.chat_template import resolve_think_prefill
@@ -60,6 +60,10 @@ class Backend(Protocol):
         ...
 
 
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def require(module: str, backend: str) -> Any:
     """Import an optional dependency of a backend, or raise a one-line error saying what to install.
 
@@ -93,12 +97,18 @@ class TransformersBackend:
         torch = require("torch", self.name)
         transformers = require("transformers", self.name)
         self.torch, self.sampling = torch, sampling
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(model, padding_side="left")
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r}: torch sees no CUDA device here; use --device cpu")
+        try:
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(model, padding_side="left")
+            self.model = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+        except (OSError, ValueError) as error:  # no such folder, not a model, hub offline or unreachable
+            raise ValueError(f"model {model!r} cannot be loaded: {_first_line(error)}") from None
         self.prefill = resolve_think_prefill(think_prefill, self.tokenizer).text
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(self.device).eval()
+        self.model = self.model.to(self.device).eval()
 
     def generate(self, prompts: Sequence[Messages]) -> list[str]:
         if not prompts:
@@ -167,6 +177,7 @@ class OpenAIBackend:
         openai = require("openai", self.name)
         self.prefill = resolve_think_prefill("none" if think_prefill == "auto" else think_prefill, None).text
         self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=3)
+        self.base_url, self._connection_error = base_url, openai.APIConnectionError
         self.model, self.sampling, self.concurrency = model, sampling, max(1, concurrency)
 
     def request(self, messages: Messages) -> dict[str, Any]:
@@ -191,8 +202,14 @@ class OpenAIBackend:
         return self.prefill + (response.choices[0].message.content or "")
 
     def generate(self, prompts: Sequence[Messages]) -> list[str]:
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            return list(pool.map(self._complete, prompts))
+        try:
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                return list(pool.map(self._complete, prompts))
+        except self._connection_error as error:
+            raise ValueError(
+                f"no OpenAI-compatible server answers at {self.base_url} ({error}); start one "
+                "(e.g. vllm serve MODEL) or give its --base-url"
+            ) from None
 
 
 def make_backend(name: str, model: str, sampling: Sampling | None = None, **options: Any) -> Backend:
@@ -210,6 +227,3 @@ def make_backend(name: str, model: str, sampling: Sampling | None = None, **opti
         raise ValueError(f"unknown backend {name!r}; valid backends: {', '.join(BACKENDS)}")
     return classes[name](model, sampling or Sampling(), **options)
 
-
-def sampling_dict(sampling: Sampling) -> dict[str, Any]:
-    return asdict(sampling)

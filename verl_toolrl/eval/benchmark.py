@@ -49,6 +49,7 @@ from verl_toolrl.eval.generations import (
     check_against,
     read_generations,
 )
+from verl_toolrl.progress import progress_bar
 
 Prompts = dict[str, tuple[str, list[dict[str, str]]]]  # id -> (category, messages)
 BackendFactory = Callable[[], Backend]
@@ -87,12 +88,6 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
     """
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
-def progress_bar(total: int, description: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=description, unit="item", disable=not enabled)
 
 
 class Benchmark(ABC):
@@ -154,7 +149,7 @@ class SingleShot(Benchmark):
         if not todo:
             return
         engine = backend()
-        with progress_bar(len(prompts), f"generate {self.name}", progress) as bar:
+        with progress_bar(total=len(prompts), description=f"generate {self.name}", enabled=progress) as bar:
             bar.update(len(done))
             for start in range(0, len(todo), max(1, batch_size)):
                 batch = todo[start : start + batch_size]

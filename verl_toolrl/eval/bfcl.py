@@ -86,10 +86,10 @@ from verl_toolrl.eval.benchmark import (
     SingleShot,
     markdown_table,
     percent,
-    progress_bar,
 )
 from verl_toolrl.eval.generations import Generation, RunInfo
 from verl_toolrl.eval.toolrl_scripts import decode_ast
+from verl_toolrl.progress import progress_bar
 
 #: The model name the checker is given; registered with ``underscore_to_dot=False``.
 CHECKER_MODEL_NAME = "verl-toolrl"
@@ -150,7 +150,7 @@ def _decode(output: str, format: Format, protocol: Protocol, language: str) -> t
         return decode_ast(output), None, None
     parsed = parse_response(output, format)
     decoded = decoded_calls(parsed.calls, language) if parsed.calls_ok else None
-    return decoded, parsed.error, parsed.reason
+    return decoded, parsed.reason, parsed.located_reason
 
 
 def score_item(item: BfclItem, output: str, format: Format = "toolrl", protocol: Protocol = "strict") -> ItemScore:
@@ -510,7 +510,7 @@ class BfclSingleTurn(BfclBenchmark, SingleShot):
         self, info: RunInfo, items: Mapping[str, Any], generations: Sequence[Generation], workers: int, progress: bool
     ) -> list[dict[str, Any]]:
         pairs = [(items[generation.id], generation.output) for generation in generations]
-        with progress_bar(len(pairs), "score bfcl", progress) as bar:
+        with progress_bar(total=len(pairs), description="score bfcl", enabled=progress) as bar:
             scores = score_items(pairs, info.format, workers=workers, progress=bar.update, protocol=info.protocol)  # type: ignore[arg-type]
         return [asdict(score) for score in scores]
 

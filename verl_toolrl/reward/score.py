@@ -18,6 +18,8 @@ from verl_toolrl.calls import (
     CALL_OPEN,
     FORMATS,
     RESPONSE_OPEN,
+    call_problem,
+    describe_call_problem,
     loads_or_none,
     parse_response,
     released_call_lines,
@@ -52,6 +54,15 @@ SCORE_KEYS: tuple[str, ...] = (
 )
 
 
+#: The valid values of each option that takes a name (``schedule_steps`` takes any positive number).
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {
+    "variant": tuple(VARIANTS),
+    "format": FORMATS,
+    "matching": MATCHINGS,
+    "values": tuple(VALUE_EQUALITIES),
+}
+
+
 @dataclass(frozen=True)
 class RewardOptions:
     """Reward configuration, validated on construction.
@@ -61,7 +72,7 @@ class RewardOptions:
     >>> RewardOptions(variant="dinamic")
     Traceback (most recent call last):
     ...
-    ValueError: unknown reward variant 'dinamic'; valid variants: original, with_length, dynamic_length, equal_max, two_stage, dynamic, finegrained, intermediate, coarse, binary
+    ValueError: variant: unknown value 'dinamic'; valid choices: original, with_length, dynamic_length, equal_max, two_stage, dynamic, finegrained, intermediate, coarse, binary
     """
 
     variant: str = "original"
@@ -71,17 +82,13 @@ class RewardOptions:
     schedule_steps: float = 150  # horizon of the step-scheduled variants (150 in the paper)
 
     def __post_init__(self) -> None:
-        for name, value, choices in (
-            ("reward variant", self.variant, tuple(VARIANTS)),
-            ("format", self.format, FORMATS),
-            ("matching", self.matching, MATCHINGS),
-            ("values", self.values, tuple(VALUE_EQUALITIES)),
-        ):
+        for name, choices in OPTION_CHOICES.items():
+            value = getattr(self, name)
             if value not in choices:
-                raise ValueError(f"unknown {name} {value!r}; valid {name.split()[-1]}s: {', '.join(choices)}")
+                raise ValueError(f"{name}: unknown value {value!r}; valid choices: {', '.join(choices)}")
         steps = self.schedule_steps
         if isinstance(steps, bool) or not isinstance(steps, Real) or not steps > 0:
-            raise ValueError(f"schedule_steps must be a positive number, got {steps!r}")
+            raise ValueError(f"schedule_steps: {steps!r} is not a positive number (the schedules' horizon)")
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(RewardOptions.__dataclass_fields__)
@@ -125,12 +132,9 @@ def _bad_ground_truth(problem: str, text: str) -> ValueError:
 
 
 def _check_call(value: Any, index: int, key: str, text: str) -> dict:
-    if not isinstance(value, dict):
-        raise _bad_ground_truth(f"call {index} is not a JSON object", text)
-    if not isinstance(value.get("name"), str):
-        raise _bad_ground_truth(f'call {index} has no string "name"', text)
-    if not isinstance(value.get(key), dict):
-        raise _bad_ground_truth(f'call {index} has no "{key}" object', text)
+    problem = call_problem(value, key)
+    if problem is not None:
+        raise _bad_ground_truth(f"call {index} {describe_call_problem(problem, key)}", text)
     return value
 
 
@@ -152,7 +156,7 @@ def parse_ground_truth(text: str, format: str = "toolrl") -> GroundTruth:
     if format == "hermes":
         parsed = parse_response(text, "hermes")
         if not parsed.ok or parsed.raw_calls is None:
-            raise _bad_ground_truth(f"not a well-formed hermes response ({parsed.reason})", text)
+            raise _bad_ground_truth(f"not a well-formed hermes response ({parsed.located_reason})", text)
         calls = tuple(_check_call(v, i, key, text) for i, v in enumerate(parsed.raw_calls, 1))
         return GroundTruth(calls, bool(calls), parsed.response is not None)
     has_call, has_response = CALL_OPEN in text, RESPONSE_OPEN in text
@@ -225,7 +229,7 @@ def compute_score(
     parsed = parse_response(text, opts.format)
     pred = parsed.raw_calls
     if opts.format == "toolrl":
-        layout_ok = toolrl_layout_ok(text, gt.has_call, gt.has_response, parsed.error is None)
+        layout_ok = toolrl_layout_ok(text, gt.has_call, gt.has_response, parsed.reason is None)
     else:
         layout_ok = hermes_layout_ok(parsed, gt.has_call, gt.has_response)
         pred = pred or None  # no block at all is no call list, as in the toolrl format
@@ -265,7 +269,7 @@ def compute_score(
         "format_reward": format_reward,
         "correctness_reward": correctness,
         "length_reward": length,
-        "parsed": 1.0 if parsed.error is None else 0.0,
+        "parsed": 1.0 if parsed.reason is None else 0.0,
         "num_calls": float(parsed.num_calls),
         "exact_match": 1.0 if exact else 0.0,
     }
