@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's quickstart: prepare the data, check the plugin, check the recipe and the reward on CPU,
-# then train. On a machine without a GPU it does every step but the last, says so, and exits 0.
+# The README's quickstart: check the plugin and settings, prepare the data, check the recipe and the reward
+# on CPU, then train. On a machine without a GPU it trains on CPU instead (recipes/train_cpu.sh: verl's real
+# trainer with a tiny local policy, a few steps, to prove the loop), prints each step's rewards, and exits 0.
 #
 #   bash recipes/quickstart.sh [hydra overrides...]
 #
@@ -10,7 +11,7 @@
 #   XLAM_FILE     local xLAM file for the training mix                  [the hub dataset]
 #   DATA_ARGS     more options for python -m data_preprocess.mix        []
 #   RECIPE        toolrl_grpo or toolrl_ppo                             [toolrl_grpo]
-#   MODEL         model to train                                        [Qwen/Qwen2.5-3B-Instruct]
+#   MODEL         model to train                    [Qwen/Qwen2.5-3B-Instruct; on CPU the tiny local policy]
 # Overrides (e.g. reward.reward_kwargs.variant=dynamic) apply to the checks and to training alike.
 set -euo pipefail
 
@@ -18,6 +19,7 @@ recipes="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$recipes/.."
 export DATA_DIR="${DATA_DIR:-$HOME/data/toolrl}"
 export RECIPE="${RECIPE:-toolrl_grpo}"
+cpu_model="${MODEL:-}"  # on CPU: a model given by the user, else train_cpu.sh's tiny local policy
 export MODEL="${MODEL:-Qwen/Qwen2.5-3B-Instruct}"
 
 # One quick probe of the hub instead of every tool's retries: offline from here on when it does not answer.
@@ -57,8 +59,30 @@ python -m verl_toolrl preflight --config-name "$RECIPE" \
 
 echo "== 4/4 training"
 if ! python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-    echo "Training needs a GPU (and vLLM: pip install -e '.[gpu]'): no CUDA device is visible here, so this"
-    echo "quickstart stops after the CPU checks above, all of which passed. On a GPU machine, run:"
+    cpu_recipe="${RECIPE}_cpu"
+    if [[ ! -f "$recipes/$cpu_recipe.yaml" ]]; then
+        echo "quickstart: RECIPE=$RECIPE has no CPU recipe; without a GPU use RECIPE=toolrl_grpo or toolrl_ppo" >&2
+        exit 2
+    fi
+    run_dir="$DATA_DIR/cpu-run"
+    echo "No CUDA device here: training on CPU instead ($cpu_recipe: verl's real trainer, the tiny local policy,"
+    echo "a few steps). This proves the training loop and lets you try settings; it does not train a useful model."
+    echo "Full log: $run_dir/train.log"
+    mkdir -p "$run_dir"
+    RECIPE="$cpu_recipe" MODEL="$cpu_model" bash "$recipes/train_cpu.sh" \
+        trainer.default_local_dir="$run_dir/checkpoints" trainer.rollout_data_dir="$run_dir/rollouts" "$@" \
+        > "$run_dir/train.log" 2>&1 &
+    trainer=$!
+    tail -n +1 --pid="$trainer" -f "$run_dir/train.log" | grep --line-buffered -E "train_cpu.sh|tiny policy|step:[0-9]+ |Error" \
+        | cut -c1-240 || true
+    if ! wait "$trainer"; then
+        echo "quickstart: CPU training failed; the end of $run_dir/train.log:" >&2
+        tail -n 40 "$run_dir/train.log" >&2
+        exit 1
+    fi
+    echo "Training steps on CPU (verl's metrics; format/correctness/exact: the rollouts' mean reward components):"
+    python -m verl_toolrl.training_log "$run_dir/train.log" --rollouts "$run_dir/rollouts" "$@"
+    echo "To train a real model, on a GPU machine run:"
     if [[ -n "$demo" ]]; then
         echo "    python -m data_preprocess.mix --output $full_data_dir --seed 0 --skip-invalid   # with hub access: the full 4k mix"
         echo "    DATA_DIR=$full_data_dir RECIPE=$RECIPE MODEL=$MODEL bash recipes/run_toolrl.sh $*"

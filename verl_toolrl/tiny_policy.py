@@ -15,7 +15,7 @@ GRPO group. The policy is for proving the training loop, not for learning to cal
 '<|im_start|>user\\nhi<|im_end|>\\n<|im_start|>assistant\\n'
 >>> tokenizer.decode(tokenizer(text)["input_ids"]) == text
 True
->>> sum(p.numel() for p in build_policy(tokenizer).parameters()) < 500_000
+>>> sum(p.numel() for p in build_policy(tokenizer).parameters()) < 1_000_000
 True
 """
 
@@ -36,6 +36,11 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 IM_START, IM_END, PAD = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
+#: Prompt tokens the policy is trained and run on: the warm start keeps each prompt's last CONTEXT_TOKENS,
+#: and the CPU recipe cuts rollout prompts to the same length (recipes/toolrl/cpu.yaml,
+#: data.max_prompt_length with truncation: left). A 2-layer model trained on one prompt length and sampled on
+#: another writes noise; trained and sampled alike, its rewards differ within a GRPO group.
+CONTEXT_TOKENS = 192
 #: Qwen2.5's ChatML layout, without its default system prompt and tool rendering.
 CHAT_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] "
@@ -43,7 +48,7 @@ CHAT_TEMPLATE = (
 )
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> PreTrainedTokenizerFast:
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer trained on ``texts``, with ChatML's special tokens and chat template.
 
     Byte-level, so any text (model output included) encodes and decodes losslessly.
@@ -70,9 +75,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> PreTrainedT
 def build_policy(
     tokenizer: PreTrainedTokenizerFast,
     *,
-    hidden_size: int = 64,
+    hidden_size: int = 128,
     num_layers: int = 2,
-    num_heads: int = 2,
+    num_heads: int = 4,
     max_positions: int = 4096,
     seed: int = 0,
 ) -> Qwen2ForCausalLM:
@@ -132,15 +137,15 @@ def warm_start(
     tokenizer: PreTrainedTokenizerFast,
     examples: Sequence[Example],
     *,
-    steps: int = 60,
-    lr: float = 3e-3,
-    context: int = 256,
+    steps: int = 100,
+    lr: float = 2e-3,
+    context: int = CONTEXT_TOKENS,
     seed: int = 0,
 ) -> list[float]:
     """Supervised steps on the targets (loss on target tokens only, all examples each step); the losses.
 
-    Each prompt is cut to its last ``context`` tokens (the user's turn and the end of the tool list), which
-    keeps a step cheap: the shared instructions before them carry nothing to learn at this size."""
+    Each prompt is cut to its last ``context`` tokens, as verl cuts the rollout's prompts to
+    ``data.max_prompt_length`` (``truncation: left``), so the policy is trained on what it will see."""
     torch.manual_seed(seed)
     encoded = [_encode(tokenizer, example, context) for example in examples]
     width = max(len(ids) for ids, _ in encoded)
@@ -177,8 +182,8 @@ def make_tiny_policy(
     output: Path,
     *,
     extra_files: Sequence[Path] = (),
-    vocab_size: int = 2048,
-    steps: int = 60,
+    vocab_size: int = 4096,
+    steps: int = 100,
     seed: int = 0,
 ) -> dict[str, float]:
     """Train the tokenizer on the data, build the model, warm-start it, ``save_pretrained`` both to
@@ -206,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra-text", type=Path, nargs="*", default=[],
                         help="more parquet files whose text the tokenizer also learns (e.g. test.parquet)")
     parser.add_argument("--output", type=Path, required=True, help="folder for the model and tokenizer")
-    parser.add_argument("--vocab-size", type=int, default=2048)
-    parser.add_argument("--steps", type=int, default=60, help="supervised warm-start steps")
+    parser.add_argument("--vocab-size", type=int, default=4096)
+    parser.add_argument("--steps", type=int, default=100, help="supervised warm-start steps")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     for path in (args.data, *args.extra_text):

@@ -1,0 +1,63 @@
+"""The CPU platform and its adjustments, in fresh processes that import verl as the trainer's do: inert
+unless ``VERL_PLATFORM=cpu`` selects it (GPU runs see verl's own functions), and, selected, a working gloo
+process group and verl's FSDP engine for the ``cpu`` device."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+PROBE = textwrap.dedent("""
+    import json, os, sys
+    import verl
+    from verl.plugin.platform import get_platform
+    from verl.utils import distributed
+    from verl.workers import engine_workers
+    platform = get_platform()
+    out = {
+        "platform": type(platform).__name__,
+        "device": platform.device_name,
+        "wrapped": hasattr(engine_workers.initialize_global_process_group_ray, "__wrapped__"),
+        "engine_device": os.environ.get("VERL_ENGINE_DEVICE"),
+    }
+    if out["wrapped"]:
+        import torch.distributed as dist
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=sys.argv[1], RANK="0", WORLD_SIZE="1")
+        engine_workers.initialize_global_process_group_ray(timeout_second=60)
+        out["backend"] = dist.get_backend()
+        tensor = __import__("torch").ones(3)
+        dist.all_reduce(tensor)
+        out["all_reduce"] = tensor.tolist()
+        from verl.workers.engine import EngineRegistry
+        out["engine"] = EngineRegistry.get_engine_cls("language_model", "fsdp2").__name__
+        dist.destroy_process_group()
+    print("PROBE " + json.dumps(out))
+""")
+
+
+def probe(platform: str | None, port: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("VERL_PLATFORM", "VERL_ENGINE_DEVICE")}
+    if platform:
+        env["VERL_PLATFORM"] = platform
+    result = subprocess.run([sys.executable, "-c", PROBE, str(port)], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("PROBE "))
+    return json.loads(line[len("PROBE "):])
+
+
+def test_without_the_switch_verl_keeps_its_own_platform_and_functions() -> None:
+    out = probe(None, 29611)
+    assert out["platform"] != "PlatformCPU" and out["device"] == "cuda"
+    assert out["wrapped"] is False and out["engine_device"] is None
+
+
+def test_selected_it_runs_a_gloo_process_group_and_finds_the_fsdp_engine() -> None:
+    out = probe("cpu", 29612)
+    assert out["platform"] == "PlatformCPU" and out["device"] == "cpu"
+    assert out["wrapped"] is True and out["engine_device"] == "cuda"
+    assert out["backend"] == "gloo" and out["all_reduce"] == [1.0, 1.0, 1.0]
+    assert out["engine"].startswith("FSDP")
