@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from verdict import Verdicts
+
 from verl_toolrl.benchmarks.bfcl import MULTI_TURN_CATEGORIES
 from verl_toolrl.benchmarks.protocols import PROTOCOLS
 from verl_toolrl.environments.bfcl_multi_turn import official_verdict
@@ -62,8 +64,12 @@ def main() -> None:
         print(f"figure, {args.workers} processes:  {parallel:6.2f} s  {len(scores) / parallel:6.0f} entries/s  ({serial / parallel:.2f}x)")
         print(f"BFCL's checker alone, 1 process, in memory: {checker:.2f} s ({1000 * checker / len(scores):.1f} ms per entry)")
         print(f"ground truth valid: {valid}/{len(scores)}")
-        verdict = "MET" if parallel < TARGET_SECONDS and valid == len(scores) else "MISSED"
-        print(f"target: {len(scores)} entries scored in < {TARGET_SECONDS:.0f} s -> {parallel:.2f} s: {verdict}")
+        check = Verdicts()
+        check.target(f"{len(scores)} entries scored", f"{parallel:.2f} s", f"< {TARGET_SECONDS:.0f} s",
+                     parallel < TARGET_SECONDS)
+        check.target("ground truth valid", f"{valid}/{len(scores)}", f"{len(scores)}/{len(scores)}",
+                     valid == len(scores))
+        check.finish()
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ machine, where setup does not build it, these tests skip.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,21 +34,6 @@ def _cpu_venv() -> Path:
     return CPU_VENV
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path:
-    """The quickstart's demo mix from the real sample records, and the tiny policy train_cpu.sh builds."""
-    _cpu_venv()
-    samples = shared_dir / "data" / "raw_samples"
-    out = tmp_path_factory.mktemp("cpu-train-data")
-    subprocess.run(
-        [sys.executable, "-m", "data_preprocess.mix", "--output", str(out), "--seed", "0", "--skip-invalid",
-         "--toolace", str(samples / "toolace.json"), "--xlam", str(samples / "xlam.json"),
-         "--toolace-count", "5", "--hammer-count", "1", "--xlam-count", "5", "--test-fraction", "0.3"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
-    )
-    return out
-
-
 def train(data_dir: Path, *overrides: str, recipe: str = "toolrl_grpo_cpu") -> str:
     """Run recipes/train_cpu.sh to the end; its output (the test fails with the output's end on exit != 0)."""
     env = {"DATA_DIR": str(data_dir), "RECIPE": recipe, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
@@ -62,16 +47,47 @@ def train(data_dir: Path, *overrides: str, recipe: str = "toolrl_grpo_cpu") -> s
 
 
 @pytest.fixture(scope="module")
-def grpo_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Two GRPO steps with the step-scheduled ``dynamic`` variant: validation after step 2, a checkpoint at
-    step 2, every response dumped."""
-    run_dir = tmp_path_factory.mktemp("grpo-run")
-    output = train(
-        data_dir, "reward.reward_kwargs.variant=dynamic", "trainer.total_training_steps=2", "trainer.test_freq=2",
-        "trainer.save_freq=2", f"trainer.default_local_dir={run_dir / 'checkpoints'}",
-        f"trainer.rollout_data_dir={run_dir / 'rollouts'}",
+def quickstart(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> dict:
+    """A newcomer's README command on a machine without a GPU or hub: the checks, the demo mix of the shared
+    sample records, then two GRPO steps on CPU with the step-scheduled ``dynamic`` variant, validated after
+    step 2, checkpointed at step 2."""
+    _cpu_venv()
+    data_dir = tmp_path_factory.mktemp("quickstart") / "data"
+    env = {"DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin",
+           "HOME": str(Path.home())}
+    overrides = ["reward.reward_kwargs.variant=dynamic", "trainer.total_training_steps=2", "trainer.test_freq=2",
+                 "trainer.save_freq=2"]
+    result = subprocess.run(
+        ["bash", "-c", '. .venv/bin/activate && exec bash recipes/quickstart.sh "$@"', "quickstart", *overrides],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
     )
-    return {"dir": run_dir, "output": output, "metrics": step_metrics(output.splitlines())}
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    demo = data_dir.parent / "data-samples"
+    run_dir = demo / "cpu-run"
+    log = (run_dir / "train.log").read_text()
+    return {"stdout": result.stdout, "data": demo, "dir": run_dir, "metrics": step_metrics(log.splitlines())}
+
+
+def test_the_quickstart_checks_then_trains_on_cpu_and_prints_each_steps_rewards(quickstart: dict) -> None:
+    out = quickstart["stdout"]
+    steps = [
+        "== 1/4 plugin and settings", "reward manager 'toolrl': registered", "== 2/4 data",
+        "far too small to train on", "== 3/4 recipe", "verl validate_config passed",
+        "built ToolRLRewardManager with RewardOptions(variant='dynamic'", "preflight: all checks passed",
+        "== 4/4 training", "training on CPU instead", "building the tiny local policy", "step:1 ", "step:2 ",
+        "| step | score mean |", "To train a real model, on a GPU machine run:",
+    ]
+    positions = [out.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert re.search(r"train\.parquet: (\d+)/\1 ground truths at the maximum", out)
+    table = out[out.index("| step | score mean |"):].splitlines()
+    assert [row.split("|")[1].strip() for row in table[2:4]] == ["1", "2"]
+    assert "bash recipes/run_toolrl.sh reward.reward_kwargs.variant=dynamic" in out
+
+
+@pytest.fixture(scope="module")
+def grpo_run(quickstart: dict) -> dict:
+    return quickstart
 
 
 def test_grpo_steps_log_rewards_and_update_the_policy(grpo_run: dict) -> None:
@@ -110,30 +126,31 @@ def test_the_scheduled_variant_receives_the_trainers_steps(grpo_run: dict) -> No
     )
 
 
-def test_training_resumes_from_the_saved_checkpoint(grpo_run: dict, data_dir: Path) -> None:
+def test_training_resumes_from_the_saved_checkpoint(grpo_run: dict) -> None:
     checkpoints = grpo_run["dir"] / "checkpoints"
     assert (checkpoints / "latest_checkpointed_iteration.txt").read_text().strip() == "2"
     assert (checkpoints / "global_step_2" / "actor").is_dir()
     output = train(
-        data_dir, "reward.reward_kwargs.variant=dynamic", "trainer.total_training_steps=3", "trainer.test_freq=-1",
+        grpo_run["data"], "reward.reward_kwargs.variant=dynamic", "trainer.total_training_steps=3",
+        "trainer.test_freq=-1",
         "trainer.save_freq=-1", f"trainer.default_local_dir={checkpoints}",
     )
     assert sorted(step_metrics(output.splitlines())) == [3]
 
 
-def test_ppo_recipe_trains_a_critic(data_dir: Path, tmp_path: Path) -> None:
+def test_ppo_recipe_trains_a_critic(grpo_run: dict, tmp_path: Path) -> None:
     output = train(
-        data_dir, "trainer.total_training_steps=1", "trainer.test_freq=-1",
+        grpo_run["data"], "trainer.total_training_steps=1", "trainer.test_freq=-1",
         f"trainer.default_local_dir={tmp_path}", recipe="toolrl_ppo_cpu",
     )
     (step,) = step_metrics(output.splitlines()).values()
     assert {"critic/vf_loss", "critic/values/mean", "critic/score/mean", "actor/grad_norm"} <= step.keys()
 
 
-def test_gdpo_normalises_format_and_correctness_separately(data_dir: Path, tmp_path: Path) -> None:
+def test_gdpo_normalises_format_and_correctness_separately(grpo_run: dict, tmp_path: Path) -> None:
     # verl 0.9.1's v1 trainer does not hand the reward components to the estimator; its legacy trainer does.
     output = train(
-        data_dir, "algorithm.adv_estimator=gdpo", "algorithm.gdpo_reward_keys=[format_reward,correctness_reward]",
+        grpo_run["data"], "algorithm.adv_estimator=gdpo", "algorithm.gdpo_reward_keys=[format_reward,correctness_reward]",
         "trainer.use_v1=false", "trainer.total_training_steps=1", "trainer.test_freq=-1",
         f"trainer.default_local_dir={tmp_path}",
     )

@@ -55,7 +55,8 @@ from verl_toolrl.environments.bfcl_multi_turn import (
     vet_call,
 )
 from verl_toolrl.eval.backends import Backend
-from verl_toolrl.eval.benchmark import BackendFactory, Prompts, Scored, progress_bar
+from verl_toolrl.eval.benchmark import BackendFactory, Prompts, Scored
+from verl_toolrl.progress import progress_bar
 from verl_toolrl.eval.bfcl import BfclBenchmark, ItemScore
 from verl_toolrl.eval.generations import RunInfo
 from verl_toolrl.eval.toolrl_scripts import execute_calls, python_call
@@ -415,7 +416,7 @@ class BfclMultiTurn(BfclBenchmark):
     ) -> None:
         path = output / TRANSCRIPTS_FILE
         done = len(read_transcripts(path, items, info.protocol, info.format)) if path.is_file() else 0  # type: ignore[arg-type]
-        with progress_bar(len(items), "generate bfcl multi-turn", progress) as bar:
+        with progress_bar(total=len(items), description="generate bfcl multi-turn", enabled=progress) as bar:
             bar.update(done)
             generate(path, items, info.protocol, info.format, backend, batch_size, bar.update)  # type: ignore[arg-type]
 
@@ -432,7 +433,7 @@ class BfclMultiTurn(BfclBenchmark):
                 f"{path}: {len(missing)} multi-turn entries of this run have no transcript (first: {missing[:3]}); "
                 "finish `generate` or pass --allow-missing"
             )
-        with progress_bar(len(records), "score bfcl multi-turn", progress) as bar:
+        with progress_bar(total=len(records), description="score bfcl multi-turn", enabled=progress) as bar:
             scores = score_records(items, records, workers=workers, where=str(path))  # type: ignore[arg-type]
             bar.update(len(records))
         return Scored([asdict(score) for score in scores], missing)
