@@ -227,3 +227,36 @@ def test_data_command_writes_a_seeded_split(tmp_path: Any) -> None:
     assert len(json.loads(train["reward_model"][0]["ground_truth"])) == len(json.loads(train["extra_info"][0]["bfcl_entry"])["questions"])
     assert main(args + ["--output-dir", str(tmp_path / "again")]) == 0
     assert json.loads((tmp_path / "again" / HELDOUT_FILE).read_text())["ids"]["multi_turn_base"] == ids
+
+
+def test_a_step_scheduled_variant_follows_global_steps_per_turn(tokenizer: Any, entries: dict) -> None:
+    entry, outputs = entries["base"], gold_outputs(entries["base"])
+    ground_truths = turn_ground_truths(entry, "toolrl")
+    for step in (0, 140):
+        server = ScriptedServer(tokenizer, outputs)
+        row = entry_row(entry, "toolrl", "train")
+        kwargs = {"raw_prompt": row["prompt"], "extra_info": row["extra_info"], "reward_model": row["reward_model"], "global_steps": step}
+
+        async def go() -> Any:
+            return await make_loop(tokenizer, server, reward_kwargs={"variant": "dynamic"}).run({}, **kwargs)
+
+        scores = asyncio.run(go()).extra_fields["turn_scores"]
+        assert scores == [score_range(gt, step=step, variant="dynamic")[1] + 1.0 for gt in ground_truths]
+    assert score_range(ground_truths[0], step=0, variant="dynamic") != score_range(ground_truths[0], step=140, variant="dynamic")
+
+
+def test_the_multi_turn_recipe_composes_and_passes_verls_validation(tmp_path: Any) -> None:
+    from transformers import Qwen2Config
+
+    from verl_toolrl.preflight import byte_level_tokenizer, compose_recipe, validate_recipe
+
+    tokenizer = byte_level_tokenizer()
+    Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                num_key_value_heads=1, architectures=["Qwen2ForCausalLM"]).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    overrides = ["data.train_files=train.parquet", "data.val_files=heldout.parquet", f"actor_rollout_ref.model.path={tmp_path}"]
+    config = compose_recipe("toolrl_multiturn_grpo", [*overrides, "reward.reward_kwargs.multi_turn_aggregation=mix"])
+    validate_recipe(config)
+    assert config.actor_rollout_ref.rollout.agent.default_agent_loop == AGENT_NAME
+    assert config.algorithm.adv_estimator == "grpo" and config.actor_rollout_ref.rollout.n == 8
+    assert ToolRLRewardManager(config, tokenizer=None).multi_turn.aggregation == "mix"
