@@ -1,7 +1,7 @@
 """The ``toolrl_bfcl_multi_turn`` agent loop driven by a scripted policy.
 
 The one stand-in is the policy: :class:`ScriptedServer` takes the place of verl's server manager and
-returns given token sequences (the texts of a script, tokenized). Everything else is real: verl 0.9.1's
+returns given token sequences and log-probs (the texts of a script, tokenized). Everything else is real: verl 0.9.1's
 ``AgentLoopBase`` and Continuous Token builder, a byte-level BPE tokenizer trained here with a ChatML
 template (``verl_toolrl.tiny_policy.train_tokenizer``), BFCL's simulators and checker from the
 ``bfcl-eval`` wheel, the rows of ``data_preprocess.bfcl_multi_turn`` and the ``toolrl`` reward manager.
@@ -64,7 +64,7 @@ class ScriptedServer:
         if not self.sequences:
             raise AssertionError("the loop asked for more steps than the script has")
         self.generated.append(self.sequences.pop(0))
-        return TokenOutput(token_ids=self.generated[-1])
+        return TokenOutput(token_ids=self.generated[-1], log_probs=[-0.5] * len(self.generated[-1]))
 
 
 def make_loop(tokenizer: Any, server: ScriptedServer, *, response_length: int = 16384, max_steps: int | None = None, reward_kwargs: dict | None = None) -> BfclMultiTurnAgentLoop:
@@ -158,6 +158,8 @@ def test_observation_tokens_are_exactly_the_zeros_of_response_mask(tokenizer: An
     masked = tokenizer.decode([t for t, m in zip(ids, mask) if m == 0])
     assert '{"current_working_directory": "document"}' in masked  # an observation
     assert entry.questions[1][0]["content"] in masked  # the next user turn
+    # the server's log-probs on generated tokens, 0 on observation tokens (verl's rollout_log_probs)
+    assert [(m, lp) for m, lp in zip(mask, output.response_logprobs)] == [(m, -0.5 if m else 0.0) for m in mask]
     # every later prompt is the trajectory so far: generated and observation tokens in order
     assert server.prompts[-1] == output.prompt_ids + ids[: len(server.prompts[-1]) - len(output.prompt_ids)]
 

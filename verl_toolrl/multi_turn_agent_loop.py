@@ -14,8 +14,8 @@ only grows). Then, until the last user turn is done, a step limit or ``response_
    the added docs: the system prompt cannot change in an append-only token stream).
 
 Reused from verl 0.9.1 (``ToolAgentLoop``): the Continuous Token calls (``ct_build_initial_tokens``,
-``ct_merge_assistant_token`` for generated tokens with mask 1, ``ct_merge_context_msg`` for observation
-and user tokens with mask 0), its termination rule for the length budget (stop when the mask reaches
+``ct_merge_assistant_token`` for generated tokens with mask 1 and the server's log-probs,
+``ct_merge_context_msg`` for observation and user tokens with mask 0 and log-prob 0), its termination rule for the length budget (stop when the mask reaches
 ``response_length``; an observation that would pass it is not appended), the tool-response truncation
 settings (``multi_turn.max_tool_response_length``, ``tool_response_truncate_side``) and the output
 schema (``turn_scores``, ``tool_rewards`` in ``extra_fields``). Not reused: its per-worker tool
@@ -193,6 +193,7 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
         messages = episode.messages()
         prompt_ids = await self.ct_build_initial_tokens(messages)
         runtime_ids, response_mask, request_id = list(prompt_ids), [], uuid4().hex
+        logprobs: list[float] = []  # the server's log-probs of generated tokens, 0.0 for observation tokens
         steps = 0
         while not episode.done:
             with simple_timer("generate_sequences", metrics):
@@ -200,7 +201,14 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
                     request_id=request_id, prompt_ids=runtime_ids, sampling_params=sampling_params
                 )
             steps += 1
-            merged, response_mask, _ = await self.ct_merge_assistant_token(runtime_ids, output.token_ids, response_mask)
+            merged, response_mask, logprobs = await self.ct_merge_assistant_token(
+                runtime_ids,
+                output.token_ids,
+                response_mask,
+                logprobs if (logprobs or output.log_probs) else None,
+                assistant_logprobs=output.log_probs or None,
+            )
+            logprobs = logprobs or []
             runtime_ids = merged.token_ids
             text = self.scorer.think_prefill.text + self.tokenizer.decode(output.token_ids, skip_special_tokens=True)
             previous = episode.messages()
@@ -209,10 +217,12 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
             if episode.done or len(response_mask) >= self.response_length:
                 break
             updated = self._truncated(episode.messages())
-            merged, new_mask, _ = await self.ct_merge_context_msg(self._truncated(previous), updated, runtime_ids, response_mask)
+            merged, new_mask, new_logprobs = await self.ct_merge_context_msg(
+                self._truncated(previous), updated, runtime_ids, response_mask, logprobs or None
+            )
             if len(new_mask) >= self.response_length:
                 break
-            runtime_ids, response_mask = merged.token_ids, new_mask
+            runtime_ids, response_mask, logprobs = merged.token_ids, new_mask, new_logprobs or []
         with simple_timer("compute_score", metrics):
             result = score_turns(episode, ground_truths, self.scorer, self.options, training_step(kwargs))
         metrics.setdefault("num_preempted", -1)
@@ -221,6 +231,7 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
             prompt_ids=prompt_ids,
             response_ids=response_ids[: self.response_length],
             response_mask=response_mask[: self.response_length],
+            response_logprobs=logprobs[: self.response_length] or None,
             num_turns=len(episode.conversation) + 1,
             metrics=metrics,
             extra_fields={},
