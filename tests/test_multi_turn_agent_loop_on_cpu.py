@@ -64,7 +64,9 @@ class ScriptedServer:
         if not self.sequences:
             raise AssertionError("the loop asked for more steps than the script has")
         self.generated.append(self.sequences.pop(0))
-        return TokenOutput(token_ids=self.generated[-1], log_probs=[-0.5] * len(self.generated[-1]))
+        step = len(self.generated)  # the weights version, as verl's server reports it
+        fields = {"min_global_steps": step, "max_global_steps": step}
+        return TokenOutput(token_ids=self.generated[-1], log_probs=[-0.5] * len(self.generated[-1]), extra_fields=fields)
 
 
 def make_loop(tokenizer: Any, server: ScriptedServer, *, response_length: int = 16384, max_steps: int | None = None, reward_kwargs: dict | None = None) -> BfclMultiTurnAgentLoop:
@@ -160,6 +162,8 @@ def test_observation_tokens_are_exactly_the_zeros_of_response_mask(tokenizer: An
     assert entry.questions[1][0]["content"] in masked  # the next user turn
     # the server's log-probs on generated tokens, 0 on observation tokens (verl's rollout_log_probs)
     assert [(m, lp) for m, lp in zip(mask, output.response_logprobs)] == [(m, -0.5 if m else 0.0) for m in mask]
+    # the server's fields verl's trainer reads: the first step's min_global_steps, the last step's max
+    assert (output.extra_fields["min_global_steps"], output.extra_fields["max_global_steps"]) == (1, len(server.generated))
     # every later prompt is the trajectory so far: generated and observation tokens in order
     assert server.prompts[-1] == output.prompt_ids + ids[: len(server.prompts[-1]) - len(output.prompt_ids)]
 

@@ -18,7 +18,8 @@ Reused from verl 0.9.1 (``ToolAgentLoop``): the Continuous Token calls (``ct_bui
 ``ct_merge_context_msg`` for observation and user tokens with mask 0 and log-prob 0), its termination rule for the length budget (stop when the mask reaches
 ``response_length``; an observation that would pass it is not appended), the tool-response truncation
 settings (``multi_turn.max_tool_response_length``, ``tool_response_truncate_side``) and the output
-schema (``turn_scores``, ``tool_rewards`` in ``extra_fields``). Not reused: its per-worker tool
+schema (the server's ``extra_fields`` of the first step, ``max_global_steps`` of the last, which verl's
+trainer reads; ``turn_scores``, ``tool_rewards``). Not reused: its per-worker tool
 instances (a row's simulators must live for the whole trajectory) and its tool parsers (the package's
 parser reads both formats the reward scores). ``multi_turn.max_assistant_turns`` is the step limit per
 user turn (BFCL's 20 when unset).
@@ -193,6 +194,7 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
         messages = episode.messages()
         prompt_ids = await self.ct_build_initial_tokens(messages)
         runtime_ids, response_mask, request_id = list(prompt_ids), [], uuid4().hex
+        server_fields: dict[str, Any] = {}
         logprobs: list[float] = []  # the server's log-probs of generated tokens, 0.0 for observation tokens
         steps = 0
         while not episode.done:
@@ -201,6 +203,10 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
                     request_id=request_id, prompt_ids=runtime_ids, sampling_params=sampling_params
                 )
             steps += 1
+            if not server_fields:  # the server's fields (min/max_global_steps, ...), as ToolAgentLoop keeps them
+                server_fields.update(output.extra_fields)
+            elif output.extra_fields.get("max_global_steps") is not None:
+                server_fields["max_global_steps"] = output.extra_fields["max_global_steps"]
             merged, response_mask, logprobs = await self.ct_merge_assistant_token(
                 runtime_ids,
                 output.token_ids,
@@ -234,7 +240,7 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
             response_logprobs=logprobs[: self.response_length] or None,
             num_turns=len(episode.conversation) + 1,
             metrics=metrics,
-            extra_fields={},
+            extra_fields=server_fields,
         )
         out.extra_fields.update(
             {
