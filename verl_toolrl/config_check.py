@@ -31,7 +31,7 @@ def check_overrides(overrides: Sequence[str]) -> None:
     >>> check_overrides(["reward.reward_kwargs.varient=dynamic"])
     Traceback (most recent call last):
     ...
-    verl_toolrl.config_check.ConfigError: reward.reward_kwargs.varient: unknown key; valid keys: variant, format, matching, values, schedule_steps, think_prefill
+    verl_toolrl.config_check.ConfigError: reward.reward_kwargs.varient: unknown key; valid keys: variant, format, matching, values, schedule_steps, think_prefill, multi_turn_aggregation, multi_turn_state_weight
     """
     from verl_toolrl.reward_manager import VALID_KEYS  # the reward core's options and the manager's
 

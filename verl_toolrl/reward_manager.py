@@ -41,12 +41,13 @@ from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 from verl_toolrl import REWARD_MANAGER_NAME as NAME  # reward.reward_manager.name
 from verl_toolrl.chat_template import ThinkPrefill, check_think_prefill_mode, resolve_think_prefill
 from verl_toolrl.reward import OPTION_NAMES, VARIANTS, RewardOptions, compute_score, reward_options
+from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, OPTION_KEYS, MultiTurnOptions, multi_turn_options, trajectory_scores
 
 OPTIONS_KEY = "reward_kwargs"  # the config node reward.reward_kwargs
 #: Options of reward.reward_kwargs that the manager reads itself (not the reward core), with defaults.
 MANAGER_OPTIONS: dict[str, str] = {"think_prefill": "auto"}
-#: Every key reward.reward_kwargs may hold: the reward core's options, then the manager's.
-VALID_KEYS: tuple[str, ...] = (*OPTION_NAMES, *MANAGER_OPTIONS)
+#: Every key reward.reward_kwargs may hold: the reward core's options, the manager's, the multi-turn reward's.
+VALID_KEYS: tuple[str, ...] = (*OPTION_NAMES, *MANAGER_OPTIONS, *OPTION_KEYS)
 
 
 class RewardLoopResult(TypedDict):
@@ -68,19 +69,20 @@ def options_from_config(config: Mapping[str, Any] | DictConfig) -> RewardOptions
     >>> options_from_config({"reward": {"reward_kwargs": {"varaint": "dynamic"}}})
     Traceback (most recent call last):
     ...
-    ValueError: reward.reward_kwargs.varaint: unknown key; valid keys: variant, format, matching, values, schedule_steps, think_prefill
+    ValueError: reward.reward_kwargs.varaint: unknown key; valid keys: variant, format, matching, values, schedule_steps, think_prefill, multi_turn_aggregation, multi_turn_state_weight
     """
-    node = _options_node(config)
+    node = reward_kwargs_node(config)
     for name in node:
-        if name not in OPTION_NAMES and name not in MANAGER_OPTIONS:
+        if name not in VALID_KEYS:
             raise ValueError(f"reward.{OPTIONS_KEY}.{name}: unknown key; valid keys: {', '.join(VALID_KEYS)}")
     try:
-        return reward_options(**{key: value for key, value in node.items() if key not in MANAGER_OPTIONS})
+        return reward_options(**{key: value for key, value in node.items() if key in OPTION_NAMES})
     except ValueError as error:  # "<option>: <what is wrong>"
         raise ValueError(f"reward.{OPTIONS_KEY}.{error}") from None
 
 
-def _options_node(config: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
+def reward_kwargs_node(config: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
+    """The ``reward.reward_kwargs`` node as a plain dict (empty when absent)."""
     node = (config.get("reward") or {}).get(OPTIONS_KEY) or {}
     if isinstance(node, DictConfig):
         node = OmegaConf.to_container(node, resolve=True)
@@ -97,12 +99,28 @@ def think_prefill_mode(config: Mapping[str, Any] | DictConfig) -> str:
     ...
     ValueError: reward.reward_kwargs.think_prefill: unknown value 'yes'; valid choices: auto, none, open
     """
-    mode = _options_node(config).get("think_prefill", MANAGER_OPTIONS["think_prefill"])
+    mode = reward_kwargs_node(config).get("think_prefill", MANAGER_OPTIONS["think_prefill"])
     try:
         check_think_prefill_mode(mode)
     except ValueError as error:  # "think_prefill: <what is wrong>"
         raise ValueError(f"reward.{OPTIONS_KEY}.{error}") from None
     return mode
+
+
+def multi_turn_config(config: Mapping[str, Any] | DictConfig) -> MultiTurnOptions:
+    """The validated multi-turn options of ``reward.reward_kwargs`` (:mod:`verl_toolrl.reward.multi_turn`).
+
+    >>> multi_turn_config({"reward": {"reward_kwargs": {"multi_turn_aggregation": "last"}}}).aggregation
+    'last'
+    >>> multi_turn_config({"reward": {"reward_kwargs": {"multi_turn_aggregation": "max"}}})
+    Traceback (most recent call last):
+    ...
+    ValueError: reward.reward_kwargs.multi_turn_aggregation: unknown value 'max'; valid choices: mean, last, bfcl, mix
+    """
+    try:
+        return multi_turn_options(reward_kwargs_node(config))
+    except ValueError as error:  # "<key>: <what is wrong>"
+        raise ValueError(f"reward.{OPTIONS_KEY}.{error}") from None
 
 
 def chat_template_kwargs(config: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
@@ -206,6 +224,7 @@ class ToolRLRewardManager(RewardManagerBase):
         )
         self._option_kwargs = asdict(self.options)
         self._needs_step = step_scheduled(self.options.variant)
+        self.multi_turn: MultiTurnOptions = multi_turn_config(config)
 
     def score_text(
         self,
@@ -241,6 +260,11 @@ class ToolRLRewardManager(RewardManagerBase):
                 f"sample (extra_info.index={index}) has no string reward_model['ground_truth']; "
                 f"got reward_model={reward_model!r}"
             )
+        tool_fields = non_tensor.get("tool_extra_fields")
+        if isinstance(tool_fields, Mapping) and tool_fields.get(MULTI_TURN_FIELD) is not None:
+            # a multi-turn trajectory: the agent loop scored its turns, the manager aggregates them
+            scores = trajectory_scores(tool_fields[MULTI_TURN_FIELD], self.multi_turn)
+            return {"reward_score": scores["score"], "reward_extra_info": scores}
         response = self.tokenizer.decode(valid_response_ids(sample.batch), skip_special_tokens=True)
         response = self.think_prefill.text + response  # the model's full output (see chat_template)
         scores = self.score_text(

@@ -1,0 +1,154 @@
+"""BFCL multi-turn entries -> verl parquet for multi-turn RL, with a seeded split by entry id.
+
+Each row is one entry for the ``toolrl_bfcl_multi_turn`` agent loop (:mod:`verl_toolrl.multi_turn_agent_loop`):
+
+- ``agent_name``: the loop's registered name (verl picks the loop per row from this column);
+- ``prompt``: the messages of the entry's first step (``render_prompt``, ``strict`` protocol, the row's
+  format), for verl's length filter and for readers; the loop renders every step itself;
+- ``extra_info.bfcl_entry``: the entry's environment spec as JSON (:func:`entry_spec`: user turns, the
+  docs shown and held out, the simulators' classes and initial configuration, BFCL's call strings), so
+  the loop builds fresh simulators from the row alone;
+- ``reward_model.ground_truth``: JSON list, the ground truth of every turn as a gold output in the row's
+  format (:func:`turn_ground_truths`: the turn's calls in one step, or an answer where there are none).
+
+:func:`split_ids` puts a seeded fraction of each category's ids in the held-out set; the held-out ids go
+to ``heldout_ids.json`` beside the parquet, which the evaluation can score so nothing trained on is
+evaluated.
+
+    python -m data_preprocess.bfcl_multi_turn --output-dir DATA --format toolrl --heldout-fraction 0.2 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from verl_toolrl.benchmarks.bfcl import MULTI_TURN_CATEGORIES
+from verl_toolrl.benchmarks.bfcl_multi_turn import MultiTurnEntry, load_entries, render_prompt, turn_messages
+from verl_toolrl.calls import FORMATS, Format, render_output
+from verl_toolrl.environments.bfcl_multi_turn import ground_truth_calls
+
+AGENT_NAME = "toolrl_bfcl_multi_turn"
+DATA_SOURCE = "bfcl_multi_turn"
+PROTOCOL = "strict"  # chat roles, append-only: the token stream of a trajectory only grows
+HELDOUT_FILE = "heldout_ids.json"
+#: The gold outputs' texts (as ``eval.bfcl_multi_turn.gold_outputs`` writes them).
+GOLD_CALL_THINK, GOLD_ANSWER_THINK, GOLD_ANSWER = "I will call the tools.", "The task is done.", "Done."
+_SPEC_FIELDS = ("id", "category", "questions", "functions", "held_out", "ground_truth", "initial_config", "involved_classes")
+
+
+def entry_spec(entry: MultiTurnEntry) -> str:
+    """The entry as JSON (its environment spec); :func:`entry_from_spec` reads it back.
+
+    >>> entry = load_entries("multi_turn_miss_func", limit=1)[0]
+    >>> entry_from_spec(entry_spec(entry)) == entry
+    True
+    """
+    return json.dumps({name: getattr(entry, name) for name in _SPEC_FIELDS}, ensure_ascii=False)
+
+
+def entry_from_spec(spec: str | Mapping[str, Any]) -> MultiTurnEntry:
+    """A :class:`MultiTurnEntry` from :func:`entry_spec` (a ``ValueError`` naming what is missing)."""
+    fields = json.loads(spec) if isinstance(spec, str) else dict(spec)
+    missing = [name for name in _SPEC_FIELDS if name not in fields]
+    if missing:
+        raise ValueError(f"extra_info.bfcl_entry lacks {', '.join(missing)}")
+    fields["held_out"] = {int(turn): docs for turn, docs in fields["held_out"].items()}
+    return MultiTurnEntry(**{name: fields[name] for name in _SPEC_FIELDS})
+
+
+def turn_ground_truths(entry: MultiTurnEntry, format: Format) -> list[str]:
+    """Each turn's ground truth as one gold output in ``format`` (the reward's ground-truth text).
+
+    >>> gts = turn_ground_truths(load_entries("multi_turn_base", limit=1)[0], "toolrl")
+    >>> len(gts), gts[0].splitlines()[2]
+    (4, '{"name": "cd", "parameters": {"folder": "document"}}')
+    """
+    return [
+        render_output(GOLD_CALL_THINK, calls, format=format) if calls else render_output(GOLD_ANSWER_THINK, response=GOLD_ANSWER, format=format)
+        for calls in ground_truth_calls(entry)
+    ]
+
+
+def first_prompt(entry: MultiTurnEntry, format: Format) -> list[dict[str, str]]:
+    """The messages of the entry's first step, as the agent loop renders them."""
+    return render_prompt(entry, 0, turn_messages(entry, 0, PROTOCOL), PROTOCOL, format)
+
+
+def entry_row(entry: MultiTurnEntry, format: Format, split: str) -> dict[str, Any]:
+    """One verl parquet row for ``entry``."""
+    return {
+        "data_source": DATA_SOURCE,
+        "agent_name": AGENT_NAME,
+        "prompt": first_prompt(entry, format),
+        "ability": "multi_turn_tool_use",
+        "reward_model": {"style": "rule", "ground_truth": json.dumps(turn_ground_truths(entry, format), ensure_ascii=False)},
+        "extra_info": {"split": split, "index": entry.id, "format": format, "bfcl_entry": entry_spec(entry)},
+    }
+
+
+def split_ids(ids_by_category: Mapping[str, Sequence[str]], heldout_fraction: float, seed: int) -> dict[str, list[str]]:
+    """Held-out ids per category: a seeded sample of ``round(fraction * n)`` ids of each (sorted).
+
+    >>> split_ids({"c": [f"c_{i}" for i in range(10)]}, 0.2, 0) == split_ids({"c": [f"c_{i}" for i in range(10)]}, 0.2, 0)
+    True
+    >>> len(split_ids({"c": [f"c_{i}" for i in range(10)]}, 0.2, 0)["c"])
+    2
+    """
+    if not 0.0 <= heldout_fraction < 1.0:
+        raise ValueError(f"--heldout-fraction must be in [0, 1), got {heldout_fraction}")
+    heldout = {}
+    for category, ids in ids_by_category.items():
+        chosen = random.Random(f"{seed}:{category}").sample(sorted(ids), round(heldout_fraction * len(ids)))
+        heldout[category] = sorted(chosen)
+    return heldout
+
+
+def write(
+    output_dir: str | Path,
+    categories: Iterable[str] = MULTI_TURN_CATEGORIES,
+    format: Format = "toolrl",
+    heldout_fraction: float = 0.2,
+    seed: int = 0,
+    limit: int | None = None,
+) -> dict[str, int]:
+    """Write ``train.parquet``, ``heldout.parquet`` and ``heldout_ids.json`` to ``output_dir``; returns row counts."""
+    entries = {category: load_entries(category, limit) for category in categories}
+    heldout = split_ids({c: [e.id for e in es] for c, es in entries.items()}, heldout_fraction, seed)
+    held = {entry_id for ids in heldout.values() for entry_id in ids}
+    rows: dict[str, list[dict[str, Any]]] = {"train": [], "heldout": []}
+    for category_entries in entries.values():
+        for entry in category_entries:
+            split = "heldout" if entry.id in held else "train"
+            rows[split].append(entry_row(entry, format, split))
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    for split, split_rows in rows.items():
+        pd.DataFrame(split_rows).to_parquet(output / f"{split}.parquet", index=False)
+    (output / HELDOUT_FILE).write_text(json.dumps({"seed": seed, "fraction": heldout_fraction, "ids": heldout}, indent=1) + "\n")
+    return {split: len(split_rows) for split, split_rows in rows.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m data_preprocess.bfcl_multi_turn", description=__doc__.splitlines()[0])
+    parser.add_argument("--output-dir", required=True, help="folder for train.parquet, heldout.parquet, heldout_ids.json")
+    parser.add_argument("--categories", nargs="+", default=list(MULTI_TURN_CATEGORIES), help="BFCL multi-turn categories")
+    parser.add_argument("--format", choices=FORMATS, default="toolrl", help="output format the model is trained to write")
+    parser.add_argument("--heldout-fraction", type=float, default=0.2, help="share of each category's ids held out")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split")
+    parser.add_argument("--limit", type=int, default=None, help="first N entries per category (for trials)")
+    args = parser.parse_args(argv)
+    try:
+        counts = write(args.output_dir, args.categories, args.format, args.heldout_fraction, args.seed, args.limit)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {counts['train']} train and {counts['heldout']} held-out rows to {args.output_dir} ({HELDOUT_FILE} beside them)")
+    return 0

@@ -1,0 +1,155 @@
+"""Multi-turn rewards: one score per user turn, and the trajectory's reward from them.
+
+A turn is scored twice (the agent loop, :mod:`verl_toolrl.multi_turn_agent_loop`, gathers the inputs):
+
+- with the package's reward (:func:`verl_toolrl.reward.compute_score`, every variant and option) on the
+  turn's response (:func:`turn_response`: the calls of all its steps merged into one output) against the
+  turn's ground truth (BFCL's calls of that turn as a gold output);
+- with BFCL's state match: the simulators after the turn equal those that ran the ground truth so far.
+
+``turn_score = call score + state match`` (0 or 1), so a perfect turn scores the variant's maximum + 1;
+under the ``mix`` aggregation it is ``w * state + (1 - w) * call score scaled to [0, 1]`` instead. The
+trajectory's reward aggregates the turns (:data:`AGGREGATIONS`): ``mean`` (default), ``last`` (the last
+turn only), ``bfcl`` (BFCL's binary per-entry verdict) or ``mix`` (the mean of the mixed turn scores,
+NeMo RL's 0.5 state + 0.5 call match by default). Options live under ``reward.reward_kwargs``
+(``multi_turn_aggregation``, ``multi_turn_state_weight``) and are validated by :func:`multi_turn_options`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any
+
+from verl_toolrl.calls import Format, parse_response, render_output
+from verl_toolrl.reward.score import SCORE_KEYS as SINGLE_TURN_KEYS
+
+#: The ``extra_fields`` key under which the agent loop hands its per-turn record to the reward manager.
+MULTI_TURN_FIELD = "toolrl_multi_turn"
+AGGREGATIONS: tuple[str, ...] = ("mean", "last", "bfcl", "mix")
+#: reward.reward_kwargs keys of the multi-turn reward -> the MultiTurnOptions field they set.
+OPTION_KEYS: dict[str, str] = {"multi_turn_aggregation": "aggregation", "multi_turn_state_weight": "state_weight"}
+#: Metrics a multi-turn trajectory adds to the single-turn reward's keys.
+MULTI_TURN_KEYS: tuple[str, ...] = ("turns", "turns_reached", "state_match", "call_score", "bfcl_valid", "calls", "call_errors")
+
+
+@dataclass(frozen=True)
+class MultiTurnOptions:
+    """How turns are mixed into one reward, validated on construction.
+
+    >>> MultiTurnOptions().aggregation
+    'mean'
+    >>> MultiTurnOptions(aggregation="sum")
+    Traceback (most recent call last):
+    ...
+    ValueError: multi_turn_aggregation: unknown value 'sum'; valid choices: mean, last, bfcl, mix
+    """
+
+    aggregation: str = "mean"
+    state_weight: float = 0.5  # weight of the state match under "mix" (the call score gets the rest)
+
+    def __post_init__(self) -> None:
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"multi_turn_aggregation: unknown value {self.aggregation!r}; valid choices: {', '.join(AGGREGATIONS)}")
+        weight = self.state_weight
+        if isinstance(weight, bool) or not isinstance(weight, Real) or not 0.0 <= weight <= 1.0:
+            raise ValueError(f"multi_turn_state_weight: {weight!r} is not a number in [0, 1] (the state match's weight under mix)")
+
+
+def multi_turn_options(reward_kwargs: Mapping[str, Any]) -> MultiTurnOptions:
+    """The multi-turn options among ``reward.reward_kwargs`` (other keys are left to their owners).
+
+    >>> multi_turn_options({"variant": "coarse", "multi_turn_aggregation": "mix", "multi_turn_state_weight": 0.3})
+    MultiTurnOptions(aggregation='mix', state_weight=0.3)
+    """
+    return MultiTurnOptions(**{field: reward_kwargs[key] for key, field in OPTION_KEYS.items() if key in reward_kwargs})
+
+
+def turn_response(outputs: Sequence[str], format: Format) -> str:
+    """One turn's steps as the one response the reward scores: when every step parses, the calls of all
+    steps in one call block (after the first step's think), or the last output when no step called; else
+    the first output that does not parse (so the turn fails the format check).
+
+    >>> print(turn_response(['<think> a </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\n</tool_call>',
+    ...                      '<think> b </think>\\n<tool_call>\\n{"name": "cd", "parameters": {"folder": "x"}}\\n</tool_call>',
+    ...                      '<think> c </think>\\n<response> done </response>'], "toolrl"))
+    <think> a </think>
+    <tool_call>
+    {"name": "ls", "parameters": {}}
+    {"name": "cd", "parameters": {"folder": "x"}}
+    </tool_call>
+    >>> turn_response([], "toolrl")
+    ''
+    """
+    parsed = [parse_response(output.strip(), format) for output in outputs]
+    for output, result in zip(outputs, parsed):
+        if not result.ok:
+            return output
+    calls = [call for result in parsed for call in result.calls]
+    if not calls:
+        return outputs[-1] if outputs else ""
+    return render_output(parsed[0].think or "", calls, format=format)
+
+
+def turn_score(call_score: float, state_match: bool, call_range: tuple[float, float], options: MultiTurnOptions) -> float:
+    """The score of one turn (see the module docstring).
+
+    >>> turn_score(4.0, True, (-3.0, 4.0), MultiTurnOptions()), turn_score(0.5, True, (-3.0, 4.0), MultiTurnOptions("mix"))
+    (5.0, 0.75)
+    """
+    if options.aggregation != "mix":
+        return float(call_score) + float(state_match)
+    low, high = call_range
+    scaled = (call_score - low) / (high - low) if high > low else float(call_score >= high)
+    return options.state_weight * float(state_match) + (1.0 - options.state_weight) * scaled
+
+
+def aggregate(turn_scores: Sequence[float], bfcl_valid: bool, options: MultiTurnOptions) -> float:
+    """The trajectory's reward from its turn scores (and BFCL's verdict for ``bfcl``).
+
+    >>> aggregate([5.0, 1.0], False, MultiTurnOptions()), aggregate([5.0, 1.0], False, MultiTurnOptions("last"))
+    (3.0, 1.0)
+    >>> aggregate([5.0, 1.0], True, MultiTurnOptions("bfcl"))
+    1.0
+    """
+    if options.aggregation == "bfcl":
+        return 1.0 if bfcl_valid else 0.0
+    if not turn_scores:
+        return 0.0
+    if options.aggregation == "last":
+        return float(turn_scores[-1])
+    return float(sum(turn_scores) / len(turn_scores))
+
+
+def trajectory_scores(record: Mapping[str, Any], options: MultiTurnOptions) -> dict[str, float]:
+    """The reward and its logged components from the agent loop's per-turn record
+    (``extra_fields[MULTI_TURN_FIELD]``): ``score`` the aggregate, each single-turn key the mean over the
+    entry's turns, then :data:`MULTI_TURN_KEYS`.
+
+    >>> turn = {"score": 4.0, "format_reward": 1.0, "correctness_reward": 3.0, "length_reward": 0.0, "parsed": 1.0,
+    ...         "num_calls": 1.0, "exact_match": 1.0, "state_match": 1.0, "turn_score": 5.0}
+    >>> scores = trajectory_scores({"turns": [turn, turn], "turns_reached": 2, "bfcl_valid": True, "calls": 2, "call_errors": 0}, MultiTurnOptions())
+    >>> scores["score"], scores["call_score"], scores["state_match"], scores["bfcl_valid"]
+    (5.0, 4.0, 1.0, 1.0)
+    """
+    turns = list(record["turns"])
+    turn_scores = [float(turn["turn_score"]) for turn in turns]
+
+    def mean(key: str) -> float:
+        return float(sum(float(turn[key]) for turn in turns) / len(turns)) if turns else 0.0
+
+    scores = {"score": aggregate(turn_scores, bool(record["bfcl_valid"]), options)}
+    scores.update({key: mean(key) for key in SINGLE_TURN_KEYS if key != "score"})
+    scores.update(
+        {
+            "turns": float(len(turns)),
+            "turns_reached": float(record["turns_reached"]),
+            "state_match": mean("state_match"),
+            "call_score": mean("score"),
+            "bfcl_valid": 1.0 if record["bfcl_valid"] else 0.0,
+            "calls": float(record["calls"]),
+            "call_errors": float(record["call_errors"]),
+        }
+    )
+    return scores
