@@ -28,13 +28,9 @@ if [[ -z "${OFFLOAD:-}" ]]; then
     if (( N_GPUS * NNODES == 1 )); then OFFLOAD=true; else OFFLOAD=false; fi
 fi
 
-for split in train test; do
-    if [[ ! -f "$DATA_DIR/$split.parquet" ]]; then
-        echo "run_toolrl.sh: $DATA_DIR/$split.parquet not found; prepare the data first" \
-             "(python -m data_preprocess.mix --output $DATA_DIR, see the README) or set DATA_DIR" >&2
-        exit 2
-    fi
-done
+# shellcheck source=recipes/common.sh
+. "$recipes/common.sh"
+require_data run_toolrl.sh "$DATA_DIR"
 
 # Hydra overrides among the arguments (main_ppo's own flags such as --cfg job are left out).
 overrides=()

@@ -18,17 +18,17 @@ DATA_DIR="${DATA_DIR:-$HOME/data/toolrl}"
 RECIPE="${RECIPE:-toolrl_grpo_cpu}"
 CPU_VENV="${CPU_VENV:-.venv-cpu}"
 
+if [[ "$RECIPE" != *_cpu || ! -f "$recipes/$RECIPE.yaml" ]]; then
+    echo "train_cpu.sh: RECIPE=$RECIPE is not a CPU recipe; use toolrl_grpo_cpu or toolrl_ppo_cpu" >&2
+    exit 2
+fi
 if [[ ! -x "$CPU_VENV/bin/python" ]] || ! "$CPU_VENV/bin/python" -c "import vllm, verl_toolrl" 2>/dev/null; then
     echo "train_cpu.sh: the CPU training environment $CPU_VENV is not built; run: bash recipes/setup_cpu.sh" >&2
     exit 2
 fi
-for split in train test; do
-    if [[ ! -f "$DATA_DIR/$split.parquet" ]]; then
-        echo "train_cpu.sh: $DATA_DIR/$split.parquet not found; prepare the data first" \
-             "(python -m data_preprocess.mix --output $DATA_DIR, see the README) or set DATA_DIR" >&2
-        exit 2
-    fi
-done
+# shellcheck source=recipes/common.sh
+. "$recipes/common.sh"
+require_data train_cpu.sh "$DATA_DIR"
 if [[ -z "${MODEL:-}" ]]; then
     MODEL="$DATA_DIR/tiny-policy"
     if [[ ! -f "$MODEL/config.json" ]]; then

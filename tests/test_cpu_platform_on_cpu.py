@@ -9,6 +9,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = textwrap.dedent("""
     import json, os, sys
@@ -61,3 +64,31 @@ def test_selected_it_runs_a_gloo_process_group_and_finds_the_fsdp_engine() -> No
     assert out["wrapped"] is True and out["engine_device"] == "cuda"
     assert out["backend"] == "gloo" and out["all_reduce"] == [1.0, 1.0, 1.0]
     assert out["engine"].startswith("FSDP")
+
+
+def test_an_unknown_platform_is_one_line_from_check() -> None:
+    env = {**os.environ, "VERL_PLATFORM": "tpu"}
+    result = subprocess.run([sys.executable, "-m", "verl_toolrl", "check"], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "check: error: VERL_PLATFORM=tpu: no such verl platform; registered: nvidia, huawei, amd, cpu (unset it to "
+        "let verl detect the device, or VERL_PLATFORM=cpu for the CPU training path)"
+    ]
+
+
+def test_train_cpu_refuses_bad_input_in_one_line(tmp_path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for split in ("train", "test"):
+        (data / f"{split}.parquet").write_bytes(b"")
+    cases = [
+        ({"DATA_DIR": str(tmp_path / "none")}, "none/train.parquet not found; prepare the data first"),
+        ({"DATA_DIR": str(data), "RECIPE": "toolrl_gdpo"}, "RECIPE=toolrl_gdpo is not a CPU recipe"),
+        ({"DATA_DIR": str(data), "CPU_VENV": str(tmp_path / "venv")}, "is not built; run: bash recipes/setup_cpu.sh"),
+    ]
+    for env, message in cases:
+        result = subprocess.run(["bash", "recipes/train_cpu.sh"], env={"PATH": "/usr/bin:/bin", **env},
+                                capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr

@@ -53,6 +53,12 @@ def check(args: argparse.Namespace) -> int:
     print(status.report())
     if not status.ok:
         return 1
+    from verl_toolrl.cpu_platform import platform_problem
+
+    problem = platform_problem()
+    if problem:
+        print(f"check: error: {problem}", file=sys.stderr)
+        return 2
     from verl_toolrl.config_check import RECIPES_DIR, load_recipe
     from verl_toolrl.reward_manager import options_from_config
 

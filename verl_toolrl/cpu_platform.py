@@ -38,6 +38,23 @@ def is_selected() -> bool:
     return os.environ.get("VERL_PLATFORM", "").strip().lower() == NAME
 
 
+def platform_problem() -> str | None:
+    """What is wrong with ``VERL_PLATFORM``, if it names no registered verl platform (verl would fail later,
+    inside a Ray worker, with a traceback).
+
+    >>> import os
+    >>> "VERL_PLATFORM" in os.environ or platform_problem() is None
+    True
+    """
+    name = os.environ.get("VERL_PLATFORM", "").strip().lower()
+    if not name or PlatformRegistry.get(name) is not None:
+        return None
+    return (
+        f"VERL_PLATFORM={name}: no such verl platform; registered: {', '.join(PlatformRegistry.registered_names())} "
+        "(unset it to let verl detect the device, or VERL_PLATFORM=cpu for the CPU training path)"
+    )
+
+
 def _no_op(*args: Any, **kwargs: Any) -> None:
     return None
 
