@@ -44,6 +44,9 @@ fi
 
 echo "train_cpu.sh: $RECIPE on $MODEL, data $DATA_DIR, CPU platform (VERL_PLATFORM=cpu)"
 export VERL_PLATFORM=cpu HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+# The CPU recipe declares one fake Ray GPU for verl's placement; Ray refuses it under an empty CUDA_VISIBLE_DEVICES
+# (as set to hide GPUs), and no process here uses CUDA.
+unset CUDA_VISIBLE_DEVICES
 exec "$CPU_VENV/bin/python" -m verl.trainer.main_ppo --config-path "$recipes" --config-name "$RECIPE" \
     data.train_files="$DATA_DIR/train.parquet" \
     data.val_files="$DATA_DIR/test.parquet" \
