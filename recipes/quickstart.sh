@@ -73,8 +73,8 @@ if ! python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 
         trainer.default_local_dir="$run_dir/checkpoints" trainer.rollout_data_dir="$run_dir/rollouts" "$@" \
         > "$run_dir/train.log" 2>&1 &
     trainer=$!
-    tail -n +1 --pid="$trainer" -f "$run_dir/train.log" | grep --line-buffered -E "train_cpu.sh|tiny policy|step:[0-9]+ |Error" \
-        | cut -c1-240 || true
+    tail -n +1 --pid="$trainer" -f "$run_dir/train.log" \
+        | grep --line-buffered -E "train_cpu.sh|tiny policy|step:[0-9]+ |Error: " | sed -u 's/^\(.\{200\}\).*/\1 .../' || true
     if ! wait "$trainer"; then
         echo "quickstart: CPU training failed; the end of $run_dir/train.log:" >&2
         tail -n 40 "$run_dir/train.log" >&2
