@@ -150,7 +150,7 @@ def test_ppo_recipe_trains_a_critic(grpo_run: dict, tmp_path: Path) -> None:
 def test_gdpo_normalises_format_and_correctness_separately(grpo_run: dict, tmp_path: Path) -> None:
     # verl 0.9.1's v1 trainer does not hand the reward components to the estimator; its legacy trainer does.
     output = train(
-        grpo_run["data"], "algorithm.adv_estimator=gdpo", "algorithm.gdpo_reward_keys=[format_reward,correctness_reward]",
+        grpo_run["data"], "algorithm.adv_estimator=gdpo", "+algorithm.gdpo_reward_keys=[format_reward,correctness_reward]",
         "trainer.use_v1=false", "trainer.total_training_steps=1", "trainer.test_freq=-1",
         f"trainer.default_local_dir={tmp_path}",
     )

@@ -89,7 +89,7 @@ def decode(text: str, protocol: str, format: Format) -> list[ToolCall]:
             raise Undecodable(str(error)) from None
     parsed = parse_response(text, format)
     if not parsed.calls_ok:
-        raise Undecodable(f"tool calls do not parse: {parsed.reason}")
+        raise Undecodable(f"tool calls do not parse: {parsed.located_reason}")
     return list(parsed.calls)
 
 
