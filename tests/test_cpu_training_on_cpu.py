@@ -138,15 +138,6 @@ def test_training_resumes_from_the_saved_checkpoint(grpo_run: dict) -> None:
     assert sorted(step_metrics(output.splitlines())) == [3]
 
 
-def test_ppo_recipe_trains_a_critic(grpo_run: dict, tmp_path: Path) -> None:
-    output = train(
-        grpo_run["data"], "trainer.total_training_steps=1", "trainer.test_freq=-1",
-        f"trainer.default_local_dir={tmp_path}", recipe="toolrl_ppo_cpu",
-    )
-    (step,) = step_metrics(output.splitlines()).values()
-    assert {"critic/vf_loss", "critic/values/mean", "critic/score/mean", "actor/grad_norm"} <= step.keys()
-
-
 def test_gdpo_normalises_format_and_correctness_separately(grpo_run: dict, tmp_path: Path) -> None:
     # verl 0.9.1's v1 trainer does not hand the reward components to the estimator; its legacy trainer does.
     output = train(
