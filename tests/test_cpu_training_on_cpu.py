@@ -85,13 +85,8 @@ def test_the_quickstart_checks_then_trains_on_cpu_and_prints_each_steps_rewards(
     assert "bash recipes/run_toolrl.sh reward.reward_kwargs.variant=dynamic" in out
 
 
-@pytest.fixture(scope="module")
-def grpo_run(quickstart: dict) -> dict:
-    return quickstart
-
-
-def test_grpo_steps_log_rewards_and_update_the_policy(grpo_run: dict) -> None:
-    metrics = grpo_run["metrics"]
+def test_grpo_steps_log_rewards_and_update_the_policy(quickstart: dict) -> None:
+    metrics = quickstart["metrics"]
     assert sorted(metrics) == [1, 2]
     for step in metrics.values():
         assert {"critic/score/mean", "critic/score/min", "critic/score/max", "actor/grad_norm"} <= step.keys()
@@ -101,8 +96,8 @@ def test_grpo_steps_log_rewards_and_update_the_policy(grpo_run: dict) -> None:
     assert all(step["prompt_length/max"] <= CONTEXT_TOKENS for step in metrics.values())
 
 
-def test_validation_logs_every_reward_component(grpo_run: dict) -> None:
-    validated = grpo_run["metrics"][2]
+def test_validation_logs_every_reward_component(quickstart: dict) -> None:
+    validated = quickstart["metrics"][2]
     sources = {key.split("/")[1] for key in validated if key.startswith("val-core/")}
     assert sources  # one per data_source of test.parquet
     for source in sources:
@@ -111,8 +106,8 @@ def test_validation_logs_every_reward_component(grpo_run: dict) -> None:
             assert f"val-aux/{source}/{component}/mean@1" in validated
 
 
-def test_the_scheduled_variant_receives_the_trainers_steps(grpo_run: dict) -> None:
-    records = rollout_records(grpo_run["dir"] / "rollouts")
+def test_the_scheduled_variant_receives_the_trainers_steps(quickstart: dict) -> None:
+    records = rollout_records(quickstart["dir"] / "rollouts")
     assert sorted(records) == [1, 2]
     summary = step_rewards(records, variant="dynamic")
     # Every logged score is the dynamic variant's at the step the trainer ran, ...
@@ -126,22 +121,22 @@ def test_the_scheduled_variant_receives_the_trainers_steps(grpo_run: dict) -> No
     )
 
 
-def test_training_resumes_from_the_saved_checkpoint(grpo_run: dict) -> None:
-    checkpoints = grpo_run["dir"] / "checkpoints"
+def test_training_resumes_from_the_saved_checkpoint(quickstart: dict) -> None:
+    checkpoints = quickstart["dir"] / "checkpoints"
     assert (checkpoints / "latest_checkpointed_iteration.txt").read_text().strip() == "2"
     assert (checkpoints / "global_step_2" / "actor").is_dir()
     output = train(
-        grpo_run["data"], "reward.reward_kwargs.variant=dynamic", "trainer.total_training_steps=3",
+        quickstart["data"], "reward.reward_kwargs.variant=dynamic", "trainer.total_training_steps=3",
         "trainer.test_freq=-1",
         "trainer.save_freq=-1", f"trainer.default_local_dir={checkpoints}",
     )
     assert sorted(step_metrics(output.splitlines())) == [3]
 
 
-def test_gdpo_normalises_format_and_correctness_separately(grpo_run: dict, tmp_path: Path) -> None:
+def test_gdpo_normalises_format_and_correctness_separately(quickstart: dict, tmp_path: Path) -> None:
     # verl 0.9.1's v1 trainer does not hand the reward components to the estimator; its legacy trainer does.
     output = train(
-        grpo_run["data"], "algorithm.adv_estimator=gdpo", "+algorithm.gdpo_reward_keys=[format_reward,correctness_reward]",
+        quickstart["data"], "algorithm.adv_estimator=gdpo", "+algorithm.gdpo_reward_keys=[format_reward,correctness_reward]",
         "trainer.use_v1=false", "trainer.total_training_steps=1", "trainer.test_freq=-1",
         f"trainer.default_local_dir={tmp_path}",
     )
