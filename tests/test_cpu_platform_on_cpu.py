@@ -17,7 +17,7 @@ PROBE = textwrap.dedent("""
     import json, os, sys
     import verl
     from verl.plugin.platform import get_platform
-    from verl.utils import distributed
+    from verl.utils import distributed, model as model_utils
     from verl.workers import engine_workers
     platform = get_platform()
     out = {
@@ -25,6 +25,7 @@ PROBE = textwrap.dedent("""
         "device": platform.device_name,
         "wrapped": hasattr(engine_workers.initialize_global_process_group_ray, "__wrapped__"),
         "engine_device": os.environ.get("VERL_ENGINE_DEVICE"),
+        "value_model_wrapped": hasattr(model_utils.load_valuehead_model, "__wrapped__"),
     }
     if out["wrapped"]:
         import torch.distributed as dist
@@ -37,6 +38,13 @@ PROBE = textwrap.dedent("""
         from verl.workers.engine import EngineRegistry
         out["engine"] = EngineRegistry.get_engine_cls("language_model", "fsdp2").__name__
         dist.destroy_process_group()
+        import tempfile, torch, transformers
+        config = transformers.Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                          num_attention_heads=2, num_key_value_heads=1, num_labels=1)
+        with tempfile.TemporaryDirectory() as folder:
+            transformers.Qwen2ForCausalLM(config).save_pretrained(folder)
+            critic = model_utils.load_valuehead_model(folder, torch.float32, config, False)
+        out["critic"] = [type(critic).__name__, critic.config._attn_implementation]
     print("PROBE " + json.dumps(out))
 """)
 
@@ -56,6 +64,7 @@ def test_without_the_switch_verl_keeps_its_own_platform_and_functions() -> None:
     out = probe(None, 29611)
     assert out["platform"] != "PlatformCPU" and out["device"] == "cuda"
     assert out["wrapped"] is False and out["engine_device"] is None
+    assert out["value_model_wrapped"] is False
 
 
 def test_selected_it_runs_a_gloo_process_group_and_finds_the_fsdp_engine() -> None:
@@ -64,6 +73,8 @@ def test_selected_it_runs_a_gloo_process_group_and_finds_the_fsdp_engine() -> No
     assert out["wrapped"] is True and out["engine_device"] == "cuda"
     assert out["backend"] == "gloo" and out["all_reduce"] == [1.0, 1.0, 1.0]
     assert out["engine"].startswith("FSDP")
+    # PPO's critic: verl asks for FlashAttention 2 (CUDA-only); on CPU it is loaded with sdpa.
+    assert out["value_model_wrapped"] is True and out["critic"] == ["Qwen2ForTokenClassification", "sdpa"]
 
 
 def test_an_unknown_platform_is_one_line_from_check() -> None:

@@ -144,3 +144,14 @@ def test_gdpo_normalises_format_and_correctness_separately(quickstart: dict, tmp
     assert "critic/advantages/mean" in step and "actor/grad_norm" in step
     assert any(key.startswith("gdpo/format_reward") for key in step)
 
+
+
+def test_ppo_trains_a_critic_and_the_actor_with_gae(quickstart: dict, tmp_path: Path) -> None:
+    output = train(
+        quickstart["data"], "trainer.total_training_steps=1", "trainer.test_freq=-1",
+        f"trainer.default_local_dir={tmp_path}", recipe="toolrl_ppo_cpu",
+    )
+    (step,) = step_metrics(output.splitlines()).values()
+    assert {"critic/vf_loss", "critic/values/mean", "critic/vf_explained_var", "actor/grad_norm"} <= step.keys()
+    # GAE advantages come from the critic's values, which differ per token: not all zero as without a critic.
+    assert step["critic/advantages/max"] > step["critic/advantages/min"]

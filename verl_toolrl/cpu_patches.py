@@ -19,6 +19,10 @@ around:
    forward passes (the reference policy) get ``CPUOffloadPolicy(pin_memory=True)``; pinning memory needs an
    accelerator ("Cannot access accelerator device when none is available"), and on CPU there is nothing
    to pin for: the policy is built with ``pin_memory=False``.
+5. ``verl/utils/model.py``, ``load_valuehead_model``: the critic (PPO's value model) is loaded with
+   ``attn_implementation="flash_attention_2"`` written into the call, whatever
+   ``critic.model.override_config.attn_implementation`` says; FlashAttention 2 is CUDA-only, so on CPU
+   the token-classification head (the path Qwen2 models take) is loaded with ``sdpa``.
 
 Everything else the CPU path needs is configuration (``recipes/toolrl/cpu.yaml``) or the platform itself.
 """
@@ -39,6 +43,8 @@ CPU_BACKEND = "gloo"
 DISTRIBUTED = "verl.utils.distributed"
 VLLM_WORKER_UTILS = "verl.workers.rollout.vllm_rollout.utils"
 FSDP_ENGINE = "verl.workers.engine.fsdp.transformer_impl"
+MODEL_UTILS = "verl.utils.model"
+CPU_ATTENTION = "sdpa"
 
 
 def apply() -> bool:
@@ -57,6 +63,7 @@ def apply() -> bool:
     os.environ.setdefault("VERL_ENGINE_DEVICE", "cuda")  # 2.
     when_imported(VLLM_WORKER_UTILS, _reload_weights_in_vllm)
     when_imported(FSDP_ENGINE, _unpinned_cpu_offload)
+    when_imported(MODEL_UTILS, _sdpa_value_model)
     return True
 
 
@@ -135,3 +142,27 @@ def _unpinned_cpu_offload(engine: ModuleType) -> None:
         return policy(*args, **kwargs)
 
     engine.CPUOffloadPolicy = unpinned
+
+
+def _sdpa_value_model(model_utils: ModuleType) -> None:
+    """5. The critic's value model with ``sdpa`` attention.
+
+    ``transformer_impl`` imports ``load_valuehead_model`` inside the function that builds the critic, so
+    replacing the module's attribute is enough. Models without a token-classification head fall back to
+    verl's code (its TRL value-head path)."""
+    original = model_utils.load_valuehead_model
+
+    @functools.wraps(original)
+    def load_valuehead_model(local_path, torch_dtype, model_config, trust_remote_code):
+        token_classification = model_utils.AutoModelForTokenClassification
+        if type(model_config) not in token_classification._model_mapping:
+            return original(local_path, torch_dtype, model_config, trust_remote_code)
+        return token_classification.from_pretrained(
+            pretrained_model_name_or_path=local_path,
+            torch_dtype=torch_dtype,
+            config=model_config,
+            attn_implementation=CPU_ATTENTION,
+            trust_remote_code=trust_remote_code,
+        )
+
+    model_utils.load_valuehead_model = load_valuehead_model
