@@ -44,13 +44,17 @@ def demo_data(output: Path) -> Path:
 
 def train(data: Path, output: Path, steps: int) -> dict[int, dict[str, float]]:
     log = output / "train.log"
-    overrides = [f"trainer.total_training_steps={steps}", "trainer.test_freq=-1", "trainer.save_freq=-1",
+    # The demo mix holds a few batches: enough epochs (at least one step each) that the run reaches ``steps``.
+    overrides = [f"trainer.total_training_steps={steps}", f"trainer.total_epochs={steps}", "trainer.test_freq=-1", "trainer.save_freq=-1",
                  "trainer.val_before_train=false", f"trainer.default_local_dir={output / 'checkpoints'}",
                  f"trainer.rollout_data_dir={output / 'rollouts'}"]
     with open(log, "w") as handle:
         subprocess.run(["bash", "recipes/train_cpu.sh", *overrides], cwd=ROOT, check=True, stdout=handle,
                        stderr=subprocess.STDOUT, env={**os.environ, "DATA_DIR": str(data)})
-    return step_metrics(log.read_text().splitlines())
+    metrics = step_metrics(log.read_text().splitlines())
+    if sorted(metrics) != list(range(1, steps + 1)):
+        raise SystemExit(f"bench_cpu_training: {log} logged steps {sorted(metrics)}, not 1..{steps}")
+    return metrics
 
 
 def write_csv(path: Path, rows: list[dict[str, float]]) -> None:
