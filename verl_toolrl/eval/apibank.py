@@ -5,9 +5,10 @@ prompts are the released ones under both protocols. In the hermes format (``--pr
 the validation rows' prompts the data command writes (``data.apibank.apibank_sample``,
 ``data.schema.sample_prompt``: the tools and dialogue read out of the released prompt and rendered in the
 hermes format), with ``--tool-prompt template`` rewritten by ``prompts.template_tool_prompt`` as the data
-command does, so the model sees the prompt it was validated on. ``--protocol toolrl`` scores as ToolRL's scripts did: ``generate.py``'s parsing
-and ``evaluate.py``'s loop (:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under
-``--protocol strict`` two rules score a response, both read with :func:`verl_toolrl.calls.parse_response`:
+command does, so the model sees the prompt it was validated on.
+
+``--protocol toolrl`` scores as ToolRL's scripts did: ``generate.py``'s parsing and ``evaluate.py``'s loop
+(:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under ``--protocol strict`` two rules score a response, both read with :func:`verl_toolrl.calls.parse_response`:
 
 - ``paper``: correct when any predicted call has the gold name and exactly the gold parameters (ToolRL's
   rule applied to the package's parser);

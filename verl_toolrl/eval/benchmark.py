@@ -164,9 +164,9 @@ class SingleShot(Benchmark):
             bar.update(len(done))
             for start in range(0, len(todo), max(1, batch_size)):
                 batch = todo[start : start + batch_size]
-                messages = [messages for _, _, messages in batch]
+                batch_messages = [messages for _, _, messages in batch]
                 batch_tools = [tools.get(item_id) for item_id, _, _ in batch]
-                outputs = engine.generate(messages, tools=batch_tools) if tools else engine.generate(messages)
+                outputs = engine.generate(batch_messages, tools=batch_tools) if tools else engine.generate(batch_messages)
                 if len(outputs) != len(batch):
                     raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(batch)} prompts")
                 append_generations(
