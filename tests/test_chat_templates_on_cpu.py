@@ -15,7 +15,9 @@ from pathlib import Path
 import hydra
 import pyarrow.parquet as pq
 import pytest
+import torch
 from omegaconf import OmegaConf
+from transformers import Qwen2Config, Qwen2ForCausalLM
 from verl.experimental.agent_loop.agent_loop import DictConfigWrap, _agent_loop_registry
 from verl.trainer.ppo.reward import load_reward_manager
 from verl.utils.dataset.rl_dataset import RLHFDataset
@@ -24,6 +26,10 @@ from verl.workers.rollout.replica import TokenOutput
 from verl_toolrl.agent_loop import AGENT_NAME
 from verl_toolrl.chat_template import ThinkPrefill, think_prefill
 from verl_toolrl.data.cli import main as data_main
+from verl_toolrl.eval.backends import OpenAIBackend, Sampling, TransformersBackend, VllmBackend, make_backend
+from verl_toolrl.eval.generations import GENERATIONS_FILE, RunInfo, read_generations
+from verl_toolrl.eval.pipeline import generate, run_items, run_prompts, score
+from verl_toolrl.eval.registry import get_benchmark
 from verl_toolrl.preflight import (
     chat_prompt_ids,
     compose_recipe,
@@ -238,22 +244,23 @@ def test_tool_template_rows_need_the_hermes_format(shared_dir, tmp_path, capsys)
     assert "--tool-prompt template needs --format hermes" in capsys.readouterr().err
 
 
-def test_the_evaluations_decoding_restores_the_prefilled_think_block(tmp_path):
-    """The transformers backend on a tiny random Qwen2 (greedy, so deterministic) carrying the Qwen3
-    thinking template: the text it returns is the model's full output, the prefilled <think> included."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    from verl_toolrl.eval.backends import Sampling, make_backend
-
-    tokenizer = template_tokenizer("qwen3_thinking_2507")
+def tiny_checkpoint(tokenizer, path: Path) -> Path:
+    """A tiny random Qwen2 (2 layers, width 32) saved with ``tokenizer`` at ``path``: a real checkpoint the
+    evaluation's transformers backend loads, its outputs meaningless."""
     torch.manual_seed(0)
     Qwen2ForCausalLM(
         Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                     num_attention_heads=2, num_key_value_heads=1, eos_token_id=tokenizer.eos_token_id,
                     pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
-    ).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    ).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_the_evaluations_decoding_restores_the_prefilled_think_block(tmp_path):
+    """The transformers backend on a tiny random Qwen2 (greedy, so deterministic) carrying the Qwen3
+    thinking template: the text it returns is the model's full output, the prefilled <think> included."""
+    tiny_checkpoint(template_tokenizer("qwen3_thinking_2507"), tmp_path)
     prompts = [[{"role": "user", "content": "Weather in Paris?"}], [{"role": "user", "content": "Hi"}]]
     sampling = Sampling(max_new_tokens=4)
     full = make_backend("transformers", str(tmp_path), sampling, device="cpu").generate(prompts)
@@ -273,3 +280,112 @@ def test_the_preflight_command_reports_the_prefill_and_the_loop_and_passes(xlam_
     assert f"agent loop: {AGENT_NAME} (tools rendered by the chat template)" in lines
     plain = overrides[:-1]
     assert not preflight("toolrl_grpo", plain, tokenizer=template_tokenizer("qwen2_5_instruct"), print_fn=lines.append)
+
+
+# --- the evaluation renders --tool-prompt template prompts as the agent loop does --------------------------
+
+#: Evaluation runs in the hermes format with the tools left to the chat template: two BFCL items, two API-Bank.
+TEMPLATE_RUNS = {
+    "bfcl": ("bfcl", "hermes", ["simple_python", "live_simple"], 1, None),
+    "apibank": ("apibank", "hermes", ["1"], 2, "data/toolrl/api_bank"),
+}
+
+
+def template_run(benchmark: str, shared_dir: Path) -> RunInfo:
+    name, format, categories, limit, data_dir = TEMPLATE_RUNS[benchmark]
+    directory = str(shared_dir / data_dir) if data_dir else None
+    return RunInfo(name, "m", "transformers", format, categories, limit, {}, directory, "strict", "template")
+
+
+@pytest.fixture(scope="module")
+def eval_template_prompts(shared_dir):
+    """id -> (messages, tool schemas) of the evaluation's template runs, from its benchmark interface."""
+    prompts = {}
+    for benchmark in TEMPLATE_RUNS:
+        info = template_run(benchmark, shared_dir)
+        items = run_items(info)
+        tools = get_benchmark(benchmark).prompt_tools(info, items)
+        prompts.update((i, (messages, tools[i])) for i, (_, messages) in run_prompts(info, items).items())
+    return prompts
+
+
+@pytest.fixture(scope="module")
+def template_rows(shared_dir, tmp_path_factory):
+    """The data command's ``--format hermes --tool-prompt template`` rows of the same items, by source id."""
+    out = tmp_path_factory.mktemp("eval-template-rows")
+    common = ["--format", "hermes", "--tool-prompt", "template"]
+    bfcl = ["--categories", *TEMPLATE_RUNS["bfcl"][2], "--limit", "1"]
+    assert data_main("bfcl", ["--output", str(out / "bfcl"), *common, *bfcl]) == 0
+    apibank = ["--input", str(shared_dir / "data/toolrl/api_bank"), "--levels", "1", "--skip-invalid"]
+    assert data_main("apibank", ["--output", str(out / "apibank"), *common, *apibank]) == 0
+    rows = [row for path in sorted(out.glob("*/*.parquet")) for row in pq.read_table(path).to_pylist()]
+    return {row["extra_info"]["source_id"]: row for row in rows}
+
+
+class TokenizerOnlyLLM:
+    """Stand-in for ``vllm.LLM`` (vLLM does not run on CPU): ``VllmBackend.render`` asks it for its tokenizer."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def get_tokenizer(self):
+        return self.tokenizer
+
+
+def test_the_evaluation_renders_tool_template_prompts_as_the_agent_loop_does(
+    model, eval_template_prompts, template_rows, tmp_path
+):
+    """For each real template, a BFCL and an API-Bank item in the hermes format with --tool-prompt template:
+    the evaluation's prompt is the data row's, its transformers backend renders exactly
+    ``apply_chat_template(messages, tools=...)``, which is what the toolrl_tool_template loop sends for that
+    row; the vLLM backend hands those token ids to vLLM and the openai backend sends the same tools."""
+    name, tokenizer = model
+    assert len(eval_template_prompts) == 4 and {i.split("_")[0].split("-")[0] for i in eval_template_prompts} == {"simple", "live", "level"}
+    ids = list(eval_template_prompts)
+    messages, tools = [eval_template_prompts[i][0] for i in ids], [eval_template_prompts[i][1] for i in ids]
+    backend = TransformersBackend(str(tiny_checkpoint(tokenizer, tmp_path)), Sampling(max_new_tokens=1), device="cpu")
+    texts = backend.render(messages, tools)
+    vllm = VllmBackend.__new__(VllmBackend)
+    vllm.llm = TokenizerOnlyLLM(tokenizer)
+    openai = OpenAIBackend.__new__(OpenAIBackend)
+    openai.model, openai.sampling = "m", Sampling()
+    for item_id, prompt, schemas, text, vllm_prompt in zip(ids, messages, tools, texts, vllm.render(messages, tools)):
+        row = template_rows[item_id]
+        assert (prompt, schemas) == (row["prompt"], json.loads(row["extra_info"]["tools"]))
+        assert "<tools>" not in prompt[0]["content"] and schemas[0]["function"]["name"] in text
+        assert text == tokenizer.apply_chat_template(prompt, tools=schemas, add_generation_prompt=True, tokenize=False)
+        loop_ids, _ = run_agent_loop(AGENT_NAME, name, tokenizer, row, tokenizer.encode("x", add_special_tokens=False))
+        assert backend.tokenizer(text, add_special_tokens=False)["input_ids"] == loop_ids
+        assert vllm_prompt == {"prompt_token_ids": loop_ids}
+        body = openai.request(prompt, schemas)
+        assert (body["messages"], body["tools"], body["tool_choice"]) == (row["prompt"], schemas, "none")
+
+
+def test_a_tool_template_run_records_and_checks_its_tools(shared_dir, tmp_path):
+    """generate -> score through the pipeline with the transformers backend on a tiny checkpoint carrying the
+    Qwen3 template: each generation records the tools its template listed, scoring checks them, and a
+    toolrl-format run's generation lines stay as they were (no tools)."""
+    model_dir = tiny_checkpoint(template_tokenizer("qwen3_hybrid"), tmp_path / "model")
+    backend = make_backend("transformers", str(model_dir), Sampling(max_new_tokens=4), device="cpu")
+    info = template_run("bfcl", shared_dir)
+    out = tmp_path / "run"
+    generate(out, info, backend, progress=False)
+    expected = get_benchmark("bfcl").prompt_tools(info, run_items(info))
+    generations = read_generations(out / GENERATIONS_FILE)
+    assert len(generations) == 2 and all(g.tools == expected[g.id] and g.tools for g in generations)
+    assert score(out, workers=1, progress=False)["tool_prompt"] == "template"
+    path = out / GENERATIONS_FILE
+    path.write_text(path.read_text().replace('"name": "', '"name": "renamed_', 1))
+    with pytest.raises(ValueError, match="differs from this run's prompt"):
+        score(out, workers=1, progress=False)
+    plain = RunInfo("bfcl", "m", "transformers", "toolrl", ["simple_python"], 1, {}, None, "toolrl")
+    generate(tmp_path / "plain", plain, backend, progress=False)
+    assert '"tools"' not in (tmp_path / "plain" / GENERATIONS_FILE).read_text()
+
+
+def test_tool_template_runs_need_the_hermes_format_and_a_single_turn_benchmark(shared_dir):
+    with pytest.raises(ValueError, match="tool_prompt 'template' needs the hermes format"):
+        run_prompts(RunInfo("bfcl", "m", "transformers", "toolrl", ["simple_python"], 1, {}, None, "toolrl", "template"))
+    multi_turn = RunInfo("bfcl", "m", "transformers", "hermes", ["multi_turn_base"], 1, {}, None, "strict", "template")
+    with pytest.raises(ValueError, match="--tool-prompt template is not supported here"):
+        run_prompts(multi_turn)

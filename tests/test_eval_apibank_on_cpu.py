@@ -94,5 +94,7 @@ def test_missing_files_and_formats_are_clear_errors(tmp_path: Path) -> None:
         apibank_data.load_items(tmp_path)
     with pytest.raises(FileNotFoundError, match="level 3"):
         apibank_data.load_items(tmp_path, [3])
-    with pytest.raises(ValueError, match="--format toolrl"):
-        run_prompts(RunInfo("apibank", "m", "transformers", "hermes", [], None, {}, str(tmp_path), "strict"))
+    with pytest.raises(ValueError, match="use --protocol strict for --format hermes"):
+        run_prompts(RunInfo("apibank", "m", "transformers", "hermes", [], None, {}, str(tmp_path), "toolrl"))
+    with pytest.raises(ValueError, match="tool_prompt 'template' needs the hermes format"):
+        run_prompts(RunInfo("apibank", "m", "transformers", "toolrl", [], None, {}, str(tmp_path), "strict", "template"))

@@ -14,6 +14,9 @@ call it, and score ``prefill + response``: the model's full output, the prefille
 
 The tools: :func:`row_tools` reads a row's tool schemas for the template (``toolrl_tool_template``
 passes them as ``tools=``), and :func:`leaves_tools_to_template` tells the rows that need that loop.
+:func:`chat_prompt_text` / :func:`chat_prompt_ids` render a prompt as verl's token builder does (the chat
+template with the generation prompt, and ``tools=``): the evaluation's local backends and the preflight
+render with them, so a ``--tool-prompt template`` prompt is the one the agent loop sends.
 """
 
 from __future__ import annotations
@@ -204,3 +207,51 @@ def leaves_tools_to_template(row: Mapping[str, Any]) -> bool:
     info = row.get("extra_info") or {}
     has_tools = info.get("tools") not in (None, "[]")
     return info.get("format") == "hermes" and has_tools and not _lists_tools(row["prompt"])
+
+
+def chat_prompt_text(
+    tokenizer: Any,
+    messages: Sequence[Mapping[str, str]],
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    chat_template_kwargs: Mapping[str, Any] | None = None,
+) -> str:
+    """A prompt as the model sees it: its chat template with the generation prompt and, when given, the tool
+    schemas, as ``toolrl_tool_template`` hands them to it (``tools=``; None or empty: no tools).
+
+    >>> from verl_toolrl.stand_in import byte_level_tokenizer
+    >>> chat_prompt_text(byte_level_tokenizer(), [{"role": "user", "content": "hi"}]).endswith("assistant\\n")
+    True
+    """
+    return _render(tokenizer, messages, tools, chat_template_kwargs, tokenize=False)
+
+
+def chat_prompt_ids(
+    tokenizer: Any,
+    messages: Sequence[Mapping[str, str]],
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    chat_template_kwargs: Mapping[str, Any] | None = None,
+) -> list[int]:
+    """The token ids of :func:`chat_prompt_text`, as verl builds a prompt (no special tokens added).
+
+    >>> from verl_toolrl.stand_in import byte_level_tokenizer
+    >>> len(chat_prompt_ids(byte_level_tokenizer(), [{"role": "user", "content": "hi"}]))
+    21
+    """
+    encoded = _render(tokenizer, messages, tools, chat_template_kwargs, tokenize=True)
+    return list(encoded["input_ids"] if isinstance(encoded, Mapping) else encoded)
+
+
+def _render(
+    tokenizer: Any,
+    messages: Sequence[Mapping[str, str]],
+    tools: Sequence[Mapping[str, Any]] | None,
+    chat_template_kwargs: Mapping[str, Any] | None,
+    tokenize: bool,
+) -> Any:
+    return tokenizer.apply_chat_template(
+        [dict(message) for message in messages],
+        tools=list(tools) if tools else None,
+        add_generation_prompt=True,
+        tokenize=tokenize,
+        **dict(chat_template_kwargs or {}),
+    )

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verl_toolrl.chat_template import chat_prompt_ids
 from verl_toolrl.config_check import RECIPES_DIR, ConfigError, load_recipe
 from verl_toolrl.config_check import compose as compose_recipe
 from verl_toolrl.stand_in import byte_level_tokenizer, stand_in_model_dir
@@ -43,29 +44,6 @@ def validate_recipe(config: Any) -> None:
     validate_config(
         config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
     )
-
-
-def chat_prompt_ids(
-    tokenizer: Any,
-    messages: Sequence[Mapping[str, str]],
-    tools: Sequence[Mapping[str, Any]] | None = None,
-    chat_template_kwargs: Mapping[str, Any] | None = None,
-) -> list[int]:
-    """Prompt token ids as verl builds them: the chat template with the generation prompt (and the tool
-    schemas, as the ``toolrl_tool_template`` agent loop hands them to it).
-
-    >>> tokenizer = byte_level_tokenizer()
-    >>> len(chat_prompt_ids(tokenizer, [{"role": "user", "content": "hi"}]))
-    21
-    """
-    encoded = tokenizer.apply_chat_template(
-        [dict(message) for message in messages],
-        tools=list(tools) if tools else None,
-        add_generation_prompt=True,
-        tokenize=True,
-        **dict(chat_template_kwargs or {}),
-    )
-    return list(encoded["input_ids"] if isinstance(encoded, Mapping) else encoded)
 
 
 def rollout_prompt_ids(

@@ -90,15 +90,40 @@ def _render_toolrl_tool(number: int, tool: Mapping[str, Any]) -> str:
     )
 
 
+def hermes_tool_schema(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """A tool as the function schema a hermes prompt lists (and a chat template's ``tools=`` takes):
+    ``{"type": "function", "function": tool}``, unchanged when it already is one.
+
+    >>> hermes_tool_schema({"name": "f", "parameters": {}})
+    {'type': 'function', 'function': {'name': 'f', 'parameters': {}}}
+    """
+    return dict(tool) if tool.get("type") == "function" else {"type": "function", "function": dict(tool)}
+
+
 def _render_hermes_tool(tool: Mapping[str, Any]) -> str:
-    schema = tool if tool.get("type") == "function" else {"type": "function", "function": dict(tool)}
-    return json.dumps(schema, ensure_ascii=False)
+    return json.dumps(hermes_tool_schema(tool), ensure_ascii=False)
 
 
 #: Where the tools are shown: ``system`` (listed in the system prompt written here) or ``template`` (the
 #: hermes format only: the system prompt leaves them out and the ``toolrl_tool_template`` agent loop hands
 #: ``extra_info.tools`` to the model's own chat template, which lists them in its native tool block).
 TOOL_PROMPTS: tuple[str, ...] = ("system", "template")
+
+
+def check_tool_prompt(tool_prompt: str, format: Format = "toolrl") -> None:
+    """``ValueError`` unless ``tool_prompt`` is one of ``TOOL_PROMPTS`` and usable with ``format``.
+
+    >>> check_tool_prompt("template", "toolrl")
+    Traceback (most recent call last):
+    ...
+    ValueError: tool_prompt 'template' needs the hermes format (the templates' own tool format)
+    """
+    check_format(format)
+    if tool_prompt not in TOOL_PROMPTS:
+        valid = ", ".join(TOOL_PROMPTS)
+        raise ValueError(f"unknown tool_prompt {tool_prompt!r}; valid tool_prompts: {valid}")
+    if tool_prompt == "template" and format != "hermes":
+        raise ValueError("tool_prompt 'template' needs the hermes format (the templates' own tool format)")
 
 
 def system_prompt(
@@ -111,19 +136,37 @@ def system_prompt(
     >>> "<tools>" in system_prompt([], "hermes"), "<tools>" in system_prompt([], "hermes", "template")
     (True, False)
     """
-    check_format(format)
-    if tool_prompt not in TOOL_PROMPTS:
-        valid = ", ".join(TOOL_PROMPTS)
-        raise ValueError(f"unknown tool_prompt {tool_prompt!r}; valid tool_prompts: {valid}")
+    check_tool_prompt(tool_prompt, format)
     if tool_prompt == "template":
-        if format != "hermes":
-            raise ValueError("tool_prompt 'template' needs the hermes format (the templates' own tool format)")
         return HERMES_INTRO.rstrip("\n") + HERMES_RULES
     if format == "toolrl":
         listing = "\n".join(_render_toolrl_tool(n, tool) for n, tool in enumerate(tools, start=1))
         return f"{TOOLRL_INTRO}{TOOLRL_TOOLS_HEADER}{listing}\n\n{TOOLRL_RULES}"
     listing = "\n".join(_render_hermes_tool(tool) for tool in tools)
     return HERMES_INTRO + HERMES_TOOLS.replace("{tools}", listing) + HERMES_RULES
+
+
+def template_tool_prompt(
+    messages: Sequence[Mapping[str, str]], tools: Sequence[Mapping[str, Any]]
+) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """A hermes prompt that lists ``tools`` in its system prompt, as ``--tool-prompt template`` shows it:
+    the messages with the system prompt's tool listing taken out (what follows it, e.g. BFCL's system
+    message, is kept) and the tool schemas the model's chat template lists instead (``tools=``). The one
+    rewrite the data commands (``data.schema.with_template_tools``) and the evaluation both apply.
+    ``ValueError`` when the system prompt does not start with the hermes prompt for ``tools``.
+
+    >>> listed = chat_messages([{"name": "f", "description": "", "parameters": {}}], [{"role": "user", "content": "Hi"}], "hermes")
+    >>> messages, schemas = template_tool_prompt(listed, [{"name": "f", "description": "", "parameters": {}}])
+    >>> "<tools>" in messages[0]["content"], messages[1] == listed[1], schemas[0]["function"]["name"]
+    (False, True, 'f')
+    """
+    listed = system_prompt(tools, "hermes")
+    system = dict(messages[0]) if len(messages) else {}
+    if system.get("role") != "system" or not str(system.get("content", "")).startswith(listed):
+        raise ValueError("the system prompt does not start with the hermes prompt listing its tools")
+    content = system_prompt((), "hermes", "template") + system["content"][len(listed) :]
+    rest = [{"role": m["role"], "content": m["content"]} for m in messages[1:]]
+    return [{"role": "system", "content": content}, *rest], [hermes_tool_schema(tool) for tool in tools]
 
 
 def render_turn(turn: Mapping[str, Any], format: Format = "toolrl") -> str:

@@ -9,6 +9,15 @@ and score to ``trainer.rollout_data_dir/<step>.jsonl``. :func:`step_rewards` sco
 with :func:`verl_toolrl.reward.compute_score` at the step they were generated for, giving each training step's
 mean reward components, and checks that the scores agree with what the trainer logged.
 
+It also counts each step's zero-variance groups (:func:`zero_variance_fraction`): the prompts whose rollouts
+all got the same reward, from which GRPO learns nothing (every advantage is 0; ToolRL's issue #13 shows a run
+stuck that way). verl 0.9.1 has no metric for it and no hook that could add one without patching it: rewards
+are computed per trajectory in the agent loop, its v1 trainer calls a registered advantage estimator with
+tensors only (no metrics dict) and builds its step metrics from fixed fields; with ``algorithm.filter_groups``
+on it logs how many samples dynamic sampling dropped (``training/filter_groups/evicted_samples``), not the
+fraction before filtering. The dump carries what is needed: each response's trajectory key
+(``uid``: ``{prompt uid}_{session}_{index}``, one prompt uid per group) and the reward the trainer used.
+
     python -m verl_toolrl.training_log TRAIN_LOG --rollouts DIR [reward.reward_kwargs.KEY=VALUE ...]
 
 prints one row per step (the table ``recipes/quickstart.sh`` shows after training on CPU).
@@ -64,11 +73,41 @@ def rollout_records(rollout_dir: Path) -> dict[int, list[dict[str, Any]]]:
     return records
 
 
+def group_of(key: str) -> str:
+    """The GRPO group (the prompt's uid) of a dumped trajectory key ``{uid}_{session}_{index}``.
+
+    >>> group_of("8f2c-41_3_0"), group_of("plain")
+    ('8f2c-41', 'plain')
+    """
+    parts = key.rsplit("_", 2)
+    return parts[0] if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() else key
+
+
+def zero_variance_fraction(rows: Iterable[Mapping[str, Any]], tolerance: float = 1e-6) -> float | None:
+    """The fraction of groups (rows sharing a :func:`group_of` their ``uid``; groups of at least two
+    rollouts) whose ``score`` values are all equal, within ``tolerance``; None when there is no such group
+    (no ``uid`` in the dump, or one rollout per prompt).
+
+    >>> rows = [{"uid": f"{g}_{i}_0", "score": s} for g, scores in (("a", [1, 1]), ("b", [0, 1]), ("c", [2, 0])) for i, s in enumerate(scores)]
+    >>> zero_variance_fraction(rows)
+    0.3333333333333333
+    """
+    groups: dict[str, list[float]] = {}
+    for row in rows:
+        if "uid" in row:
+            groups.setdefault(group_of(str(row["uid"])), []).append(float(row["score"]))
+    sized = [scores for scores in groups.values() if len(scores) > 1]
+    if not sized:
+        return None
+    return sum(max(scores) - min(scores) <= tolerance for scores in sized) / len(sized)
+
+
 def step_rewards(
     records: Mapping[int, list[dict[str, Any]]], **options: Any
 ) -> dict[int, dict[str, float]]:
     """Each step's mean reward components, the dumped responses scored at their own step with ``options``
-    (the run's ``reward.reward_kwargs``); ``score_mismatch`` counts responses whose logged score differs."""
+    (the run's ``reward.reward_kwargs``); ``score_mismatch`` counts responses whose logged score differs;
+    ``zero_variance_groups`` is :func:`zero_variance_fraction` of the logged scores (absent when None)."""
     summary = {}
     for step, rows in sorted(records.items()):
         scores = [compute_score("", row["output"], row["gts"], step=step, **options) for row in rows]
@@ -77,6 +116,8 @@ def step_rewards(
             sum(abs(s["score"] - float(row["score"])) > 1e-4 for s, row in zip(scores, rows))
         )
         means["responses"] = float(len(rows))
+        if (fraction := zero_variance_fraction(rows)) is not None:
+            means["zero_variance_groups"] = fraction
         summary[step] = means
     return summary
 
@@ -91,6 +132,7 @@ COLUMNS = (
     ("format", "reward", "format_reward"),
     ("correctness", "reward", "correctness_reward"),
     ("exact", "reward", "exact_match"),
+    ("zero-var groups", "reward", "zero_variance_groups"),
     ("grad_norm", "verl", "actor/grad_norm"),
     ("gen s", "verl", "timing_s/gen"),
     ("step s", "verl", "timing_s/step"),

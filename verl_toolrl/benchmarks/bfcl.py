@@ -38,7 +38,7 @@ from typing import Any
 from verl_toolrl.benchmarks import toolrl_handler
 from verl_toolrl.benchmarks.protocols import Protocol, check_protocol
 from verl_toolrl.calls import Format, ToolCall, check_format, render_output
-from verl_toolrl.prompts import BFCL_TURN_INSTRUCTION, chat_messages
+from verl_toolrl.prompts import BFCL_TURN_INSTRUCTION, chat_messages, check_tool_prompt, template_tool_prompt
 
 BFCL_VERSION = "2026.3.23"
 INSTALL_HINT = f"pip install --no-deps bfcl-eval=={BFCL_VERSION}"
@@ -242,6 +242,25 @@ def item_messages(item: BfclItem, format: Format = "toolrl", protocol: Protocol 
     if protocol == "toolrl":
         return toolrl_handler.messages(item.prompt_functions, item.messages)
     return strict_messages(item, format)
+
+
+def item_prompt(
+    item: BfclItem, format: Format = "toolrl", protocol: Protocol = "strict", tool_prompt: str = "system"
+) -> tuple[list[dict[str, str]], list[dict[str, Any]] | None]:
+    """An item's prompt: its messages (:func:`item_messages`) and the tool schemas its chat template lists,
+    None unless ``tool_prompt`` is ``template`` (hermes only: the system prompt then leaves the tools to
+    the template, as in ``--tool-prompt template`` data, see ``prompts.template_tool_prompt``).
+
+    >>> item = load_items("simple_python", limit=1)[0]
+    >>> messages, tools = item_prompt(item, "hermes", tool_prompt="template")
+    >>> "<tools>" in messages[0]["content"], tools[0]["function"]["name"]
+    (False, 'calculate_triangle_area')
+    """
+    check_tool_prompt(tool_prompt, format)
+    messages = item_messages(item, format, protocol)
+    if tool_prompt == "system":
+        return messages, None
+    return template_tool_prompt(messages, [to_tool(function) for function in item.prompt_functions])
 
 
 def strict_messages(item: BfclItem, format: Format = "toolrl") -> list[dict[str, str]]:

@@ -48,7 +48,7 @@ from verl_toolrl.data.errors import (
     RecordError,
 )
 from verl_toolrl.data.tools import prompt_tools
-from verl_toolrl.prompts import chat_messages, default_think, system_prompt
+from verl_toolrl.prompts import chat_messages, default_think, template_tool_prompt
 
 ABILITY = "tool_use"
 REWARD_STYLE = "rule"
@@ -198,6 +198,22 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def sample_prompt(sample: Sample, format: Format = "toolrl") -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """A sample's tools (as ``extra_info.tools`` stores them) and its ``prompt`` messages in ``format``:
+    its own messages when it has them, else the package's prompt for its tools and turns. The evaluation
+    prompts API-Bank in the hermes format with this too, so both show the same prompt.
+
+    >>> s = Sample("xlam", "7", ({"name": "f", "description": "Adds.", "parameters": {}},), ({"role": "user", "content": "Add"},))
+    >>> tools, prompt = sample_prompt(s, "hermes")
+    >>> tools[0]["function"]["name"], [m["role"] for m in prompt]
+    ('f', ['system', 'user'])
+    """
+    if sample.messages:
+        return list(sample.tools), [{"role": m["role"], "content": m["content"]} for m in sample.messages]
+    tools = prompt_tools(sample.tools, format)
+    return tools, chat_messages(tools, sample.turns, format)
+
+
 def build_row(sample: Sample, format: Format = "toolrl", split: str = "train") -> dict[str, Any]:
     """The parquet row for ``sample`` in ``format``, checked (see :func:`check_target`,
     :func:`check_ground_truth`). ``extra_info.index`` is set when the row is written.
@@ -211,14 +227,7 @@ def build_row(sample: Sample, format: Format = "toolrl", split: str = "train") -
     check_target(sample)
     ground_truth = render_ground_truth(sample, format)
     check_ground_truth(ground_truth, sample, format)
-    if sample.messages:
-        tools, prompt = (
-            list(sample.tools),
-            [{"role": m["role"], "content": m["content"]} for m in sample.messages],
-        )
-    else:
-        tools = prompt_tools(sample.tools, format)
-        prompt = chat_messages(tools, sample.turns, format)
+    tools, prompt = sample_prompt(sample, format)
     return {
         "data_source": sample.source,
         "prompt": prompt,
@@ -251,16 +260,17 @@ def with_template_tools(row: Mapping[str, Any]) -> dict[str, Any]:
     >>> "<tools>" in row["prompt"][0]["content"], json.loads(row["extra_info"]["tools"])[0]["function"]["name"]
     (False, 'f')
     """
-    listed = system_prompt(json.loads(row["extra_info"]["tools"]), "hermes")
-    system = row["prompt"][0]
-    hermes_system = row["extra_info"]["format"] == "hermes" and system["role"] == "system"
-    if not hermes_system or not system["content"].startswith(listed):
+    info = row["extra_info"]
+    try:
+        if info["format"] != "hermes":
+            raise ValueError(f"format {info['format']!r}")
+        prompt, tools = template_tool_prompt(row["prompt"], json.loads(info["tools"]))
+    except ValueError:
         raise ValueError(
-            f"row {row['extra_info']['source_id']!r}: --tool-prompt template needs a --format hermes row whose "
+            f"row {info['source_id']!r}: --tool-prompt template needs a --format hermes row whose "
             "system prompt lists its extra_info.tools"
-        )
-    content = system_prompt((), "hermes", "template") + system["content"][len(listed) :]
-    return {**row, "prompt": [{"role": "system", "content": content}, *row["prompt"][1:]]}
+        ) from None
+    return {**row, "prompt": prompt, "extra_info": {**info, "tools": _json(tools)}}
 
 
 def write_parquet(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, batch_rows: int = 2048) -> int:

@@ -21,6 +21,7 @@ from verl_toolrl.eval.generations import RunInfo, read_run_info
 from verl_toolrl.eval.pipeline import generate, score
 from verl_toolrl.eval.registry import get_benchmark
 from verl_toolrl.eval.report import write_report
+from verl_toolrl.prompts import TOOL_PROMPTS
 
 #: ToolRL's processed API-Bank levels in the shared material beside the checkout, wherever the command runs.
 DEFAULT_APIBANK_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "toolrl" / "api_bank"
@@ -42,6 +43,11 @@ def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> No
         "--protocol", choices=PROTOCOLS, default=None,
         help="toolrl (default for --format toolrl): prompts, decoding and scoring as ToolRL's own evaluation "
         "code, the paper's numbers; strict (default for --format hermes): the package's prompts and parser",
+    )
+    parser.add_argument(
+        "--tool-prompt", choices=TOOL_PROMPTS, default="system",
+        help="system: the system prompt lists the tools; template (--format hermes, single-turn): the model's "
+        "own chat template lists them (tools=), as the toolrl_tool_template agent loop trained it",
     )
     if benchmark == "bfcl":
         parser.add_argument(
@@ -142,7 +148,7 @@ def run_info(args: argparse.Namespace) -> RunInfo:
         data_dir = str(args.data_dir.resolve())
     return RunInfo(
         args.benchmark, args.model, args.backend, args.format, categories, args.limit, sampling.__dict__, data_dir,
-        protocol,
+        protocol, args.tool_prompt,
     )
 
 

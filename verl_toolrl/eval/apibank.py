@@ -1,9 +1,14 @@
 """API-Bank scoring under each protocol, and the benchmark (:class:`ApiBank`).
 
-Items come from the benchmark layer (:mod:`verl_toolrl.benchmarks.apibank`); the prompts are the released
-ones under both protocols. ``--protocol toolrl`` scores as ToolRL's scripts did: ``generate.py``'s parsing
-and ``evaluate.py``'s loop (:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under
-``--protocol strict`` two rules score a response, both read with :func:`verl_toolrl.calls.parse_response`:
+Items come from the benchmark layer (:mod:`verl_toolrl.benchmarks.apibank`); in the toolrl format the
+prompts are the released ones under both protocols. In the hermes format (``--protocol strict``) they are
+the validation rows' prompts the data command writes (``data.apibank.apibank_sample``,
+``data.schema.sample_prompt``: the tools and dialogue read out of the released prompt and rendered in the
+hermes format), with ``--tool-prompt template`` rewritten by ``prompts.template_tool_prompt`` as the data
+command does, so the model sees the prompt it was validated on.
+
+``--protocol toolrl`` scores as ToolRL's scripts did: ``generate.py``'s parsing and ``evaluate.py``'s loop
+(:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under ``--protocol strict`` two rules score a response, both read with :func:`verl_toolrl.calls.parse_response`:
 
 - ``paper``: correct when any predicted call has the gold name and exactly the gold parameters (ToolRL's
   rule applied to the package's parser);
@@ -18,12 +23,43 @@ from typing import Any
 
 from verl_toolrl.benchmarks.apibank import LEVELS, ApiBankItem, load_items
 from verl_toolrl.calls import Format, ToolCall, parse_response
+from verl_toolrl.data.apibank import apibank_sample
+from verl_toolrl.data.schema import sample_prompt
 from verl_toolrl.eval.benchmark import Prompts, Scored, ScoredRun, SingleShot, markdown_table, percent
 from verl_toolrl.eval.generations import Generation, RunInfo
 from verl_toolrl.eval.toolrl_scripts import apibank_correct, apibank_tool_calls
 from verl_toolrl.progress import progress_bar
+from verl_toolrl.prompts import check_tool_prompt, template_tool_prompt
 
 RULES: tuple[str, ...] = ("paper", "strict")
+
+
+def item_prompt(
+    item: ApiBankItem, format: Format = "toolrl", tool_prompt: str = "system"
+) -> tuple[list[dict[str, str]], list[dict[str, Any]] | None]:
+    """An item's prompt in ``format``: its messages, and the tool schemas its chat template lists (None
+    unless ``tool_prompt`` is ``template``). ``ValueError`` naming the item when its released prompt cannot
+    be read back (hermes).
+
+    >>> from verl_toolrl.benchmarks.apibank import item_from_record
+    >>> system = "**Available Tools**\\nIn your response, you can use the following tools:\\n1. Name: f\\nDescription: d\\nParameters: {}\\n\\n**Steps for Each Turn**\\n"
+    >>> item = item_from_record({"system": system, "user": "<user> Go.</user>", "answer": [{"name": "f", "parameters": {}}]}, 2, 0)
+    >>> item_prompt(item)[0] == item.messages
+    True
+    >>> messages, tools = item_prompt(item, "hermes", "template")
+    >>> "<tools>" in messages[0]["content"], tools[0]["function"]["name"]
+    (False, 'f')
+    """
+    check_tool_prompt(tool_prompt, format)
+    if format == "toolrl":
+        return item.messages, None
+    try:
+        tools, messages = sample_prompt(apibank_sample(item, format), format)
+    except ValueError as error:
+        raise ValueError(f"API-Bank item {item.id}: its released prompt cannot be read in the {format} format: {error}") from None
+    if tool_prompt == "system":
+        return messages, None
+    return template_tool_prompt(messages, tools)
 
 
 def score_calls(predicted: Sequence[ToolCall], gold: Sequence[ToolCall]) -> dict[str, bool]:
@@ -123,14 +159,13 @@ class ApiBank(SingleShot):
 
     name = "apibank"
     categories = tuple(str(level) for level in LEVELS)
+    tool_templates = True
 
     def expand(self, names: Sequence[str]) -> list[str]:
         return [str(int(name)) for name in names]
 
     def check(self, info: RunInfo) -> None:
         super().check(info)
-        if info.format != "toolrl":
-            raise ValueError("API-Bank prompts are ToolRL's released prompts, written for --format toolrl")
         if info.data_dir is None:
             raise ValueError("an API-Bank run needs data_dir (the folder of level-N-api_processed.json files)")
 
@@ -139,7 +174,12 @@ class ApiBank(SingleShot):
         return {item.id: item for item in load_items(info.data_dir or "", levels, info.limit)}
 
     def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
-        return {i: (f"level-{item.level}", item.messages) for i, item in items.items()}
+        return {i: (f"level-{item.level}", item_prompt(item, info.format, info.tool_prompt)[0]) for i, item in items.items()}
+
+    def prompt_tools(self, info: RunInfo, items: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        if info.tool_prompt == "system":
+            return {}
+        return {i: tools for i, item in items.items() if (tools := item_prompt(item, info.format, info.tool_prompt)[1])}
 
     def score_outputs(
         self, info: RunInfo, items: Mapping[str, Any], generations: Sequence[Generation], workers: int, progress: bool

@@ -6,13 +6,18 @@
   (``pip install openai``).
 
 Each backend renders prompts with the model's own chat template and returns the text after it with special
-tokens removed, preceded by what that template prefilled of the response (``think_prefill``, see
-:mod:`verl_toolrl.chat_template`: a Qwen3 thinking checkpoint's ``<think>\\n``), so the text scored is the
-model's full output, as in training. ``think_prefill="auto"`` reads the template (``transformers``,
-``vllm``); an ``openai`` server's template cannot be read, so there ``auto`` prepends nothing and
-``open`` says the served model's template opens a think block. Optional dependencies are imported when a
-backend is made; a missing one is a one-line error saying what to install. Greedy decoding when
-``temperature`` is 0.
+tokens removed. A prompt may come with tool schemas (``--tool-prompt template``): ``transformers`` and
+``vllm`` then render it with :func:`verl_toolrl.chat_template.chat_prompt_text` / ``chat_prompt_ids``, the
+chat template with ``tools=``, exactly as the ``toolrl_tool_template`` agent loop showed it in training;
+``openai`` sends them as the request's ``tools`` with ``tool_choice="none"``, so the server's template lists
+them and no tool parser reads the output (vLLM >= 0.10 keeps the tools in the prompt under ``"none"``; older
+servers need ``--expand-tools-even-if-tool-choice-none``). Each text returned is preceded by what that
+template prefilled of the response (``think_prefill``, see :mod:`verl_toolrl.chat_template`: a Qwen3
+thinking checkpoint's ``<think>\\n``), so the text scored is the model's full output, as in training.
+``think_prefill="auto"`` reads the template (``transformers``, ``vllm``); an ``openai`` server's template cannot
+be read, so there ``auto`` prepends nothing and ``open`` says the served model's template opens a think
+block. Optional dependencies are imported when a backend is made; a missing one is a one-line error saying
+what to install. Greedy decoding when ``temperature`` is 0.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from verl_toolrl.chat_template import resolve_think_prefill
+from verl_toolrl.chat_template import chat_prompt_ids, chat_prompt_text, resolve_think_prefill
 
 Messages = list[dict[str, str]]
+Tools = list[dict[str, Any]] | None  # tool schemas for the chat template (None: the prompt lists its tools)
 BACKENDS: tuple[str, ...] = ("transformers", "vllm", "openai")
 INSTALL_HINTS: dict[str, str] = {
     "transformers": "pip install transformers torch",
@@ -55,9 +61,22 @@ class Sampling:
 class Backend(Protocol):
     name: str
 
-    def generate(self, prompts: Sequence[Messages]) -> list[str]:
-        """One completion per prompt, in order."""
+    def generate(self, prompts: Sequence[Messages], tools: Sequence[Tools] | None = None) -> list[str]:
+        """One completion per prompt, in order; ``tools[i]``: the schemas prompt ``i``'s template lists."""
         ...
+
+
+def _prompt_tools(prompts: Sequence[Messages], tools: Sequence[Tools] | None) -> list[Tools]:
+    """``tools`` checked against ``prompts`` (one entry each), or None for each prompt.
+
+    >>> _prompt_tools([[], []], None)
+    [None, None]
+    """
+    if tools is None:
+        return [None] * len(prompts)
+    if len(tools) != len(prompts):
+        raise ValueError(f"{len(tools)} tool lists for {len(prompts)} prompts")
+    return list(tools)
 
 
 def _first_line(error: BaseException) -> str:
@@ -110,10 +129,14 @@ class TransformersBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = self.model.to(self.device).eval()
 
-    def generate(self, prompts: Sequence[Messages]) -> list[str]:
+    def render(self, prompts: Sequence[Messages], tools: Sequence[Tools] | None = None) -> list[str]:
+        """The prompt texts the model is given (:func:`~verl_toolrl.chat_template.chat_prompt_text`)."""
+        return [chat_prompt_text(self.tokenizer, m, t) for m, t in zip(prompts, _prompt_tools(prompts, tools))]
+
+    def generate(self, prompts: Sequence[Messages], tools: Sequence[Tools] | None = None) -> list[str]:
         if not prompts:
             return []
-        texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in prompts]
+        texts = self.render(prompts, tools)
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         sample = self.sampling.temperature > 0
         options: dict[str, Any] = {"do_sample": sample, "max_new_tokens": self.sampling.max_new_tokens}
@@ -152,10 +175,19 @@ class VllmBackend:
             seed=sampling.seed,
         )
 
-    def generate(self, prompts: Sequence[Messages]) -> list[str]:
+    def render(self, prompts: Sequence[Messages], tools: Sequence[Tools]) -> list[dict[str, list[int]]]:
+        """The token prompts vLLM is given for prompts with tool schemas (:func:`chat_prompt_ids`)."""
+        tokenizer = self.llm.get_tokenizer()
+        return [{"prompt_token_ids": chat_prompt_ids(tokenizer, m, t)} for m, t in zip(prompts, tools)]
+
+    def generate(self, prompts: Sequence[Messages], tools: Sequence[Tools] | None = None) -> list[str]:
         if not prompts:
             return []
-        outputs = self.llm.chat(list(prompts), self.params, use_tqdm=False)
+        per_prompt = _prompt_tools(prompts, tools)
+        if any(per_prompt):  # LLM.chat takes one tool list for the whole batch: render each prompt here
+            outputs = self.llm.generate(self.render(prompts, per_prompt), self.params, use_tqdm=False)
+        else:
+            outputs = self.llm.chat(list(prompts), self.params, use_tqdm=False)
         return [self.prefill + output.outputs[0].text for output in outputs]
 
 
@@ -180,15 +212,18 @@ class OpenAIBackend:
         self.base_url, self._connection_error = base_url, openai.APIConnectionError
         self.model, self.sampling, self.concurrency = model, sampling, max(1, concurrency)
 
-    def request(self, messages: Messages) -> dict[str, Any]:
-        """The chat-completions request body for one prompt.
+    def request(self, messages: Messages, tools: Tools = None) -> dict[str, Any]:
+        """The chat-completions request body for one prompt (with its tool schemas, if any).
 
         >>> backend = OpenAIBackend.__new__(OpenAIBackend)
         >>> backend.model, backend.sampling = "m", Sampling(max_new_tokens=8)
         >>> backend.request([{"role": "user", "content": "Hi"}])["max_tokens"]
         8
+        >>> body = backend.request([{"role": "user", "content": "Hi"}], [{"type": "function", "function": {"name": "f"}}])
+        >>> body["tools"][0]["function"]["name"], body["tool_choice"]
+        ('f', 'none')
         """
-        return {
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "max_tokens": self.sampling.max_new_tokens,
@@ -196,15 +231,18 @@ class OpenAIBackend:
             "top_p": self.sampling.top_p,
             "seed": self.sampling.seed,
         }
+        if tools:
+            body.update(tools=tools, tool_choice="none")
+        return body
 
-    def _complete(self, messages: Messages) -> str:
-        response = self.client.chat.completions.create(**self.request(messages))
+    def _complete(self, messages: Messages, tools: Tools = None) -> str:
+        response = self.client.chat.completions.create(**self.request(messages, tools))
         return self.prefill + (response.choices[0].message.content or "")
 
-    def generate(self, prompts: Sequence[Messages]) -> list[str]:
+    def generate(self, prompts: Sequence[Messages], tools: Sequence[Tools] | None = None) -> list[str]:
         try:
             with ThreadPoolExecutor(self.concurrency) as pool:
-                return list(pool.map(self._complete, prompts))
+                return list(pool.map(self._complete, prompts, _prompt_tools(prompts, tools)))
         except self._connection_error as error:
             raise ValueError(
                 f"no OpenAI-compatible server answers at {self.base_url} ({error}); start one "

@@ -13,6 +13,9 @@ Contract of :class:`Benchmark` (keep it stable: other implementations, e.g. BFCL
 - ``items(info)``: ``{id: item}`` of the run's categories that this implementation serves, in order.
 - ``prompts(info, items)``: ``{id: (category, messages)}``, the first prompt each item sends (the one
   ``generations.jsonl`` records and ``check_against`` verifies).
+- ``prompt_tools(info, items)``: ``{id: tool schemas}`` that the model's chat template lists for an item
+  (``tools=``) under ``--tool-prompt template``; default none. ``tool_templates`` says whether the
+  implementation can run such a run (``check`` refuses it otherwise).
 - ``generate(output, info, items, backend, batch_size, progress)``: write the raw generations of every
   item missing from ``output`` (resuming); ``backend`` is a factory called only when something is left.
   Default (:class:`SingleShot`): one completion per prompt, appended to ``generations.jsonl``.
@@ -50,6 +53,7 @@ from verl_toolrl.eval.generations import (
     read_generations,
 )
 from verl_toolrl.progress import progress_bar
+from verl_toolrl.prompts import check_tool_prompt
 
 Prompts = dict[str, tuple[str, list[dict[str, str]]]]  # id -> (category, messages)
 BackendFactory = Callable[[], Backend]
@@ -95,6 +99,7 @@ class Benchmark(ABC):
 
     name: str = ""
     categories: tuple[str, ...] = ()
+    tool_templates: bool = False
 
     @abstractmethod
     def expand(self, names: Sequence[str]) -> list[str]: ...
@@ -102,12 +107,18 @@ class Benchmark(ABC):
     def check(self, info: RunInfo) -> None:
         check_format(info.format)
         check_protocol(info.protocol, info.format)
+        check_tool_prompt(info.tool_prompt, info.format)
+        if info.tool_prompt != "system" and not self.tool_templates:
+            raise ValueError(f"{self.name}: --tool-prompt {info.tool_prompt} is not supported here (single-shot prompts only)")
 
     @abstractmethod
     def items(self, info: RunInfo) -> dict[str, Any]: ...
 
     @abstractmethod
     def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts: ...
+
+    def prompt_tools(self, info: RunInfo, items: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        return {}
 
     @abstractmethod
     def generate(
@@ -142,7 +153,7 @@ class SingleShot(Benchmark):
     def generate(
         self, output: Path, info: RunInfo, items: Mapping[str, Any], backend: BackendFactory, batch_size: int, progress: bool
     ) -> None:
-        prompts = self.prompts(info, items)
+        prompts, tools = self.prompts(info, items), self.prompt_tools(info, items)
         path = output / GENERATIONS_FILE
         done = {g.id for g in read_generations(path) if g.id in prompts} if path.is_file() else set()
         todo = [(item_id, category, messages) for item_id, (category, messages) in prompts.items() if item_id not in done]
@@ -153,10 +164,14 @@ class SingleShot(Benchmark):
             bar.update(len(done))
             for start in range(0, len(todo), max(1, batch_size)):
                 batch = todo[start : start + batch_size]
-                outputs = engine.generate([messages for _, _, messages in batch])
+                batch_messages = [messages for _, _, messages in batch]
+                batch_tools = [tools.get(item_id) for item_id, _, _ in batch]
+                outputs = engine.generate(batch_messages, tools=batch_tools) if tools else engine.generate(batch_messages)
                 if len(outputs) != len(batch):
                     raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(batch)} prompts")
-                append_generations(path, (Generation(i, c, m, o) for (i, c, m), o in zip(batch, outputs)))
+                append_generations(
+                    path, (Generation(i, c, m, o, t) for (i, c, m), o, t in zip(batch, outputs, batch_tools))
+                )
                 bar.update(len(batch))
 
     def score(
@@ -174,8 +189,9 @@ class SingleShot(Benchmark):
         return Scored(self.score_outputs(info, items, generations, workers, progress), missing)
 
 
-def check_generations(output: Path, prompts: Prompts) -> None:
-    """Every line of ``output/generations.jsonl`` (if any) is a generation of this run, with its prompt."""
+def check_generations(output: Path, prompts: Prompts, tools: Mapping[str, list[dict[str, Any]]] | None = None) -> None:
+    """Every line of ``output/generations.jsonl`` (if any) is a generation of this run, with its prompt
+    (and the tool schemas of :meth:`Benchmark.prompt_tools`)."""
     path = output / GENERATIONS_FILE
     if path.is_file():
-        check_against(read_generations(path), prompts, path)
+        check_against(read_generations(path), prompts, path, tools)

@@ -72,7 +72,7 @@ from verl_toolrl.benchmarks.bfcl import (
     BfclItem,
     bfcl_utils,
     expand_categories,
-    item_messages,
+    item_prompt,
     load_items,
 )
 from verl_toolrl.benchmarks.protocols import Protocol, check_protocol
@@ -495,6 +495,7 @@ class BfclSingleTurn(BfclBenchmark, SingleShot):
     """The 13 single-turn categories: one completion per item, BFCL's ``ast_checker`` / relevance rule."""
 
     categories = SINGLE_TURN_CATEGORIES
+    tool_templates = True
 
     def items(self, info: RunInfo) -> dict[str, Any]:
         items: dict[str, Any] = {}
@@ -504,7 +505,16 @@ class BfclSingleTurn(BfclBenchmark, SingleShot):
         return items
 
     def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
-        return {i: (item.category, item_messages(item, info.format, info.protocol)) for i, item in items.items()}  # type: ignore[arg-type]
+        return {i: (item.category, self._prompt(info, item)[0]) for i, item in items.items()}
+
+    def prompt_tools(self, info: RunInfo, items: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        if info.tool_prompt == "system":
+            return {}
+        return {i: tools for i, item in items.items() if (tools := self._prompt(info, item)[1]) is not None}
+
+    @staticmethod
+    def _prompt(info: RunInfo, item: BfclItem) -> tuple[list[dict[str, str]], list[dict[str, Any]] | None]:
+        return item_prompt(item, info.format, info.protocol, info.tool_prompt)  # type: ignore[arg-type]
 
     def score_outputs(
         self, info: RunInfo, items: Mapping[str, Any], generations: Sequence[Generation], workers: int, progress: bool
@@ -519,6 +529,8 @@ class Bfcl(BfclBenchmark):
     """BFCL as one benchmark made of parts (single-turn; multi-turn plugs in as another part): items,
     generation and scoring go to the part serving each category; the summary covers them all. Items of
     every part carry their ``category``."""
+
+    tool_templates = True  # each part checks its own
 
     def __init__(self, parts: Sequence[BfclBenchmark]) -> None:
         self.parts = tuple(parts)
@@ -547,6 +559,10 @@ class Bfcl(BfclBenchmark):
 
     def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
         return {i: p for part, part_info, mine in self._split(info, items) for i, p in part.prompts(part_info, mine).items()}
+
+    def prompt_tools(self, info: RunInfo, items: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        parts = self._split(info, items)
+        return {i: t for part, part_info, mine in parts for i, t in part.prompt_tools(part_info, mine).items()}
 
     def generate(
         self, output: Path, info: RunInfo, items: Mapping[str, Any], backend: BackendFactory, batch_size: int, progress: bool

@@ -4,7 +4,8 @@ A run's output directory holds:
 
 - ``run.json``: what was run (benchmark, model, backend, format, categories, sampling, protocol) —
   :class:`RunInfo`;
-- ``generations.jsonl``: one JSON object per line, ``{"id", "category", "messages", "output"}``: the raw
+- ``generations.jsonl``: one JSON object per line, ``{"id", "category", "messages", "output"}`` (and
+  ``"tools"``, the schemas handed to the chat template, under ``--tool-prompt template``): the raw
   generation with the exact prompt it answered; written by ``generate``, only read by ``score``;
 - ``item_scores.jsonl`` and ``scores.json``: written by ``score``; ``report.md`` and a chart by ``report``.
 
@@ -31,12 +32,14 @@ CHART_FILE = "chart.png"
 
 @dataclass(frozen=True)
 class Generation:
-    """One raw generation: the item's id and category, the chat messages sent, and the text returned."""
+    """One raw generation: the item's id and category, the chat messages sent, the text returned, and the
+    tool schemas the chat template was given (None: none, the system prompt lists the tools)."""
 
     id: str
     category: str
     messages: list[dict[str, str]]
     output: str
+    tools: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ class RunInfo:
     """What a run generated with; ``score`` reads the format and the protocol from here.
 
     ``protocol``: ``toolrl`` or ``strict`` (``verl_toolrl.benchmarks.protocols``); a ``run.json`` written
-    before protocols existed has none and was a ``strict`` run.
+    before protocols existed has none and was a ``strict`` run. ``tool_prompt``: ``system`` (the system
+    prompt lists the tools) or ``template`` (hermes: the chat template does, ``prompts.TOOL_PROMPTS``).
     """
 
     benchmark: str
@@ -56,6 +60,7 @@ class RunInfo:
     sampling: dict[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
     protocol: str = "toolrl"
+    tool_prompt: str = "system"
 
 
 def write_run_info(directory: str | Path, info: RunInfo) -> Path:
@@ -83,7 +88,10 @@ def generation_line(generation: Generation) -> str:
     >>> generation_line(Generation("a", "multiple", [{"role": "user", "content": "Hi"}], "<think> x </think>"))
     '{"id": "a", "category": "multiple", "messages": [{"role": "user", "content": "Hi"}], "output": "<think> x </think>"}'
     """
-    return json.dumps(asdict(generation), ensure_ascii=False)
+    data = asdict(generation)
+    if data["tools"] is None:
+        del data["tools"]
+    return json.dumps(data, ensure_ascii=False)
 
 
 def append_generations(path: str | Path, generations: Iterable[Generation]) -> int:
@@ -125,7 +133,10 @@ def parse_generation(line: str, where: str) -> Generation:
         raise ValueError(f"{where}: 'messages' must be a list of {{role, content}} string objects")
     if not isinstance(data.get("output"), str):
         raise ValueError(f"{where}: 'output' must be a string")
-    return Generation(data["id"], data["category"], data["messages"], data["output"])
+    tools = data.get("tools")
+    if tools is not None and not (isinstance(tools, list) and all(isinstance(tool, dict) for tool in tools)):
+        raise ValueError(f"{where}: 'tools' must be a list of tool schema objects")
+    return Generation(data["id"], data["category"], data["messages"], data["output"], tools)
 
 
 def read_generations(path: str | Path) -> list[Generation]:
@@ -151,8 +162,10 @@ def check_against(
     generations: Sequence[Generation],
     expected: Mapping[str, tuple[str, list[dict[str, str]]]],
     path: str | Path = GENERATIONS_FILE,
+    tools: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> None:
-    """Check generations against this run's items: ``expected`` maps id -> (category, prompt messages).
+    """Check generations against this run's items: ``expected`` maps id -> (category, prompt messages),
+    ``tools`` id -> the tool schemas its chat template is given (an id not in it: none).
 
     The n-th generation is reported as line n of ``path`` (blank lines aside). Raises ``ValueError`` for an
     unknown id, a wrong category, or a prompt that differs from the one this run sends.
@@ -171,7 +184,7 @@ def check_against(
         category, messages = expected[generation.id]
         if generation.category != category:
             raise ValueError(f"{where}: id {generation.id!r} has category {generation.category!r}, expected {category!r}")
-        if generation.messages != messages:
+        if generation.messages != messages or generation.tools != (tools or {}).get(generation.id):
             raise ValueError(
                 f"{where}: the prompt of {generation.id!r} differs from this run's prompt for it "
                 "(a generation file from another run, format or data version?)"

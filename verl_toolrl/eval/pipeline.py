@@ -73,7 +73,7 @@ def generate(
             "use a new --output"
         )
     items = run_items(info)
-    check_generations(output, run_prompts(info, items))
+    check_generations(output, run_prompts(info, items), get_benchmark(info.benchmark).prompt_tools(info, items))
     write_run_info(output, info)
     factory = backend if callable(backend) and not hasattr(backend, "generate") else lambda: backend
     get_benchmark(info.benchmark).generate(output, info, items, _built_once(factory), batch_size, progress)  # type: ignore[arg-type]
@@ -90,13 +90,14 @@ def score(output_dir: str | Path, workers: int = 2, progress: bool = True, allow
     info = read_run_info(output)
     benchmark = get_benchmark(info.benchmark)
     items = run_items(info)
-    check_generations(output, run_prompts(info, items))
+    check_generations(output, run_prompts(info, items), benchmark.prompt_tools(info, items))
     scored = benchmark.score(output, info, items, workers, progress, allow_missing)
     summary = {
         **benchmark.summary(info, scored),
         "model": info.model,
         "format": info.format,
         "protocol": info.protocol,
+        "tool_prompt": info.tool_prompt,
         "missing": scored.missing,
     }
     with open(output / ITEM_SCORES_FILE, "w", encoding="utf-8") as handle:
