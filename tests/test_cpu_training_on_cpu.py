@@ -112,6 +112,8 @@ def test_the_scheduled_variant_receives_the_trainers_steps(quickstart: dict) -> 
     summary = step_rewards(records, variant="dynamic")
     # Every logged score is the dynamic variant's at the step the trainer ran, ...
     assert all(step["score_mismatch"] == 0 and step["responses"] == 8 for step in summary.values())
+    # 2 groups of 4 rollouts a step: the share of groups without a GRPO signal is 0, 1/2 or 1.
+    assert all(step["zero_variance_groups"] in (0.0, 0.5, 1.0) for step in summary.values())
     # ... which is not what the same responses score at another step.
     rows = [(step, row) for step, step_rows in records.items() for row in step_rows]
     assert any(
