@@ -156,6 +156,38 @@ def read_mix(mix_dir: str | Path) -> list[dict[str, Any]]:
     return frame.to_dict("records")
 
 
+def read_heldout_ids(path: str | Path) -> dict[str, list[str]]:
+    """The held-out ids by category of a ``heldout_ids.json`` (:func:`write`); a ``ValueError`` naming the
+    file and what is wrong with it.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / HELDOUT_FILE
+    >>> _ = path.write_text('{"seed": 0, "fraction": 0.2, "ids": {"multi_turn_base": ["multi_turn_base_4"]}}')
+    >>> read_heldout_ids(path)
+    {'multi_turn_base': ['multi_turn_base_4']}
+    >>> _ = path.write_text('{"ids": {"multi_turn_bass": []}}')
+    >>> read_heldout_ids(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ...heldout_ids.json: ids.multi_turn_bass: not a BFCL multi-turn category; valid: multi_turn_base, ...
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file (python -m data_preprocess.bfcl_multi_turn writes {HELDOUT_FILE})")
+    try:
+        ids = json.loads(path.read_text(encoding="utf-8"))["ids"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a {HELDOUT_FILE} (a JSON object with 'ids': {{category: [id, ...]}}): {error}") from None
+    if not isinstance(ids, dict):
+        raise ValueError(f"{path}: ids: not an object of category -> [id, ...]")
+    for category, category_ids in ids.items():
+        if category not in MULTI_TURN_CATEGORIES:
+            raise ValueError(f"{path}: ids.{category}: not a BFCL multi-turn category; valid: {', '.join(MULTI_TURN_CATEGORIES)}")
+        if not isinstance(category_ids, list) or not all(isinstance(i, str) for i in category_ids):
+            raise ValueError(f"{path}: ids.{category}: not a list of id strings")
+    return {category: list(category_ids) for category, category_ids in ids.items()}
+
+
 def write(
     output_dir: str | Path,
     categories: Iterable[str] = MULTI_TURN_CATEGORIES,

@@ -44,7 +44,8 @@ class RunInfo:
     """What a run generated with; ``score`` reads the format and the protocol from here.
 
     ``protocol``: ``toolrl`` or ``strict`` (``verl_toolrl.benchmarks.protocols``); a ``run.json`` written
-    before protocols existed has none and was a ``strict`` run.
+    before protocols existed has none and was a ``strict`` run. ``ids``: exactly these items of the
+    categories (``--ids``, e.g. the held-out ids of the multi-turn training data); None: every item.
     """
 
     benchmark: str
@@ -56,6 +57,7 @@ class RunInfo:
     sampling: dict[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
     protocol: str = "toolrl"
+    ids: list[str] | None = None
 
 
 def write_run_info(directory: str | Path, info: RunInfo) -> Path:
