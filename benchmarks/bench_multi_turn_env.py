@@ -6,7 +6,8 @@ CPU training step.
    execute its calls on the entry's fresh simulators, BFCL's state match after each turn) and then its
    per-turn reward (:func:`~verl_toolrl.multi_turn_agent_loop.score_turns`: the toolrl reward of each turn,
    BFCL's verdict) and the reward manager's aggregation. Target: at least 1,000 executed calls per second
-   per core. Baseline, measured in the same run on the same calls: BFCL's own executor
+   per core, timed in CPU seconds of this process (``time.process_time``: one core's work, whatever else
+   the machine runs). Baseline, measured in the same run on the same calls: BFCL's own executor
    (``execute_multi_turn_func_call``, which ``eval`` s the call strings), without any reward.
 2. Share of a CPU training step: the agent loop times its environment work (``tool_calls``) and its
    scoring (``compute_score``) per trajectory, and verl's legacy trainer logs both
@@ -49,19 +50,19 @@ SHARE_TARGET = 5.0  # percent
 
 
 def play(entries, scorer: ToolRLRewardManager) -> tuple[float, float, int, int]:
-    """(environment seconds, reward seconds, executed calls, entries at the maximum)."""
+    """(environment CPU seconds, reward CPU seconds, executed calls, entries at the maximum)."""
     options = MultiTurnOptions()
     environment = reward = 0.0
     calls = valid = 0
     for entry in entries:
         outputs, ground_truths = gold_outputs(entry), turn_ground_truths(entry, "toolrl")
-        start = time.perf_counter()
+        start = time.process_time()
         episode = Episode(entry, "toolrl")
         for output in outputs:
             episode.advance(output)
-        middle = time.perf_counter()
+        middle = time.process_time()
         scores = trajectory_scores(score_turns(episode, ground_truths, scorer, options, step=0), options)
-        end = time.perf_counter()
+        end = time.process_time()
         environment, reward = environment + middle - start, reward + end - middle
         calls += episode.calls
         valid += scores["bfcl_valid"] == 1.0 and scores["state_match"] == 1.0
@@ -69,17 +70,17 @@ def play(entries, scorer: ToolRLRewardManager) -> tuple[float, float, int, int]:
 
 
 def bfcl_executor(entries) -> tuple[float, int]:
-    """(seconds, calls) of BFCL's own executor on the ground truth's call strings, turn by turn."""
+    """(CPU seconds, calls) of BFCL's own executor on the ground truth's call strings, turn by turn."""
     utils = bfcl_module("bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils")
     seconds, calls = 0.0, 0
     for entry in entries:
         name = f"bench_{uuid.uuid4().hex}"
-        start = time.perf_counter()
+        start = time.process_time()
         for turn in entry.ground_truth:
             utils.execute_multi_turn_func_call(list(turn), entry.initial_config, entry.involved_classes, name,
                                                entry.id, long_context=entry.long_context)
             calls += len(turn)
-        seconds += time.perf_counter() - start
+        seconds += time.process_time() - start
         for key in [key for key in vars(utils) if key.startswith(name)]:
             del vars(utils)[key]
     return seconds, calls
@@ -119,10 +120,10 @@ def main() -> None:
     baseline, baseline_calls = bfcl_executor(entries)
     figure = calls / (environment + reward)
     print(f"{len(entries)} entries, {calls} executed calls; ground truth at the maximum: {valid}/{len(entries)}")
-    print(f"environment (parse, execute, state match): {environment:.2f} s, {calls / environment:,.0f} calls/s")
-    print(f"per-turn reward and BFCL's verdict:          {reward:.2f} s")
-    print(f"figure, environment + reward, 1 core:      {figure:,.0f} calls/s")
-    print(f"baseline, BFCL's executor alone, 1 core:   {baseline_calls / baseline:,.0f} calls/s ({baseline:.2f} s)")
+    print(f"environment (parse, execute, state match): {environment:.2f} CPU s, {calls / environment:,.0f} calls/s")
+    print(f"per-turn reward and BFCL's verdict:          {reward:.2f} CPU s")
+    print(f"figure, environment + reward, 1 core:      {figure:,.0f} calls per CPU second")
+    print(f"baseline, BFCL's executor alone, 1 core:   {baseline_calls / baseline:,.0f} calls per CPU second ({baseline:.2f} s)")
     check = Verdicts()
     check.target("executed calls per second per core (environment + reward)", f"{figure:,.0f} calls/s",
                  f">= {CALLS_TARGET:,.0f} calls/s", figure >= CALLS_TARGET)
