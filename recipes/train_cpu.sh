@@ -7,7 +7,8 @@
 #
 # Environment (defaults in brackets):
 #   DATA_DIR   folder with train.parquet and test.parquet (data_preprocess)   [$HOME/data/toolrl]
-#   RECIPE     toolrl_grpo_cpu or toolrl_ppo_cpu                              [toolrl_grpo_cpu]
+#   VAL_SPLIT  the validation parquet's name in DATA_DIR (the multi-turn data: heldout)       [test]
+#   RECIPE     toolrl_grpo_cpu, toolrl_ppo_cpu or toolrl_multiturn_grpo_cpu   [toolrl_grpo_cpu]
 #   MODEL      model to train                                [DATA_DIR/tiny-policy, built here when missing]
 #   CPU_VENV   the CPU training environment (recipes/setup_cpu.sh)            [.venv-cpu]
 set -euo pipefail
@@ -15,11 +16,12 @@ set -euo pipefail
 recipes="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$recipes/.."
 DATA_DIR="${DATA_DIR:-$HOME/data/toolrl}"
+VAL_SPLIT="${VAL_SPLIT:-test}"
 RECIPE="${RECIPE:-toolrl_grpo_cpu}"
 CPU_VENV="${CPU_VENV:-.venv-cpu}"
 
 if [[ "$RECIPE" != *_cpu || ! -f "$recipes/$RECIPE.yaml" ]]; then
-    echo "train_cpu.sh: RECIPE=$RECIPE is not a CPU recipe; use toolrl_grpo_cpu or toolrl_ppo_cpu" >&2
+    echo "train_cpu.sh: RECIPE=$RECIPE is not a CPU recipe; use toolrl_grpo_cpu, toolrl_ppo_cpu or toolrl_multiturn_grpo_cpu" >&2
     exit 2
 fi
 if [[ ! -x "$CPU_VENV/bin/python" ]] || ! "$CPU_VENV/bin/python" -c "import vllm, verl_toolrl" 2>/dev/null; then
@@ -28,13 +30,13 @@ if [[ ! -x "$CPU_VENV/bin/python" ]] || ! "$CPU_VENV/bin/python" -c "import vllm
 fi
 # shellcheck source=recipes/common.sh
 . "$recipes/common.sh"
-require_data train_cpu.sh "$DATA_DIR"
+require_data train_cpu.sh "$DATA_DIR" "$VAL_SPLIT"
 if [[ -z "${MODEL:-}" ]]; then
     MODEL="$DATA_DIR/tiny-policy"
     if [[ ! -f "$MODEL/config.json" ]]; then
         echo "train_cpu.sh: building the tiny local policy in $MODEL (tokenizer trained on the data, 2-layer Qwen2, warm start)"
         "$CPU_VENV/bin/python" -m verl_toolrl.tiny_policy --data "$DATA_DIR/train.parquet" \
-            --extra-text "$DATA_DIR/test.parquet" --output "$MODEL"
+            --extra-text "$DATA_DIR/$VAL_SPLIT.parquet" --output "$MODEL"
     fi
 elif [[ ! -e "$MODEL/config.json" ]]; then
     echo "train_cpu.sh: MODEL=$MODEL has no config.json: give a local model folder (save_pretrained), or leave" \
@@ -49,6 +51,6 @@ export VERL_PLATFORM=cpu HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 unset CUDA_VISIBLE_DEVICES
 exec "$CPU_VENV/bin/python" -m verl.trainer.main_ppo --config-path "$recipes" --config-name "$RECIPE" \
     data.train_files="$DATA_DIR/train.parquet" \
-    data.val_files="$DATA_DIR/test.parquet" \
+    data.val_files="$DATA_DIR/$VAL_SPLIT.parquet" \
     actor_rollout_ref.model.path="$MODEL" \
     "$@"

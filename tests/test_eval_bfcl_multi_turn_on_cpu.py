@@ -14,13 +14,16 @@ from dataclasses import asdict
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from verl_toolrl.benchmarks import toolrl_handler
 from verl_toolrl.benchmarks.bfcl import CATEGORIES, MULTI_TURN_CATEGORIES, expand_categories, gold_output, item_messages
 from verl_toolrl.benchmarks.bfcl_multi_turn import ADDED_FUNCTIONS_PROMPT_FC, MAX_STEPS_PER_TURN, MultiTurnEntry, load_entries
 from verl_toolrl.calls import ToolCall, render_output
+from verl_toolrl.data.bfcl_multi_turn import HELDOUT_FILE, write
 from verl_toolrl.eval import bfcl_multi_turn as mt
+from verl_toolrl.eval.__main__ import main, parse_args, run_info
 from verl_toolrl.eval.backends import Sampling, make_backend
 from verl_toolrl.eval.bfcl import summary
 from verl_toolrl.eval.generations import RunInfo
@@ -255,3 +258,31 @@ def test_one_bfcl_run_covers_single_and_multi_turn(tmp_path: Path) -> None:
     assert next(a for a in summary["aggregates"] if a["name"] == "multi_turn_overall")["value"] == 1.0
     report, _ = write_report([tmp_path], tmp_path / "report")
     assert "| multi_turn_long_context | 2 | 100.00 |" in report.read_text()
+
+
+def test_the_evaluation_runs_exactly_the_held_out_ids_of_the_training_data(tmp_path: Path, capsys) -> None:
+    """``--ids DATA/heldout_ids.json``: the run holds exactly the held-out entries of the multi-turn data
+    command (nothing trained on), generates and scores those; an id that is no entry is one error line."""
+    write(tmp_path / "data", ["multi_turn_base", "multi_turn_miss_param"], limit=10, heldout_fraction=0.2, seed=3)
+    ids_file = tmp_path / "data" / HELDOUT_FILE
+    held_out = json.loads(ids_file.read_text())["ids"]
+    wanted = sorted(i for ids in held_out.values() for i in ids)
+    info = run_info(parse_args(["bfcl", "generate", "--model", "gold", "--ids", str(ids_file), "--output", str(tmp_path / "run")]))
+    assert info.categories == ["multi_turn_base", "multi_turn_miss_param"] and sorted(info.ids) == wanted
+    items = run_items(info)
+    assert sorted(items) == wanted and len(wanted) == 4
+    trained = {e["index"] for e in pd.read_parquet(tmp_path / "data" / "train.parquet")["extra_info"]}
+    assert not trained & set(items)
+    generate(tmp_path / "run", info, ScriptedBackend(gold_script(items, "toolrl", "toolrl")), batch_size=4, progress=False)
+    summary = score(tmp_path / "run", workers=1, progress=False)
+    assert summary["items"] == summary["correct"] == 4
+    scored = [json.loads(line)["id"] for line in (tmp_path / "run" / mt.TRANSCRIPTS_FILE).read_text().splitlines()]
+    assert sorted(scored) == wanted
+
+    held_out["multi_turn_base"].append("multi_turn_base_9999")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"ids": held_out}))
+    assert main(["bfcl", "generate", "--model", "gold", "--ids", str(bad), "--output", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --ids: 1 id(s) are not bfcl items of categories multi_turn_base, multi_turn_miss_param, first 'multi_turn_base_9999'"]
+    assert not (tmp_path / "bad" / "run.json").exists()

@@ -25,13 +25,16 @@ from verl.workers.rollout.replica import TokenOutput
 
 from verl_toolrl.benchmarks.bfcl_multi_turn import load_entries
 from verl_toolrl.calls import ToolCall, render_output
-from verl_toolrl.data.bfcl_multi_turn import AGENT_NAME, HELDOUT_FILE, entry_row, main, turn_ground_truths
+from verl_toolrl.data import cli as data_cli
+from verl_toolrl.data.bfcl_multi_turn import AGENT_NAME, HELDOUT_FILE, entry_from_spec, entry_row, main, turn_ground_truths
 from verl_toolrl.eval.bfcl_multi_turn import gold_outputs
 from verl_toolrl.multi_turn_agent_loop import BfclMultiTurnAgentLoop
 from verl_toolrl.reward import score_range
-from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD
+from verl_toolrl.reward import compute_score
+from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, REWARD_EXTRA_KEYS
 from verl_toolrl.reward_manager import ToolRLRewardManager
 from verl_toolrl.tiny_policy import IM_END, train_tokenizer
+from verl_toolrl.verl_batch import agent_loop_sample
 
 pytestmark = pytest.mark.usefixtures("bfcl_scratch")
 
@@ -233,6 +236,61 @@ def test_data_command_writes_a_seeded_split(tmp_path: Any) -> None:
     assert len(json.loads(train["reward_model"][0]["ground_truth"])) == len(json.loads(train["extra_info"][0]["bfcl_entry"])["questions"])
     assert main(args + ["--output-dir", str(tmp_path / "again")]) == 0
     assert json.loads((tmp_path / "again" / HELDOUT_FILE).read_text())["ids"]["multi_turn_base"] == ids
+
+
+def test_a_mixed_batch_of_single_and_multi_turn_rows_loads_and_scores_as_verl_gathers_it(tokenizer: Any, tmp_path: Any, shared_dir: Any) -> None:
+    """``--mix-with`` the single-turn mix: verl's RLHFDataset reads the mixed parquet, and every row's
+    ``reward_extra_info`` from the real manager has one key set, which verl gathers per key into the batch
+    (``np.array([info[key] for info in infos])`` over the first row's keys) in either order."""
+    samples = shared_dir / "data" / "raw_samples"
+    assert data_cli.main("mix", ["--output", str(tmp_path / "mix"), "--seed", "0", "--skip-invalid", "--toolace", str(samples / "toolace.json"),
+                                 "--xlam", str(samples / "xlam.json"), "--toolace-count", "3", "--hammer-count", "1", "--xlam-count", "3",
+                                 "--test-fraction", "0.3"]) == 0
+    single_rows = len(pd.read_parquet(tmp_path / "mix" / "train.parquet"))
+    assert main(["--output-dir", str(tmp_path / "mixed"), "--categories", "multi_turn_base", "--limit", "3", "--heldout-fraction", "0",
+                 "--mix-with", str(tmp_path / "mix")]) == 0
+    config = OmegaConf.create({"max_prompt_length": 8192, "truncation": "left", "filter_overlong_prompts": False, "return_raw_chat": True})
+    dataset = RLHFDataset(data_files=[str(tmp_path / "mixed" / "train.parquet")], tokenizer=tokenizer, config=config)
+    rows = [dataset[i] for i in range(len(dataset))]
+    assert len(rows) == 3 + single_rows
+    assert sorted(row["agent_name"] for row in rows) == sorted([AGENT_NAME] * 3 + ["single_turn_agent"] * single_rows)
+    assert pd.read_parquet(tmp_path / "mixed" / "heldout.parquet").empty
+
+    manager = ToolRLRewardManager({"reward": {"reward_kwargs": {}}}, tokenizer=tokenizer)
+    results = []
+    for row in rows:
+        if row["agent_name"] == AGENT_NAME:
+            output, _ = run_loop(tokenizer, entry_from_spec(row["extra_info"]["bfcl_entry"]), gold_outputs(entry_from_spec(row["extra_info"]["bfcl_entry"])))
+            results.append(manager_reward(output))
+        else:
+            truth = row["reward_model"]["ground_truth"]
+            sample = agent_loop_sample([1, 2], tokenizer.encode(truth, add_special_tokens=False), {**row, "global_steps": 0})
+            results.append(asyncio.run(manager.run_single(sample)))
+            assert results[-1]["reward_score"] == compute_score("", truth, truth)["score"]
+    for ordered in (results, results[::-1]):
+        infos = [result["reward_extra_info"] for result in ordered]
+        gathered = {key: np.array([info[key] for info in infos]) for key in infos[0]}
+        assert tuple(gathered) == REWARD_EXTRA_KEYS and all(len(values) == len(rows) for values in gathered.values())
+    single = [r["reward_extra_info"] for r, row in zip(results, rows) if row["agent_name"] != AGENT_NAME]
+    assert all(info["turns"] == 1.0 and info["calls"] == 0.0 and info["call_score"] == info["score"] for info in single)
+
+
+def test_the_preflight_replays_multi_turn_ground_truths_on_the_simulators(tokenizer: Any, entries: dict) -> None:
+    """``python -m verl_toolrl preflight`` on multi-turn rows: the ground truth replayed turn by turn reaches
+    the maximum on every turn; a row whose per-turn ground truth disagrees with its entry is a miss."""
+    from verl_toolrl.preflight import score_ground_truths
+
+    rows = [entry_row(entry, "toolrl", "train") for entry in entries.values()]
+    manager = ToolRLRewardManager({"reward": {"reward_kwargs": {}}}, tokenizer=tokenizer)
+    check = asyncio.run(score_ground_truths(manager, tokenizer, rows, source="mt", prompt_limit=8192, agent_loop="single_turn_agent"))
+    assert check.ok and check.multi_turn == check.rows == 3 and check.misses == []
+    assert "3 multi-turn rows replayed on BFCL's simulators" in check.summary(8192)
+    truths = json.loads(rows[0]["reward_model"]["ground_truth"])
+    truths[0] = truths[1]  # turn 1's ground truth says what turn 2 does
+    wrong = {**rows[0], "reward_model": {"style": "rule", "ground_truth": json.dumps(truths)}}
+    check = asyncio.run(score_ground_truths(manager, tokenizer, [wrong, rows[1]], source="mt", prompt_limit=8192))
+    assert not check.ok and check.at_max == 1
+    assert check.misses[0].startswith("row 0: format_reward 1.0 (max 1.0), exact_match 0.75, parsed 1.0, state_match 1.0, bfcl_valid 1.0")
 
 
 def test_a_step_scheduled_variant_follows_global_steps_per_turn(tokenizer: Any, entries: dict) -> None:

@@ -25,6 +25,7 @@ from verl.trainer.ppo.reward import load_reward_manager
 
 from verl_toolrl.preflight import compose_recipe
 from verl_toolrl.reward import SCORE_KEYS, compute_score
+from verl_toolrl.reward.multi_turn import REWARD_EXTRA_KEYS, single_turn_scores
 from verl_toolrl.reward_manager import ToolRLRewardManager
 from verl_toolrl.stand_in import byte_level_tokenizer
 from verl_toolrl.verl_batch import agent_loop_sample, rollout_batch
@@ -261,9 +262,10 @@ def test_run_single_on_an_agent_loop_sample_scores_the_decoded_response(tokenize
         agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth)),
     )
     expected = compute_score("rlla", response, ground_truth)
-    assert result["reward_extra_info"] == expected
+    assert result["reward_extra_info"] == single_turn_scores(expected)
+    assert {key: result["reward_extra_info"][key] for key in SCORE_KEYS} == expected
     assert result["reward_score"] == expected["score"]
-    assert list(result["reward_extra_info"]) == list(SCORE_KEYS)
+    assert list(result["reward_extra_info"]) == list(REWARD_EXTRA_KEYS)
     assert all(type(value) is float for value in result["reward_extra_info"].values())
 
 
@@ -344,7 +346,7 @@ def test_decoding_matches_verl_naive_manager_for_every_padding_layout(tokenizer,
         ours = run(manager, batch[row : row + 1])
         naive = run(naive_with_toolrl_score, batch[row : row + 1])
         assert naive["reward_extra_info"].pop("solution_str") == text
-        assert ours["reward_extra_info"] == naive["reward_extra_info"]
+        assert ours["reward_extra_info"] == single_turn_scores(naive["reward_extra_info"])
         assert ours["reward_score"] == naive["reward_score"]
 
 
@@ -502,7 +504,7 @@ def test_verl_reward_loop_workers_score_with_toolrl_in_ray_actors(tokenizer, tok
 
     # 1) the trainer's batch path: RewardLoopManager.compute_rm_score
     output = manager.compute_rm_score(batch)
-    assert output.meta_info["reward_extra_keys"] == list(SCORE_KEYS)
+    assert output.meta_info["reward_extra_keys"] == list(REWARD_EXTRA_KEYS)
     for row, (text, _, ids, row_fields) in enumerate(samples):
         expected = compute_score(
             "rlla",
@@ -525,4 +527,4 @@ def test_verl_reward_loop_workers_score_with_toolrl_in_ray_actors(tokenizer, tok
     expected = compute_score(
         "rlla", text, row_fields["reward_model"]["ground_truth"], step=10, variant="dynamic"
     )
-    assert result == {"reward_score": expected["score"], "reward_extra_info": expected}
+    assert result == {"reward_score": expected["score"], "reward_extra_info": single_turn_scores(expected)}

@@ -6,7 +6,10 @@
 3. every ground truth of the training and validation data, tokenized as a model response and fed to the
    manager the way verl's agent loop feeds it, earns the maximum format reward and an exact call match
    (a mismatch between the data's output format and ``reward.reward_kwargs.format`` shows up here), and
-   the prompts fit ``data.max_prompt_length``. When the model's chat template prefills a think block
+   the prompts fit ``data.max_prompt_length``. A multi-turn row (``agent_name=toolrl_bfcl_multi_turn``)
+   has its ground truth replayed step by step on the entry's fresh simulators, scored turn by turn as the
+   agent loop scores it and aggregated by the manager: it is at the maximum when every turn has the
+   maximum format reward, an exact call match and BFCL's state match, and BFCL's verdict is valid. When the model's chat template prefills a think block
    (:mod:`verl_toolrl.chat_template`), the report says so, and each ground truth is fed as the model
    would write it after the prefill (the manager prepends the prefilled text, as in training).
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +82,7 @@ class GroundTruthCheck:
     score_sum: float = 0.0
     prompts_over_limit: int | None = 0  # None when the tokenizer is a stand-in, not the model's
     misses: list[str] = field(default_factory=list)  # the first few rows that fell short, described
+    multi_turn: int = 0  # rows replayed on BFCL's simulators (every turn checked, state match and verdict too)
 
     @property
     def ok(self) -> bool:
@@ -88,15 +93,37 @@ class GroundTruthCheck:
         over = (
             "not counted (stand-in tokenizer)" if self.prompts_over_limit is None else self.prompts_over_limit
         )
+        replayed = (
+            f" ({self.multi_turn} multi-turn rows replayed on BFCL's simulators: every turn, with the state "
+            "match and BFCL's verdict)" if self.multi_turn else ""
+        )
         lines = [
             (
                 f"{self.source}: {self.at_max}/{self.rows} ground truths at the maximum format reward "
-                f"with an exact call match (mean score {mean:.4f}); "
+                f"with an exact call match{replayed} (mean score {mean:.4f}); "
                 f"prompts over {prompt_limit} tokens: {over}"
             )
         ]
         lines += [f"  {miss}" for miss in self.misses]
         return "\n".join(lines)
+
+
+def multi_turn_gold_record(manager: Any, row: Mapping[str, Any], step: int) -> dict[str, Any]:
+    """The agent loop's per-turn record (``extra_fields[MULTI_TURN_FIELD]``) for a multi-turn row whose
+    ground truth is replayed as the model's outputs: each turn's calls in one step, then an answer, run on
+    the entry's fresh simulators (:class:`verl_toolrl.multi_turn_agent_loop.Episode`), scored by
+    :func:`~verl_toolrl.multi_turn_agent_loop.score_turns` with ``manager``'s options."""
+    from verl_toolrl.data.bfcl_multi_turn import entry_from_spec
+    from verl_toolrl.eval.bfcl_multi_turn import gold_outputs
+    from verl_toolrl.multi_turn_agent_loop import Episode, score_turns
+
+    extra_info = row.get("extra_info") or {}
+    entry = entry_from_spec(extra_info["bfcl_entry"])
+    format = extra_info.get("format") or manager.options.format
+    episode = Episode(entry, format)
+    for output in gold_outputs(entry, format):
+        episode.advance(output)
+    return score_turns(episode, json.loads(row["reward_model"]["ground_truth"]), manager, manager.multi_turn, step)
 
 
 async def score_ground_truths(
@@ -115,9 +142,12 @@ async def score_ground_truths(
     """Feed each row's ground truth to ``manager.run_single`` as the model's response, shaped as verl's
     agent loop shapes it, and count the rows that earn the maximum format reward and an exact match (a
     ground truth the reward rejects as malformed counts as a miss, with the reason, and so does a row the
-    configured ``agent_loop`` would render without its tools)."""
+    configured ``agent_loop`` would render without its tools). A row's own ``agent_name`` wins over
+    ``agent_loop``; multi-turn rows are replayed (:func:`multi_turn_gold_record`)."""
     from verl_toolrl.chat_template import model_continuation
+    from verl_toolrl.data.bfcl_multi_turn import AGENT_NAME as MULTI_TURN_AGENT
     from verl_toolrl.reward import VARIANTS
+    from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD
     from verl_toolrl.reward.variants import format_range
     from verl_toolrl.verl_batch import agent_loop_sample
 
@@ -125,12 +155,20 @@ async def score_ground_truths(
     format_max = format_range(VARIANTS[options.variant], step, options.schedule_steps)[1]
     check = GroundTruthCheck(source, prompts_over_limit=0 if count_prompt_lengths else None)
     samples: list[Any] = []
+    multi_turn_rows: set[int] = set()
     for index, row in enumerate(rows):
         ground_truth = row["reward_model"]["ground_truth"]
+        row_loop = row.get("agent_name") or agent_loop
+        tool_extra_fields = None
         try:
-            prompt_ids = rollout_prompt_ids(tokenizer, row, agent_loop, chat_template_kwargs)
-        except ValueError as error:
-            samples.append(error)
+            if row_loop == MULTI_TURN_AGENT:
+                prompt_ids = chat_prompt_ids(tokenizer, row["prompt"], None, chat_template_kwargs)
+                tool_extra_fields = {MULTI_TURN_FIELD: multi_turn_gold_record(manager, row, step)}
+                multi_turn_rows.add(index)
+            else:
+                prompt_ids = rollout_prompt_ids(tokenizer, row, row_loop, chat_template_kwargs)
+        except (ValueError, KeyError) as error:
+            samples.append(ValueError(f"{type(error).__name__}: {error}" if isinstance(error, KeyError) else str(error)))
             continue
         continuation = model_continuation(ground_truth, manager.think_prefill)
         response_ids = tokenizer.encode(continuation, add_special_tokens=False) + [tokenizer.eos_token_id]
@@ -144,7 +182,8 @@ async def score_ground_truths(
         }
         if check.prompts_over_limit is not None:
             check.prompts_over_limit += len(prompt_ids) > prompt_limit
-        samples.append(agent_loop_sample(prompt_ids, response_ids, fields))
+        samples.append(agent_loop_sample(prompt_ids, response_ids, fields, tool_extra_fields=tool_extra_fields))
+
     async def scored(sample: Any) -> Any:
         return sample if isinstance(sample, ValueError) else await manager.run_single(sample)
 
@@ -160,12 +199,18 @@ async def score_ground_truths(
         info = result["reward_extra_info"]
         check.scored += 1
         check.score_sum += result["reward_score"]
-        if info["format_reward"] == format_max and info["exact_match"] == 1.0:
+        replayed = index in multi_turn_rows
+        check.multi_turn += replayed
+        # a multi-turn row's components are its turns' means: at the maximum only when every turn is
+        if info["format_reward"] == format_max and info["exact_match"] == 1.0 and (
+            not replayed or (info["state_match"] == 1.0 and info["bfcl_valid"] == 1.0)
+        ):
             check.at_max += 1
         elif len(check.misses) < max_misses:
+            multi = f", state_match {info['state_match']}, bfcl_valid {info['bfcl_valid']}" if replayed else ""
             check.misses.append(
                 f"row {index}: format_reward {info['format_reward']} (max {format_max}), "
-                f"exact_match {info['exact_match']}, parsed {info['parsed']}"
+                f"exact_match {info['exact_match']}, parsed {info['parsed']}{multi}"
             )
     return check
 

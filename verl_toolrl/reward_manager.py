@@ -10,7 +10,8 @@ manager does, reads the trainer's step, the ground truth, ``data_source`` and ``
 :func:`verl_toolrl.reward.compute_score` with the options of the config node ``reward.reward_kwargs``
 (validated when the manager is built, so a typo fails at start-up). Unlike ``naive`` it runs in the
 event loop, without a thread hop per sample (the work is a few microseconds of pure Python), and always
-returns the same float keys, so verl logs every reward component as a metric.
+returns the same float keys (``REWARD_EXTRA_KEYS``, single- and multi-turn rows alike, so one batch may mix
+them), so verl logs every reward component as a metric.
 
 Data contract of :meth:`ToolRLRewardManager.run_single` (one trajectory; the last sequence is scored):
 
@@ -41,7 +42,14 @@ from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 from verl_toolrl import REWARD_MANAGER_NAME as NAME  # reward.reward_manager.name
 from verl_toolrl.chat_template import ThinkPrefill, check_think_prefill_mode, resolve_think_prefill
 from verl_toolrl.reward import OPTION_NAMES, VARIANTS, RewardOptions, compute_score, reward_options
-from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, OPTION_KEYS, MultiTurnOptions, multi_turn_options, trajectory_scores
+from verl_toolrl.reward.multi_turn import (
+    MULTI_TURN_FIELD,
+    OPTION_KEYS,
+    MultiTurnOptions,
+    multi_turn_options,
+    single_turn_scores,
+    trajectory_scores,
+)
 
 OPTIONS_KEY = "reward_kwargs"  # the config node reward.reward_kwargs
 #: Options of reward.reward_kwargs that the manager reads itself (not the reward core), with defaults.
@@ -250,7 +258,8 @@ class ToolRLRewardManager(RewardManagerBase):
         """The reward of one trajectory as verl's reward loop asks for it: its last sequence's valid
         response tokens decoded (``skip_special_tokens=True``), scored against
         ``reward_model["ground_truth"]`` at the sample's training step; ``reward_extra_info`` holds every
-        ``SCORE_KEYS`` float. A sample without a string ground truth is a ``ValueError`` naming its row."""
+        ``REWARD_EXTRA_KEYS`` float (a multi-turn trajectory's turns aggregated, a single-turn row's
+        ``SCORE_KEYS`` with the multi-turn keys of one turn). A sample without a string ground truth is a ``ValueError`` naming its row."""
         sample = data[-1]  # multi-sequence trajectories are scored on their last sequence, as in naive
         non_tensor = sample.non_tensor_batch
         reward_model = non_tensor.get("reward_model")
@@ -274,7 +283,7 @@ class ToolRLRewardManager(RewardManagerBase):
             data_source=str(non_tensor.get("data_source", "")),
             extra_info=non_tensor.get("extra_info"),
         )
-        return {"reward_score": scores["score"], "reward_extra_info": scores}
+        return {"reward_score": scores["score"], "reward_extra_info": single_turn_scores(scores)}
 
 
 def step_scheduled(variant: str) -> bool:

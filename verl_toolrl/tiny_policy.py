@@ -114,11 +114,29 @@ class Example:
     target: str
 
 
+def gold_outputs(ground_truth: str) -> list[str]:
+    """The gold outputs in a row's ground truth: a single-turn row's text, or each turn's of a multi-turn
+    row (a JSON list of gold outputs, :mod:`verl_toolrl.data.bfcl_multi_turn`).
+
+    >>> gold_outputs("<think> a </think>"), gold_outputs('["<think> a </think>", "<think> b </think>"]')
+    (['<think> a </think>'], ['<think> a </think>', '<think> b </think>'])
+    """
+    if ground_truth.startswith("["):
+        try:
+            turns = json.loads(ground_truth)
+        except ValueError:
+            return [ground_truth]
+        if isinstance(turns, list) and turns and all(isinstance(turn, str) for turn in turns):
+            return turns
+    return [ground_truth]
+
+
 def examples_from_parquet(path: Path) -> list[Example]:
-    """The (prompt, ground truth) pairs of a verl parquet written by ``data_preprocess``."""
+    """The (prompt, ground truth) pairs of a verl parquet written by ``data_preprocess`` (a multi-turn row's
+    first turn: its prompt asks for that one)."""
     frame = pd.read_parquet(path, columns=["prompt", "reward_model"])
     return [
-        Example([{"role": m["role"], "content": m["content"]} for m in prompt], reward["ground_truth"])
+        Example([{"role": m["role"], "content": m["content"]} for m in prompt], gold_outputs(reward["ground_truth"])[0])
         for prompt, reward in zip(frame["prompt"], frame["reward_model"])
     ]
 
@@ -174,7 +192,7 @@ def corpus(frames: Iterable[pd.DataFrame]) -> Iterable[str]:
     for frame in frames:
         for prompt, reward in zip(frame["prompt"], frame["reward_model"]):
             yield from (message["content"] for message in prompt)
-            yield reward["ground_truth"]
+            yield from gold_outputs(reward["ground_truth"])
 
 
 def make_tiny_policy(

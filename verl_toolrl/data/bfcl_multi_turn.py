@@ -16,6 +16,11 @@ to ``heldout_ids.json`` beside the parquet, which the evaluation can score so no
 evaluated.
 
     python -m data_preprocess.bfcl_multi_turn --output-dir DATA --format toolrl --heldout-fraction 0.2 --seed 0
+
+With ``--mix-with MIX`` (a folder of ``python -m data_preprocess.mix``), ``train.parquet`` holds the
+multi-turn train rows and ``MIX/train.parquet``'s single-turn rows shuffled together (:func:`mixed_rows`);
+``heldout.parquet`` stays multi-turn. The reward manager gives both kinds of rows the same
+``reward_extra_info`` keys, so one batch may hold both.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ AGENT_NAME = "toolrl_bfcl_multi_turn"
 DATA_SOURCE = "bfcl_multi_turn"
 PROTOCOL = "strict"  # chat roles, append-only: the token stream of a trajectory only grows
 HELDOUT_FILE = "heldout_ids.json"
+#: Agent loops a single-turn row of a mix may name (verl's, and the package's chat-template one).
+SINGLE_TURN_AGENTS: tuple[str, ...] = ("single_turn_agent", "toolrl_tool_template")
 #: The gold outputs' texts (as ``eval.bfcl_multi_turn.gold_outputs`` writes them).
 GOLD_CALL_THINK, GOLD_ANSWER_THINK, GOLD_ANSWER = "I will call the tools.", "The task is done.", "Done."
 _SPEC_FIELDS = ("id", "category", "questions", "functions", "held_out", "ground_truth", "initial_config", "involved_classes")
@@ -111,6 +118,76 @@ def split_ids(ids_by_category: Mapping[str, Sequence[str]], heldout_fraction: fl
     return heldout
 
 
+def mixed_rows(
+    multi_turn: Sequence[Mapping[str, Any]], single_turn: Sequence[Mapping[str, Any]], seed: int,
+    single_turn_agent: str = SINGLE_TURN_AGENTS[0],
+) -> list[dict[str, Any]]:
+    """Multi-turn and single-turn rows shuffled together (``random.Random(seed)``) into one verl parquet's rows.
+
+    Every row gets an ``agent_name`` (a single-turn row without one: ``single_turn_agent``, since a
+    multi-turn recipe's default loop is the multi-turn one), and ``extra_info.index`` becomes text (the
+    multi-turn rows' are entry ids, the single-turn rows' numbers; a parquet column has one type).
+
+    >>> rows = mixed_rows([{"agent_name": AGENT_NAME, "extra_info": {"index": "multi_turn_base_0"}}],
+    ...                   [{"extra_info": {"index": 3}}], seed=0)
+    >>> sorted((row["agent_name"], row["extra_info"]["index"]) for row in rows)
+    [('single_turn_agent', '3'), ('toolrl_bfcl_multi_turn', 'multi_turn_base_0')]
+    """
+    if single_turn_agent not in SINGLE_TURN_AGENTS:
+        raise ValueError(f"--mix-agent: unknown agent loop {single_turn_agent!r}; valid choices: {', '.join(SINGLE_TURN_AGENTS)}")
+    rows = []
+    for row in [*multi_turn, *single_turn]:
+        extra_info = dict(row.get("extra_info") or {})
+        extra_info["index"] = str(extra_info.get("index", ""))
+        rows.append({**row, "agent_name": row.get("agent_name") or single_turn_agent, "extra_info": extra_info})
+    random.Random(seed).shuffle(rows)
+    return rows
+
+
+def read_mix(mix_dir: str | Path) -> list[dict[str, Any]]:
+    """The single-turn training rows of a ``data_preprocess.mix`` folder (``MIX/train.parquet``); a
+    ``ValueError`` naming the file when it is missing or holds multi-turn rows."""
+    path = Path(mix_dir) / "train.parquet"
+    if not path.is_file():
+        raise ValueError(f"--mix-with {mix_dir}: {path} not found (make it with python -m data_preprocess.mix --output {mix_dir})")
+    frame = pd.read_parquet(path)
+    if "agent_name" in frame and (frame["agent_name"] == AGENT_NAME).any():
+        raise ValueError(f"--mix-with {mix_dir}: {path} already holds multi-turn rows (agent_name={AGENT_NAME})")
+    return frame.to_dict("records")
+
+
+def read_heldout_ids(path: str | Path) -> dict[str, list[str]]:
+    """The held-out ids by category of a ``heldout_ids.json`` (:func:`write`); a ``ValueError`` naming the
+    file and what is wrong with it.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / HELDOUT_FILE
+    >>> _ = path.write_text('{"seed": 0, "fraction": 0.2, "ids": {"multi_turn_base": ["multi_turn_base_4"]}}')
+    >>> read_heldout_ids(path)
+    {'multi_turn_base': ['multi_turn_base_4']}
+    >>> _ = path.write_text('{"ids": {"multi_turn_bass": []}}')
+    >>> read_heldout_ids(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ...heldout_ids.json: ids.multi_turn_bass: not a BFCL multi-turn category; valid: multi_turn_base, ...
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file (python -m data_preprocess.bfcl_multi_turn writes {HELDOUT_FILE})")
+    try:
+        ids = json.loads(path.read_text(encoding="utf-8"))["ids"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a {HELDOUT_FILE} (a JSON object with 'ids': {{category: [id, ...]}}): {error}") from None
+    if not isinstance(ids, dict):
+        raise ValueError(f"{path}: ids: not an object of category -> [id, ...]")
+    for category, category_ids in ids.items():
+        if category not in MULTI_TURN_CATEGORIES:
+            raise ValueError(f"{path}: ids.{category}: not a BFCL multi-turn category; valid: {', '.join(MULTI_TURN_CATEGORIES)}")
+        if not isinstance(category_ids, list) or not all(isinstance(i, str) for i in category_ids):
+            raise ValueError(f"{path}: ids.{category}: not a list of id strings")
+    return {category: list(category_ids) for category, category_ids in ids.items()}
+
+
 def write(
     output_dir: str | Path,
     categories: Iterable[str] = MULTI_TURN_CATEGORIES,
@@ -118,8 +195,11 @@ def write(
     heldout_fraction: float = 0.2,
     seed: int = 0,
     limit: int | None = None,
+    mix_with: str | Path | None = None,
+    mix_agent: str = SINGLE_TURN_AGENTS[0],
 ) -> dict[str, int]:
-    """Write ``train.parquet``, ``heldout.parquet`` and ``heldout_ids.json`` to ``output_dir``; returns row counts."""
+    """Write ``train.parquet``, ``heldout.parquet`` and ``heldout_ids.json`` to ``output_dir``; returns row
+    counts (``mixed``: the single-turn rows of ``mix_with`` added to ``train.parquet``)."""
     entries = {category: load_entries(category, limit) for category in categories}
     heldout = split_ids({c: [e.id for e in es] for c, es in entries.items()}, heldout_fraction, seed)
     held = {entry_id for ids in heldout.values() for entry_id in ids}
@@ -128,12 +208,17 @@ def write(
         for entry in category_entries:
             split = "heldout" if entry.id in held else "train"
             rows[split].append(entry_row(entry, format, split))
+    counts = {split: len(split_rows) for split, split_rows in rows.items()}
+    if mix_with is not None:
+        single_turn = read_mix(mix_with)
+        rows["train"] = mixed_rows(rows["train"], single_turn, seed, mix_agent)
+        counts["mixed"] = len(single_turn)
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     for split, split_rows in rows.items():
         pd.DataFrame(split_rows).to_parquet(output / f"{split}.parquet", index=False)
     (output / HELDOUT_FILE).write_text(json.dumps({"seed": seed, "fraction": heldout_fraction, "ids": heldout}, indent=1) + "\n")
-    return {split: len(split_rows) for split, split_rows in rows.items()}
+    return counts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,11 +229,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--heldout-fraction", type=float, default=0.2, help="share of each category's ids held out")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split")
     parser.add_argument("--limit", type=int, default=None, help="first N entries per category (for trials)")
+    parser.add_argument("--mix-with", default=None, metavar="MIX",
+                        help="a data_preprocess.mix folder: its train.parquet's single-turn rows join train.parquet")
+    parser.add_argument("--mix-agent", choices=SINGLE_TURN_AGENTS, default=SINGLE_TURN_AGENTS[0],
+                        help="agent loop of the mixed single-turn rows that name none")
     args = parser.parse_args(argv)
     try:
-        counts = write(args.output_dir, args.categories, args.format, args.heldout_fraction, args.seed, args.limit)
+        counts = write(args.output_dir, args.categories, args.format, args.heldout_fraction, args.seed, args.limit,
+                       args.mix_with, args.mix_agent)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"wrote {counts['train']} train and {counts['heldout']} held-out rows to {args.output_dir} ({HELDOUT_FILE} beside them)")
+    mixed = f" (+{counts['mixed']} single-turn rows of {args.mix_with}/train.parquet)" if "mixed" in counts else ""
+    print(f"wrote {counts['train']} train{mixed} and {counts['heldout']} held-out rows to {args.output_dir} ({HELDOUT_FILE} beside them)")
     return 0

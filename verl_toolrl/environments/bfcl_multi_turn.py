@@ -63,9 +63,10 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIMULATORS = "bfcl_eval.eval_checker.multi_turn_eval.func_source_code"
 
 
+@functools.cache
 def bfcl_module(name: str) -> ModuleType:
     """A module of the ``bfcl-eval`` wheel, imported with ``BFCL_PROJECT_ROOT`` set (``benchmarks.bfcl.bfcl_utils``
-    sets it and explains a missing wheel).
+    sets it and explains a missing wheel); looked up once per name (the loop asks for the checker every turn).
 
     >>> bfcl_module("bfcl_eval.constants.default_prompts").MAXIMUM_STEP_LIMIT
     20

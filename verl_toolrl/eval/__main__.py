@@ -16,6 +16,7 @@ from verl_toolrl.benchmarks.bfcl import CATEGORY_GROUPS
 from verl_toolrl.benchmarks.protocols import MAX_NEW_TOKENS, PROTOCOLS, default_protocol
 from verl_toolrl.calls import FORMATS
 from verl_toolrl.chat_template import THINK_PREFILL_MODES
+from verl_toolrl.data.bfcl_multi_turn import HELDOUT_FILE, read_heldout_ids
 from verl_toolrl.eval.backends import BACKENDS, DEFAULT_BATCH_SIZE, Sampling, make_backend
 from verl_toolrl.eval.generations import RunInfo, read_run_info
 from verl_toolrl.eval.pipeline import generate, score
@@ -54,6 +55,11 @@ def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> No
             "--categories", nargs="+", default=["all"], metavar="NAME",
             help=f"categories or groups ({', '.join(CATEGORY_GROUPS)}); choices: "
             f"{', '.join(get_benchmark('bfcl').categories)}",
+        )
+        parser.add_argument(
+            "--ids", type=Path, default=None, metavar="FILE",
+            help=f"run exactly the entries of FILE, the {HELDOUT_FILE} that python -m data_preprocess.bfcl_multi_turn "
+            "writes beside its parquet (replaces --categories), so nothing trained on is evaluated",
         )
     else:
         parser.add_argument(
@@ -137,7 +143,14 @@ def run_info(args: argparse.Namespace) -> RunInfo:
     max_new_tokens = args.max_new_tokens if args.max_new_tokens is not None else MAX_NEW_TOKENS[protocol]
     sampling = Sampling(max_new_tokens, args.temperature, args.top_p, args.seed)
     benchmark = get_benchmark(args.benchmark)
-    if args.benchmark == "bfcl":
+    ids = None
+    if args.benchmark == "bfcl" and args.ids is not None:
+        if args.limit is not None:
+            raise ValueError("--ids and --limit: give one (--ids names exactly the entries to run)")
+        held_out = read_heldout_ids(args.ids)
+        categories, data_dir = [c for c in benchmark.expand(["all"]) if c in held_out], None
+        ids = [entry_id for category in categories for entry_id in held_out[category]]
+    elif args.benchmark == "bfcl":
         categories, data_dir = benchmark.expand(args.categories), None
     else:
         categories = benchmark.expand([str(level) for level in args.levels]) if args.levels else []
@@ -148,7 +161,7 @@ def run_info(args: argparse.Namespace) -> RunInfo:
         data_dir = str(args.data_dir.resolve())
     return RunInfo(
         args.benchmark, args.model, args.backend, args.format, categories, args.limit, sampling.__dict__, data_dir,
-        protocol, args.tool_prompt,
+        protocol, args.tool_prompt, ids,
     )
 
 

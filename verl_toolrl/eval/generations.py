@@ -49,6 +49,8 @@ class RunInfo:
     ``protocol``: ``toolrl`` or ``strict`` (``verl_toolrl.benchmarks.protocols``); a ``run.json`` written
     before protocols existed has none and was a ``strict`` run. ``tool_prompt``: ``system`` (the system
     prompt lists the tools) or ``template`` (hermes: the chat template does, ``prompts.TOOL_PROMPTS``).
+    ``ids``: exactly these items of the categories (``--ids``, e.g. the held-out ids of the multi-turn
+    training data); None: every item.
     """
 
     benchmark: str
@@ -61,6 +63,7 @@ class RunInfo:
     data_dir: str | None = None
     protocol: str = "toolrl"
     tool_prompt: str = "system"
+    ids: list[str] | None = None
 
 
 def write_run_info(directory: str | Path, info: RunInfo) -> Path:

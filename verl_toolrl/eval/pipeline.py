@@ -28,10 +28,21 @@ from verl_toolrl.eval.registry import get_benchmark
 
 
 def run_items(info: RunInfo) -> dict[str, Any]:
-    """Every item of a run by id, after the benchmark checked the run's settings."""
+    """Every item of a run by id, after the benchmark checked the run's settings; with ``info.ids``,
+    exactly those items (in the benchmark's order), an id that is not one of them a ``ValueError``."""
     benchmark = get_benchmark(info.benchmark)
     benchmark.check(info)
-    return benchmark.items(info)
+    items = benchmark.items(info)
+    if info.ids is None:
+        return items
+    unknown = [item_id for item_id in info.ids if item_id not in items]
+    if unknown:
+        raise ValueError(
+            f"--ids: {len(unknown)} id(s) are not {info.benchmark} items of categories "
+            f"{', '.join(info.categories)}, first {unknown[0]!r}"
+        )
+    wanted = set(info.ids)
+    return {item_id: item for item_id, item in items.items() if item_id in wanted}
 
 
 def run_prompts(info: RunInfo, items: dict[str, Any] | None = None) -> Prompts:

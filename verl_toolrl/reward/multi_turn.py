@@ -32,6 +32,9 @@ AGGREGATIONS: tuple[str, ...] = ("mean", "last", "bfcl", "mix")
 OPTION_KEYS: dict[str, str] = {"multi_turn_aggregation": "aggregation", "multi_turn_state_weight": "state_weight"}
 #: Metrics a multi-turn trajectory adds to the single-turn reward's keys.
 MULTI_TURN_KEYS: tuple[str, ...] = ("turns", "turns_reached", "state_match", "call_score", "bfcl_valid", "calls", "call_errors")
+#: The keys of every row's ``reward_extra_info``, single- and multi-turn alike: verl gathers the batch's
+#: ``reward_extra_info`` per key, so a batch mixing both kinds of rows needs one key set.
+REWARD_EXTRA_KEYS: tuple[str, ...] = (*SINGLE_TURN_KEYS, *MULTI_TURN_KEYS)
 
 
 @dataclass(frozen=True)
@@ -122,16 +125,40 @@ def aggregate(turn_scores: Sequence[float], bfcl_valid: bool, options: MultiTurn
     return float(sum(turn_scores) / len(turn_scores))
 
 
+def single_turn_scores(scores: Mapping[str, float]) -> dict[str, float]:
+    """A single-turn row's reward (``compute_score``'s keys) with :data:`MULTI_TURN_KEYS` added, so it has the
+    key set of a trajectory (:data:`REWARD_EXTRA_KEYS`): one turn, reached, its call score the reward; no
+    call executes, so no calls, call errors, state match nor BFCL verdict (all 0).
+
+    >>> from verl_toolrl.reward import compute_score
+    >>> scores = single_turn_scores(compute_score("", "<think> a </think>\\n<response> b </response>", "<think> x </think>\\n<response> y </response>"))
+    >>> tuple(scores) == REWARD_EXTRA_KEYS, scores["call_score"] == scores["score"], scores["state_match"]
+    (True, True, 0.0)
+    """
+    return {
+        **{key: float(scores[key]) for key in SINGLE_TURN_KEYS},
+        "turns": 1.0,
+        "turns_reached": 1.0,
+        "state_match": 0.0,
+        "call_score": float(scores["score"]),
+        "bfcl_valid": 0.0,
+        "calls": 0.0,
+        "call_errors": 0.0,
+    }
+
+
 def trajectory_scores(record: Mapping[str, Any], options: MultiTurnOptions) -> dict[str, float]:
     """The reward and its logged components from the agent loop's per-turn record
     (``extra_fields[MULTI_TURN_FIELD]``): ``score`` the aggregate, each single-turn key the mean over the
-    entry's turns, then :data:`MULTI_TURN_KEYS`.
+    entry's turns, then :data:`MULTI_TURN_KEYS` (together :data:`REWARD_EXTRA_KEYS`, in that order).
 
     >>> turn = {"score": 4.0, "format_reward": 1.0, "correctness_reward": 3.0, "length_reward": 0.0, "parsed": 1.0,
     ...         "num_calls": 1.0, "exact_match": 1.0, "state_match": 1.0, "turn_score": 5.0}
     >>> scores = trajectory_scores({"turns": [turn, turn], "turns_reached": 2, "bfcl_valid": True, "calls": 2, "call_errors": 0}, MultiTurnOptions())
     >>> scores["score"], scores["call_score"], scores["state_match"], scores["bfcl_valid"]
     (5.0, 4.0, 1.0, 1.0)
+    >>> tuple(scores) == REWARD_EXTRA_KEYS
+    True
     """
     turns = list(record["turns"])
     turn_scores = [float(turn["turn_score"]) for turn in turns]
