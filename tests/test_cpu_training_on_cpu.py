@@ -95,7 +95,8 @@ def test_grpo_steps_log_rewards_and_update_the_policy(quickstart: dict) -> None:
     # gradient is checked on the steps with nonzero advantages.)
     signal = [step for step in metrics.values() if step["critic/advantages/max"] > step["critic/advantages/min"]]
     assert signal
-    assert all(step["critic/score/max"] > step["critic/score/min"] and step["actor/grad_norm"] > 0 for step in signal)
+    for step in signal:
+        assert step["critic/score/max"] > step["critic/score/min"] and step["actor/grad_norm"] > 0
     assert all(step["prompt_length/max"] <= CONTEXT_TOKENS for step in metrics.values())
 
 
@@ -118,10 +119,10 @@ def test_the_scheduled_variant_receives_the_trainers_steps(quickstart: dict) -> 
     # 2 groups of 4 rollouts a step: the share of groups without a GRPO signal is 0, 1/2 or 1, and it is 1
     # exactly at the steps where verl's own GRPO advantages are all zero.
     assert all(step["zero_variance_groups"] in (0.0, 0.5, 1.0) for step in summary.values())
-    advantages = quickstart["metrics"]
     for number, step in summary.items():
-        flat = advantages[number]["critic/advantages/max"] == advantages[number]["critic/advantages/min"] == 0
-        assert (step["zero_variance_groups"] == 1.0) == flat, (number, step, advantages[number])
+        logged = quickstart["metrics"][number]
+        flat = logged["critic/advantages/max"] == logged["critic/advantages/min"] == 0
+        assert (step["zero_variance_groups"] == 1.0) == flat, (number, step, logged)
     # ... which is not what the same responses score at another step.
     rows = [(step, row) for step, step_rows in records.items() for row in step_rows]
     assert any(
