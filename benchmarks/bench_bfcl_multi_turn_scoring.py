@@ -22,9 +22,9 @@ from pathlib import Path
 
 from verdict import Verdicts
 
-from verl_toolrl.benchmarks.bfcl import MULTI_TURN_CATEGORIES
-from verl_toolrl.benchmarks.protocols import PROTOCOLS
-from verl_toolrl.environments.bfcl_multi_turn import official_verdict
+from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
+from verl_toolrl.tasks.protocols import PROTOCOLS
+from verl_toolrl.tasks.bfcl.environment import official_verdict
 from verl_toolrl.eval import bfcl_multi_turn as mt
 
 TARGET_SECONDS = 30.0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
 
-from verl_toolrl.training_log import rollout_records, step_metrics, step_rewards
+from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "data" / "raw_samples"

@@ -2,9 +2,9 @@
 CPU training step.
 
 1. Calls per second, one process (one core): BFCL's ground truth of every multi-turn entry played through
-   the agent loop's own driver (:class:`verl_toolrl.multi_turn_agent_loop.Episode`: parse each output,
+   the agent loop's own driver (:class:`verl_toolrl.plugin.multi_turn_agent_loop.Episode`: parse each output,
    execute its calls on the entry's fresh simulators, BFCL's state match after each turn) and then its
-   per-turn reward (:func:`~verl_toolrl.multi_turn_agent_loop.score_turns`: the toolrl reward of each turn,
+   per-turn reward (:func:`~verl_toolrl.plugin.multi_turn_agent_loop.score_turns`: the toolrl reward of each turn,
    BFCL's verdict) and the reward manager's aggregation. Target: at least 1,000 executed calls per second
    per core, timed in CPU seconds of this process (``time.process_time``: one core's work, whatever else
    the machine runs). Baseline, measured in the same run on the same calls: BFCL's own executor
@@ -35,14 +35,14 @@ from pathlib import Path
 
 from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
 
-from verl_toolrl.benchmarks.bfcl import MULTI_TURN_CATEGORIES
+from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
 from verl_toolrl.data.bfcl_multi_turn import turn_ground_truths
-from verl_toolrl.environments.bfcl_multi_turn import bfcl_module
+from verl_toolrl.tasks.bfcl.environment import bfcl_module
 from verl_toolrl.eval.bfcl_multi_turn import gold_outputs, load_multi_turn_entries
-from verl_toolrl.multi_turn_agent_loop import Episode, score_turns
+from verl_toolrl.plugin.multi_turn_agent_loop import Episode, score_turns
 from verl_toolrl.reward.multi_turn import MultiTurnOptions, trajectory_scores
-from verl_toolrl.reward_manager import ToolRLRewardManager
-from verl_toolrl.training_log import rollout_records, step_metrics
+from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
+from verl_toolrl.checks.training_log import rollout_records, step_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS_TARGET = 1000.0

@@ -25,7 +25,7 @@ from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSE
 import pandas as pd
 from verl.utils.reward_score import rlla as verl_rlla
 
-from verl_toolrl.calls import ToolCall, parse_response, render_output
+from verl_toolrl.core.calls import ToolCall, parse_response, render_output
 from verl_toolrl.reward import compute_score, parse_ground_truth
 
 VERL_EXTRA_INFO = {"experiment_name": "qwen"}  # verl's port picks its chat-marker split by this name

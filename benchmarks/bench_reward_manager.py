@@ -27,10 +27,10 @@ from bench_reward import targets  # the same released targets as the reward benc
 from verdict import Verdicts
 from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
-from verl_toolrl.calls import ToolCall, parse_response, render_output
-from verl_toolrl.preflight import compose_recipe
-from verl_toolrl.stand_in import byte_level_tokenizer
-from verl_toolrl.verl_batch import rollout_batch
+from verl_toolrl.core.calls import ToolCall, parse_response, render_output
+from verl_toolrl.checks.preflight import compose_recipe
+from verl_toolrl.checks.stand_in import byte_level_tokenizer
+from verl_toolrl.plugin.verl_batch import rollout_batch
 
 PROMPTS, ROLLOUTS, RESPONSE_LENGTH, PROMPT_LENGTH = 512, 4, 1024, 256
 STEP_SECONDS = 60.0

@@ -81,7 +81,7 @@ if ! python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 
         exit 1
     fi
     echo "Training steps on CPU (verl's metrics; format/correctness/exact: the rollouts' mean reward components):"
-    python -m verl_toolrl.training_log "$run_dir/train.log" --rollouts "$run_dir/rollouts" "$@"
+    python -m verl_toolrl.checks.training_log "$run_dir/train.log" --rollouts "$run_dir/rollouts" "$@"
     echo "To train a real model, on a GPU machine run:"
     if [[ -n "$demo" ]]; then
         echo "    python -m data_preprocess.mix --output $full_data_dir --seed 0 --skip-invalid   # with hub access: the full 4k mix"

@@ -35,7 +35,7 @@ if [[ -z "${MODEL:-}" ]]; then
     MODEL="$DATA_DIR/tiny-policy"
     if [[ ! -f "$MODEL/config.json" ]]; then
         echo "train_cpu.sh: building the tiny local policy in $MODEL (tokenizer trained on the data, 2-layer Qwen2, warm start)"
-        "$CPU_VENV/bin/python" -m verl_toolrl.tiny_policy --data "$DATA_DIR/train.parquet" \
+        "$CPU_VENV/bin/python" -m verl_toolrl.cpu.tiny_policy --data "$DATA_DIR/train.parquet" \
             --extra-text "$DATA_DIR/$VAL_SPLIT.parquet" --output "$MODEL"
     fi
 elif [[ ! -e "$MODEL/config.json" ]]; then

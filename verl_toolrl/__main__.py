@@ -5,8 +5,8 @@
   check the recipe's reward settings with the given ``--config-name`` and Hydra overrides.
 - ``preflight``: every CPU-side check of a training run (recipe composition and verl's validation, the
   reward manager built from it, the data's ground truths scored through it); see
-  :mod:`verl_toolrl.preflight`. Takes the same ``--config-name`` and Hydra overrides as ``main_ppo``.
-- ``hub``: whether the Hugging Face hub answers (:mod:`verl_toolrl.hub`).
+  :mod:`verl_toolrl.checks.preflight`. Takes the same ``--config-name`` and Hydra overrides as ``main_ppo``.
+- ``hub``: whether the Hugging Face hub answers (:mod:`verl_toolrl.checks.hub`).
 
 Exit status 0 when everything checked passes, 1 when a check fails (or the hub does not answer), 2 for a
 bad setting, file or option, which is one line naming it.
@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from verl_toolrl.hub import OFFLINE_VALUES, hub_endpoint, offline_notice
+from verl_toolrl.checks.hub import OFFLINE_VALUES, hub_endpoint, offline_notice
 
 BAD_SETTING = 2
 
@@ -47,20 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check(args: argparse.Namespace) -> int:
-    from verl_toolrl.plugin_check import plugin_status
+    from verl_toolrl.checks.plugin import platform_problem, plugin_status
 
     status = plugin_status()
     print(status.report())
     if not status.ok:
         return 1
-    from verl_toolrl.cpu_platform import platform_problem
-
     problem = platform_problem()
     if problem:
         print(f"check: error: {problem}", file=sys.stderr)
         return 2
-    from verl_toolrl.config_check import RECIPES_DIR, load_recipe
-    from verl_toolrl.reward_manager import options_from_config
+    from verl_toolrl.checks.config import RECIPES_DIR, load_recipe
+    from verl_toolrl.plugin.reward_manager import options_from_config
 
     config = load_recipe(
         args.config_name, args.overrides, args.config_path or RECIPES_DIR, require_data=False
@@ -74,8 +72,8 @@ def preflight(args: argparse.Namespace) -> int:
     if notice:  # before transformers is imported: it reads HF_HUB_OFFLINE once, at import
         os.environ["HF_HUB_OFFLINE"] = "1"
         print(f"hub: {notice}")
-    from verl_toolrl.config_check import RECIPES_DIR, ConfigError
-    from verl_toolrl.preflight import preflight as run_preflight
+    from verl_toolrl.checks.config import RECIPES_DIR, ConfigError
+    from verl_toolrl.checks.preflight import preflight as run_preflight
 
     tokenizer = None
     if args.tokenizer:

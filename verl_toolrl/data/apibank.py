@@ -1,11 +1,11 @@
 """API-Bank (ToolRL's processed levels) → validation samples, through the evaluation's own loader.
 
-Items come from the benchmark layer, ``verl_toolrl.benchmarks.apibank`` (``level-N-api_processed.json``). In the ``toolrl`` format
+Items come from the benchmark layer, ``verl_toolrl.tasks.apibank`` (``level-N-api_processed.json``). In the ``toolrl`` format
 the prompt is ToolRL's released one, verbatim, as the evaluation uses it (its quirks included: the
 tools' parameters are Python reprs, level 2 says ``***Dialogue Records History**``). In the ``hermes``
 format the prompt is rebuilt: the tools are read out of the released system prompt and the dialogue
 out of the released user message (``<user>``, ``<response>``, ``<tool_call>``, ``<obs>`` blocks), then
-rendered with ``verl_toolrl.prompts``.
+rendered with ``verl_toolrl.core.prompts``.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from verl_toolrl.benchmarks.apibank import ApiBankItem
-from verl_toolrl.calls import CALL_CLOSE, CALL_OPEN, Format, parse_response
+from verl_toolrl.tasks.apibank import ApiBankItem
+from verl_toolrl.core.calls import CALL_CLOSE, CALL_OPEN, Format, parse_response
 from verl_toolrl.data.errors import BAD_LAYOUT, RecordError
 from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.tools import tool_from_flat
-from verl_toolrl.prompts import TOOLRL_TOOLS_HEADER, default_think, history_blocks, tool_listing_entries
+from verl_toolrl.core.prompts import TOOLRL_TOOLS_HEADER, default_think, history_blocks, tool_listing_entries
 
 SOURCE = "apibank"
 _LISTING_END = "\n\n**Steps for Each Turn**"
@@ -89,7 +89,7 @@ def apibank_turns(user: str, field: str = "user") -> tuple[dict[str, Any], ...]:
 def apibank_sample(item: ApiBankItem, format: Format = "toolrl", row: int = -1) -> Sample:
     """The validation sample of one ``benchmarks.apibank.ApiBankItem``.
 
-    >>> from verl_toolrl.benchmarks.apibank import item_from_record
+    >>> from verl_toolrl.tasks.apibank import item_from_record
     >>> system = "**Available Tools**\\nIn your response, you can use the following tools:\\n1. Name: f\\nDescription: d\\nParameters: {}\\n\\n**Steps for Each Turn**\\n"
     >>> item = item_from_record({"system": system, "user": "<user> Go.</user>", "answer": [{"name": "f", "parameters": {}}]}, 2, 0)
     >>> s = apibank_sample(item)

@@ -1,6 +1,6 @@
 """BFCL multi-turn entries -> verl parquet for multi-turn RL, with a seeded split by entry id.
 
-Each row is one entry for the ``toolrl_bfcl_multi_turn`` agent loop (:mod:`verl_toolrl.multi_turn_agent_loop`):
+Each row is one entry for the ``toolrl_bfcl_multi_turn`` agent loop (:mod:`verl_toolrl.plugin.multi_turn_agent_loop`):
 
 - ``agent_name``: the loop's registered name (verl picks the loop per row from this column);
 - ``prompt``: the messages of the entry's first step (``render_prompt``, ``strict`` protocol, the row's
@@ -35,10 +35,10 @@ from typing import Any
 
 import pandas as pd
 
-from verl_toolrl.benchmarks.bfcl import MULTI_TURN_CATEGORIES
-from verl_toolrl.benchmarks.bfcl_multi_turn import MultiTurnEntry, load_entries, render_prompt, turn_messages
-from verl_toolrl.calls import FORMATS, Format, render_output
-from verl_toolrl.environments.bfcl_multi_turn import ground_truth_calls
+from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
+from verl_toolrl.tasks.bfcl.multi_turn import MultiTurnEntry, load_entries, render_prompt, turn_messages
+from verl_toolrl.core.calls import FORMATS, Format, render_output
+from verl_toolrl.tasks.bfcl.environment import ground_truth_calls
 
 AGENT_NAME = "toolrl_bfcl_multi_turn"
 DATA_SOURCE = "bfcl_multi_turn"

@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from verl_toolrl.calls import ToolCall
+from verl_toolrl.core.calls import ToolCall
 from verl_toolrl.data.errors import (
     BAD_JSON,
     BAD_LAYOUT,

@@ -25,15 +25,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from verl_toolrl.benchmarks.apibank import load_items as load_apibank
-from verl_toolrl.benchmarks.bfcl import SINGLE_TURN_CATEGORIES
-from verl_toolrl.benchmarks.bfcl import load_items as load_bfcl
-from verl_toolrl.calls import Format
+from verl_toolrl.tasks.apibank import load_items as load_apibank
+from verl_toolrl.tasks.bfcl.single_turn import SINGLE_TURN_CATEGORIES
+from verl_toolrl.tasks.bfcl.single_turn import load_items as load_bfcl
+from verl_toolrl.core.calls import Format
 from verl_toolrl.data.errors import RecordError, UsageError
 from verl_toolrl.data.hammer import hammer_sample
 from verl_toolrl.data.pipeline import Summary, row_of
 from verl_toolrl.data.schema import Sample
-from verl_toolrl.prompts import history_blocks
+from verl_toolrl.core.prompts import history_blocks
 
 PAPER_COUNTS: dict[str, int] = {"toolace": 2000, "hammer": 1000, "xlam": 1000}
 PAPER_TEST_FRACTION = 0.02
@@ -77,7 +77,7 @@ def take(
 ) -> tuple[list[dict[str, Any]], int]:
     """(rows of the first ``count`` usable samples of ``pool``, how many candidates were used up).
 
-    >>> from verl_toolrl.calls import ToolCall
+    >>> from verl_toolrl.core.calls import ToolCall
     >>> samples = [Sample("x", str(i), ({"name": "f"},), ({"role": "user", "content": f"q{i}"},), calls=(ToolCall("f"),)) for i in range(4)]
     >>> summary = Summary()
     >>> rows, used = take(Pool("x", samples, "x.json"), 2, format="toolrl", summary=summary, skip_invalid=False, blocked=frozenset({"q0"}))
@@ -131,7 +131,7 @@ def build_mix(
 ) -> tuple[list[dict[str, Any]], Summary]:
     """The mixed rows (split assigned, shuffled) and the summary; see the module docstring.
 
-    >>> from verl_toolrl.calls import ToolCall
+    >>> from verl_toolrl.core.calls import ToolCall
     >>> def pool(source, n):
     ...     return [Sample(source, str(i), ({"name": "f", "parameters": {}},), ({"role": "user", "content": f"{source} {i}"},), calls=(ToolCall("f"),)) for i in range(n)]
     >>> rows, summary = build_mix(pool("toolace", 6), pool("xlam", 5), counts={"toolace": 4, "hammer": 2, "xlam": 2}, test_fraction=0.25)

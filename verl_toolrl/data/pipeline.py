@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from verl_toolrl.calls import Format, check_format
+from verl_toolrl.core.calls import Format, check_format
 from verl_toolrl.data.errors import RecordError
 from verl_toolrl.data.schema import Sample, build_row
-from verl_toolrl.progress import progress_bar
+from verl_toolrl.core.progress import progress_bar
 
 Converter = Callable[[Any, int], list[Sample]]
 
@@ -124,7 +124,7 @@ def convert_records(
 ) -> tuple[list[dict[str, Any]], Summary]:
     """(checked rows, summary) for ``records``; see the module docstring for errors.
 
-    >>> from verl_toolrl.calls import ToolCall
+    >>> from verl_toolrl.core.calls import ToolCall
     >>> def one(record, row):
     ...     return [Sample("demo", str(row), ({"name": "f"},), ({"role": "user", "content": record},), calls=(ToolCall("f"),), row=row)]
     >>> rows, summary = convert_records(["a", "b"], one, file="demo.json")

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from verl_toolrl.calls import THINK_CLOSE, THINK_OPEN, ToolCall, parse_response
+from verl_toolrl.core.calls import THINK_CLOSE, THINK_OPEN, ToolCall, parse_response
 from verl_toolrl.data.errors import BAD_LAYOUT, WRONG_TYPE, RecordError, field_of
 from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.tools import required_from_types
-from verl_toolrl.prompts import parse_history, parse_toolrl_tools
+from verl_toolrl.core.prompts import parse_history, parse_toolrl_tools
 
 SOURCE = "rlla"
 
@@ -58,7 +58,7 @@ def _turns(text: str, field: str) -> tuple[dict[str, Any], ...]:
 def rlla_record_to_samples(record: Any, row: int) -> list[Sample]:
     """The converter of the ``rlla`` command: one sample per released record or row.
 
-    >>> from verl_toolrl.prompts import system_prompt
+    >>> from verl_toolrl.core.prompts import system_prompt
     >>> record = {"instruction": system_prompt([{"name": "f", "description": "d", "parameters": {}}]),
     ...           "input": "**Dialogue Records History**\\n<user> Go </user>",
     ...           "output": '<think> sure </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n</tool_call>'}

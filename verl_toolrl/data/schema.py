@@ -4,7 +4,7 @@ A row, in the layout verl's ``RLHFDataset`` and reward loop read:
 
 ========================  =============================================================================
 ``data_source``           the source dataset: ``toolace``, ``xlam``, ``hammer``, ``rlla``, ``bfcl``, ``apibank``
-``prompt``                ``[system, user]`` chat messages (``verl_toolrl.prompts.chat_messages``)
+``prompt``                ``[system, user]`` chat messages (``verl_toolrl.core.prompts.chat_messages``)
 ``ability``               ``"tool_use"``
 ``reward_model``          ``style`` ``"rule"``; ``ground_truth``: the target in the row's output format
 ``extra_info``            ``split``, ``index`` (position in its split), ``source``, ``source_id`` (record id in
@@ -16,7 +16,7 @@ A row, in the layout verl's ``RLHFDataset`` and reward loop read:
 ========================  =============================================================================
 
 Every row is checked before it is written (:func:`build_row`): the target only calls tools of its tool
-list, its ground truth parses with ``verl_toolrl.calls.parse_response`` back to the same calls and
+list, its ground truth parses with ``verl_toolrl.core.calls.parse_response`` back to the same calls and
 response, and the ground truth scored against itself gets the maximum reward of ``verl_toolrl.reward``.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from verl_toolrl.calls import (
+from verl_toolrl.core.calls import (
     CALL_WITHOUT_NAME,
     Format,
     ToolCall,
@@ -48,7 +48,7 @@ from verl_toolrl.data.errors import (
     RecordError,
 )
 from verl_toolrl.data.tools import prompt_tools
-from verl_toolrl.prompts import chat_messages, default_think, template_tool_prompt
+from verl_toolrl.core.prompts import chat_messages, default_think, template_tool_prompt
 
 ABILITY = "tool_use"
 REWARD_STYLE = "rule"
@@ -86,10 +86,10 @@ class Sample:
     """One training/validation example before rendering: the tools, the dialogue so far and the target.
 
     ``tools`` are package tool dicts (see ``verl_toolrl.data.tools``); ``turns`` are
-    ``verl_toolrl.prompts.render_turn`` turns; the target is ``calls`` and/or ``response`` with ``think``
+    ``verl_toolrl.core.prompts.render_turn`` turns; the target is ``calls`` and/or ``response`` with ``think``
     (None: the default thought of ``prompts.default_think``). ``split`` empty means the command's default;
     ``row`` is the record's 0-based row in its input file (for error messages). ``messages``, when set,
-    is a prompt built elsewhere (BFCL's by ``verl_toolrl.benchmarks.bfcl``, API-Bank's released one) and
+    is a prompt built elsewhere (BFCL's by ``verl_toolrl.tasks.bfcl.single_turn``, API-Bank's released one) and
     used as it is; ``tools`` then holds the tool list exactly as that prompt shows it.
     """
 

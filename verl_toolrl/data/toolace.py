@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from verl_toolrl.calls import ToolCall
+from verl_toolrl.core.calls import ToolCall
 from verl_toolrl.data.errors import (
     BAD_JSON,
     BAD_LAYOUT,
@@ -30,7 +30,7 @@ from verl_toolrl.data.errors import (
 )
 from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.tools import tool_from_json_schema
-from verl_toolrl.prompts import default_think
+from verl_toolrl.core.prompts import default_think
 
 HUB_NAME = "Team-ACE/ToolACE"
 SOURCE = "toolace"

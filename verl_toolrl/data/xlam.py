@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from verl_toolrl.calls import CALL_NOT_OBJECT, CALL_WITHOUT_NAME, ToolCall, call_problem, describe_call_problem
+from verl_toolrl.core.calls import CALL_NOT_OBJECT, CALL_WITHOUT_NAME, ToolCall, call_problem, describe_call_problem
 from verl_toolrl.data.errors import BAD_JSON, MISSING_FIELD, WRONG_TYPE, RecordError, field_of
 from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.tools import tool_from_flat

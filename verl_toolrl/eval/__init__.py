@@ -5,6 +5,6 @@ Modules: ``benchmark`` (the benchmark interface), ``registry`` (the implementati
 (the multi-turn part: the model in the loop on BFCL's simulators, transcripts, BFCL's verdict), ``apibank`` (ToolRL's rules
 and the strict ones), ``toolrl_scripts`` (ToolRL's decoders re-implemented), ``backends`` (transformers /
 vLLM / OpenAI HTTP), ``generations`` (run files), ``pipeline`` (generate, score), ``report`` (markdown and
-chart). Items, prompts and gold answers come from the benchmark layer, ``verl_toolrl.benchmarks``.
+chart). Items, prompts and gold answers come from the benchmark layer, ``verl_toolrl.tasks``.
 Command line: ``python -m verl_toolrl.eval --help``.
 """

@@ -12,17 +12,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from verl_toolrl.benchmarks.bfcl import CATEGORY_GROUPS
-from verl_toolrl.benchmarks.protocols import MAX_NEW_TOKENS, PROTOCOLS, default_protocol
-from verl_toolrl.calls import FORMATS
-from verl_toolrl.chat_template import THINK_PREFILL_MODES
+from verl_toolrl.tasks.bfcl.single_turn import CATEGORY_GROUPS
+from verl_toolrl.tasks.protocols import MAX_NEW_TOKENS, PROTOCOLS, default_protocol
+from verl_toolrl.core.calls import FORMATS
+from verl_toolrl.core.chat_template import THINK_PREFILL_MODES
 from verl_toolrl.data.bfcl_multi_turn import HELDOUT_FILE, read_heldout_ids
 from verl_toolrl.eval.backends import BACKENDS, DEFAULT_BATCH_SIZE, Sampling, make_backend
 from verl_toolrl.eval.generations import RunInfo, read_run_info
 from verl_toolrl.eval.pipeline import generate, score
 from verl_toolrl.eval.registry import get_benchmark
 from verl_toolrl.eval.report import write_report
-from verl_toolrl.prompts import TOOL_PROMPTS
+from verl_toolrl.core.prompts import TOOL_PROMPTS
 
 #: ToolRL's processed API-Bank levels in the shared material beside the checkout, wherever the command runs.
 DEFAULT_APIBANK_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "toolrl" / "api_bank"

@@ -1,6 +1,6 @@
 """API-Bank scoring under each protocol, and the benchmark (:class:`ApiBank`).
 
-Items come from the benchmark layer (:mod:`verl_toolrl.benchmarks.apibank`); in the toolrl format the
+Items come from the benchmark layer (:mod:`verl_toolrl.tasks.apibank`); in the toolrl format the
 prompts are the released ones under both protocols. In the hermes format (``--protocol strict``) they are
 the validation rows' prompts the data command writes (``data.apibank.apibank_sample``,
 ``data.schema.sample_prompt``: the tools and dialogue read out of the released prompt and rendered in the
@@ -8,7 +8,7 @@ hermes format), with ``--tool-prompt template`` rewritten by ``prompts.template_
 command does, so the model sees the prompt it was validated on.
 
 ``--protocol toolrl`` scores as ToolRL's scripts did: ``generate.py``'s parsing and ``evaluate.py``'s loop
-(:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under ``--protocol strict`` two rules score a response, both read with :func:`verl_toolrl.calls.parse_response`:
+(:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under ``--protocol strict`` two rules score a response, both read with :func:`verl_toolrl.core.calls.parse_response`:
 
 - ``paper``: correct when any predicted call has the gold name and exactly the gold parameters (ToolRL's
   rule applied to the package's parser);
@@ -21,15 +21,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from verl_toolrl.benchmarks.apibank import LEVELS, ApiBankItem, load_items
-from verl_toolrl.calls import Format, ToolCall, parse_response
+from verl_toolrl.tasks.apibank import LEVELS, ApiBankItem, load_items
+from verl_toolrl.core.calls import Format, ToolCall, parse_response
 from verl_toolrl.data.apibank import apibank_sample
 from verl_toolrl.data.schema import sample_prompt
 from verl_toolrl.eval.benchmark import Prompts, Scored, ScoredRun, SingleShot, markdown_table, percent
 from verl_toolrl.eval.generations import Generation, RunInfo
 from verl_toolrl.eval.toolrl_scripts import apibank_correct, apibank_tool_calls
-from verl_toolrl.progress import progress_bar
-from verl_toolrl.prompts import check_tool_prompt, template_tool_prompt
+from verl_toolrl.core.progress import progress_bar
+from verl_toolrl.core.prompts import check_tool_prompt, template_tool_prompt
 
 RULES: tuple[str, ...] = ("paper", "strict")
 
@@ -41,7 +41,7 @@ def item_prompt(
     unless ``tool_prompt`` is ``template``). ``ValueError`` naming the item when its released prompt cannot
     be read back (hermes).
 
-    >>> from verl_toolrl.benchmarks.apibank import item_from_record
+    >>> from verl_toolrl.tasks.apibank import item_from_record
     >>> system = "**Available Tools**\\nIn your response, you can use the following tools:\\n1. Name: f\\nDescription: d\\nParameters: {}\\n\\n**Steps for Each Turn**\\n"
     >>> item = item_from_record({"system": system, "user": "<user> Go.</user>", "answer": [{"name": "f", "parameters": {}}]}, 2, 0)
     >>> item_prompt(item)[0] == item.messages
@@ -83,7 +83,7 @@ def score_response(text: str, item: ApiBankItem, format: Format = "toolrl") -> d
 
     A response that does not parse scores what its well-formed calls score (usually nothing); it never raises.
 
-    >>> from verl_toolrl.benchmarks.apibank import item_from_record
+    >>> from verl_toolrl.tasks.apibank import item_from_record
     >>> item = item_from_record({"system": "S", "user": "U", "answer": [{"name": "f", "parameters": {}}]}, 1, 0)
     >>> score_response('<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n</tool_call>', item)
     {'paper': True, 'strict': True, 'reason': None}
@@ -97,7 +97,7 @@ def score_response(text: str, item: ApiBankItem, format: Format = "toolrl") -> d
 def score_toolrl(text: str, item: ApiBankItem) -> dict[str, Any]:
     """Score one generation as ToolRL's scripts did (``generate.py`` parsing, ``evaluate.py`` verdict).
 
-    >>> from verl_toolrl.benchmarks.apibank import item_from_record
+    >>> from verl_toolrl.tasks.apibank import item_from_record
     >>> item = item_from_record({"system": "S", "user": "U", "answer": [{"name": "f", "parameters": {"x": 1}}]}, 1, 0)
     >>> score_toolrl('<tool_call>\\n{"x": 1}\\n</tool_call>', item)
     {'toolrl': True, 'calls': 1}

@@ -7,12 +7,12 @@
 
 Each backend renders prompts with the model's own chat template and returns the text after it with special
 tokens removed. A prompt may come with tool schemas (``--tool-prompt template``): ``transformers`` and
-``vllm`` then render it with :func:`verl_toolrl.chat_template.chat_prompt_text` / ``chat_prompt_ids``, the
+``vllm`` then render it with :func:`verl_toolrl.core.chat_template.chat_prompt_text` / ``chat_prompt_ids``, the
 chat template with ``tools=``, exactly as the ``toolrl_tool_template`` agent loop showed it in training;
 ``openai`` sends them as the request's ``tools`` with ``tool_choice="none"``, so the server's template lists
 them and no tool parser reads the output (vLLM >= 0.10 keeps the tools in the prompt under ``"none"``; older
 servers need ``--expand-tools-even-if-tool-choice-none``). Each text returned is preceded by what that
-template prefilled of the response (``think_prefill``, see :mod:`verl_toolrl.chat_template`: a Qwen3
+template prefilled of the response (``think_prefill``, see :mod:`verl_toolrl.core.chat_template`: a Qwen3
 thinking checkpoint's ``<think>\\n``), so the text scored is the model's full output, as in training.
 ``think_prefill="auto"`` reads the template (``transformers``, ``vllm``); an ``openai`` server's template cannot
 be read, so there ``auto`` prepends nothing and ``open`` says the served model's template opens a think
@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from verl_toolrl.chat_template import chat_prompt_ids, chat_prompt_text, resolve_think_prefill
+from verl_toolrl.core.chat_template import chat_prompt_ids, chat_prompt_text, resolve_think_prefill
 
 Messages = list[dict[str, str]]
 Tools = list[dict[str, Any]] | None  # tool schemas for the chat template (None: the prompt lists its tools)
@@ -130,7 +130,7 @@ class TransformersBackend:
         self.model = self.model.to(self.device).eval()
 
     def render(self, prompts: Sequence[Messages], tools: Sequence[Tools] | None = None) -> list[str]:
-        """The prompt texts the model is given (:func:`~verl_toolrl.chat_template.chat_prompt_text`)."""
+        """The prompt texts the model is given (:func:`~verl_toolrl.core.chat_template.chat_prompt_text`)."""
         return [chat_prompt_text(self.tokenizer, m, t) for m, t in zip(prompts, _prompt_tools(prompts, tools))]
 
     def generate(self, prompts: Sequence[Messages], tools: Sequence[Tools] | None = None) -> list[str]:

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verl_toolrl.benchmarks.protocols import check_protocol
-from verl_toolrl.calls import check_format
+from verl_toolrl.tasks.protocols import check_protocol
+from verl_toolrl.core.calls import check_format
 from verl_toolrl.eval.backends import Backend
 from verl_toolrl.eval.generations import (
     GENERATIONS_FILE,
@@ -52,8 +52,8 @@ from verl_toolrl.eval.generations import (
     check_against,
     read_generations,
 )
-from verl_toolrl.progress import progress_bar
-from verl_toolrl.prompts import check_tool_prompt
+from verl_toolrl.core.progress import progress_bar
+from verl_toolrl.core.prompts import check_tool_prompt
 
 Prompts = dict[str, tuple[str, list[dict[str, str]]]]  # id -> (category, messages)
 BackendFactory = Callable[[], Backend]

@@ -8,7 +8,7 @@ A checker exception (which would stop BFCL's whole run) is counted wrong as ``ch
 
 Decoding, ``--protocol strict``:
 
-- AST categories: the response is read with :func:`verl_toolrl.calls.parse_response`; a response whose
+- AST categories: the response is read with :func:`verl_toolrl.core.calls.parse_response`; a response whose
   tool-call part does not parse is wrong (counted under its parser reason). Other format slips (e.g. no
   think block, which a base model in the hermes format never writes) do not hide well-formed calls. Its calls become BFCL's decoded form
   ``[{name: {param: value}}]`` and go to ``bfcl_eval``'s ``ast_checker`` with the category's language.
@@ -62,7 +62,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from verl_toolrl.benchmarks.bfcl import (
+from verl_toolrl.tasks.bfcl.single_turn import (
     CATEGORIES,
     LIVE_AST_CATEGORIES,
     MULTI_TURN_CATEGORIES,
@@ -75,8 +75,8 @@ from verl_toolrl.benchmarks.bfcl import (
     item_prompt,
     load_items,
 )
-from verl_toolrl.benchmarks.protocols import Protocol, check_protocol
-from verl_toolrl.calls import Format, ToolCall, check_format, parse_response
+from verl_toolrl.tasks.protocols import Protocol, check_protocol
+from verl_toolrl.core.calls import Format, ToolCall, check_format, parse_response
 from verl_toolrl.eval.benchmark import (
     BackendFactory,
     Benchmark,
@@ -89,7 +89,7 @@ from verl_toolrl.eval.benchmark import (
 )
 from verl_toolrl.eval.generations import Generation, RunInfo
 from verl_toolrl.eval.toolrl_scripts import decode_ast
-from verl_toolrl.progress import progress_bar
+from verl_toolrl.core.progress import progress_bar
 
 #: The model name the checker is given; registered with ``underscore_to_dot=False``.
 CHECKER_MODEL_NAME = "verl-toolrl"
@@ -156,8 +156,8 @@ def _decode(output: str, format: Format, protocol: Protocol, language: str) -> t
 def score_item(item: BfclItem, output: str, format: Format = "toolrl", protocol: Protocol = "strict") -> ItemScore:
     """Score one generation for one item under ``protocol``. Never raises on model output.
 
-    >>> from verl_toolrl.benchmarks.bfcl import load_items, gold_calls
-    >>> from verl_toolrl.calls import render_output
+    >>> from verl_toolrl.tasks.bfcl.single_turn import load_items, gold_calls
+    >>> from verl_toolrl.core.calls import render_output
     >>> item = load_items("simple_python", limit=1)[0]
     >>> score_item(item, render_output("t", gold_calls(item))).valid
     True

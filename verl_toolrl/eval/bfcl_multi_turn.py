@@ -1,8 +1,8 @@
 """BFCL multi-turn evaluation: the model in the loop on BFCL's simulators, its transcripts, BFCL's verdict.
 
-Per entry and user turn: render the prompt (:func:`verl_toolrl.benchmarks.bfcl_multi_turn.render_prompt`,
+Per entry and user turn: render the prompt (:func:`verl_toolrl.tasks.bfcl.multi_turn.render_prompt`,
 per protocol), generate, decode the calls, execute them in the entry's own
-:class:`~verl_toolrl.environments.bfcl_multi_turn.Environment`, append the output and one result per call,
+:class:`~verl_toolrl.tasks.bfcl.environment.Environment`, append the output and one result per call,
 and repeat until a step makes no call; a turn that takes more than BFCL's 20 steps with calls ends the
 entry, which BFCL then fails (``multi_turn:force_terminated``). Held-out functions (``multi_turn_miss_func``)
 are announced at the turn BFCL adds them. As in BFCL, a step whose output cannot be decoded ends the turn.
@@ -21,7 +21,7 @@ resumes per entry) keep every step: the SHA-256 of its prompt, the raw output, t
 call strings that ran (None for a refused call) and the observations. Scoring reads them only: it rebuilds
 every prompt from the saved steps and checks its hash, decodes every output again and checks the calls
 that ran, then gives the call strings to BFCL's ``multi_turn_checker``
-(:func:`~verl_toolrl.environments.bfcl_multi_turn.official_verdict`). :class:`BfclMultiTurn` is the part
+(:func:`~verl_toolrl.tasks.bfcl.environment.official_verdict`). :class:`BfclMultiTurn` is the part
 of the BFCL benchmark (``eval/registry.py``) that serves the four multi-turn categories.
 """
 
@@ -36,17 +36,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verl_toolrl.benchmarks.bfcl import MULTI_TURN_CATEGORIES
-from verl_toolrl.benchmarks.bfcl_multi_turn import (
+from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
+from verl_toolrl.tasks.bfcl.multi_turn import (
     MAX_STEPS_PER_TURN,
     MultiTurnEntry,
     load_entries,
     render_prompt,
     turn_messages,
 )
-from verl_toolrl.benchmarks.protocols import check_protocol
-from verl_toolrl.calls import Format, ToolCall, parse_response, render_output
-from verl_toolrl.environments.bfcl_multi_turn import (
+from verl_toolrl.tasks.protocols import check_protocol
+from verl_toolrl.core.calls import Format, ToolCall, parse_response, render_output
+from verl_toolrl.tasks.bfcl.environment import (
     CallRefused,
     Environment,
     ground_truth_calls,
@@ -56,7 +56,7 @@ from verl_toolrl.environments.bfcl_multi_turn import (
 )
 from verl_toolrl.eval.backends import Backend
 from verl_toolrl.eval.benchmark import BackendFactory, Prompts, Scored
-from verl_toolrl.progress import progress_bar
+from verl_toolrl.core.progress import progress_bar
 from verl_toolrl.eval.bfcl import BfclBenchmark, ItemScore
 from verl_toolrl.eval.generations import RunInfo
 from verl_toolrl.eval.toolrl_scripts import execute_calls, python_call

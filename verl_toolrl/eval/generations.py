@@ -46,7 +46,7 @@ class Generation:
 class RunInfo:
     """What a run generated with; ``score`` reads the format and the protocol from here.
 
-    ``protocol``: ``toolrl`` or ``strict`` (``verl_toolrl.benchmarks.protocols``); a ``run.json`` written
+    ``protocol``: ``toolrl`` or ``strict`` (``verl_toolrl.tasks.protocols``); a ``run.json`` written
     before protocols existed has none and was a ``strict`` run. ``tool_prompt``: ``system`` (the system
     prompt lists the tools) or ``template`` (hermes: the chat template does, ``prompts.TOOL_PROMPTS``).
     ``ids``: exactly these items of the categories (``--ids``, e.g. the held-out ids of the multi-turn

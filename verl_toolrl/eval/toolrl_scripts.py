@@ -35,7 +35,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from verl_toolrl.calls import CALL_CLOSE, CALL_OPEN, ToolCall
+from verl_toolrl.core.calls import CALL_CLOSE, CALL_OPEN, ToolCall
 
 
 def _last_block_lines(text: str) -> list[str]:

@@ -16,13 +16,13 @@ neither                   ``<think>…</think>``
 ========================  ====================================================================
 
 with each named tag exactly once (except ``<think>``/``</think>``, which the released rule does not
-count). The ``hermes`` format asks for a clean parse (:func:`verl_toolrl.calls.parse_response`) with a
+count). The ``hermes`` format asks for a clean parse (:func:`verl_toolrl.core.calls.parse_response`) with a
 think block and the same kinds of content as the ground truth (calls, plain-text answer).
 """
 
 from __future__ import annotations
 
-from verl_toolrl.calls import (
+from verl_toolrl.core.calls import (
     CALL_CLOSE,
     CALL_OPEN,
     RESPONSE_CLOSE,
@@ -90,7 +90,7 @@ def toolrl_layout_ok(text: str, has_call: bool, has_response: bool, tags_unique:
 def hermes_layout_ok(parsed: Parsed, has_call: bool, has_response: bool) -> bool:
     """Hermes format rule: parsed cleanly, thought first, and the same kinds of content as the target.
 
-    >>> from verl_toolrl.calls import parse_response
+    >>> from verl_toolrl.core.calls import parse_response
     >>> ok = parse_response('<think>\\nt\\n</think>\\n\\n<tool_call>\\n{"name": "f", "arguments": {}}\\n</tool_call>', "hermes")
     >>> hermes_layout_ok(ok, True, False), hermes_layout_ok(ok, False, True)
     (True, False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verl_toolrl.calls import THINK_CLOSE, THINK_OPEN
+from verl_toolrl.core.calls import THINK_CLOSE, THINK_OPEN
 
 
 def think_words(text: str) -> int | None:

@@ -1,6 +1,6 @@
 """Multi-turn rewards: one score per user turn, and the trajectory's reward from them.
 
-A turn is scored twice (the agent loop, :mod:`verl_toolrl.multi_turn_agent_loop`, gathers the inputs):
+A turn is scored twice (the agent loop, :mod:`verl_toolrl.plugin.multi_turn_agent_loop`, gathers the inputs):
 
 - with the package's reward (:func:`verl_toolrl.reward.compute_score`, every variant and option) on the
   turn's response (:func:`turn_response`: the calls of all its steps merged into one output) against the
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
-from verl_toolrl.calls import Format, parse_response, render_output
+from verl_toolrl.core.calls import Format, parse_response, render_output
 from verl_toolrl.reward.score import SCORE_KEYS as SINGLE_TURN_KEYS
 
 #: The ``extra_fields`` key under which the agent loop hands its per-turn record to the reward manager.

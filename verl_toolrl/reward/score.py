@@ -13,7 +13,7 @@ from functools import lru_cache
 from numbers import Real
 from typing import Any
 
-from verl_toolrl.calls import (
+from verl_toolrl.core.calls import (
     ARGUMENTS_KEY,
     CALL_OPEN,
     FORMATS,

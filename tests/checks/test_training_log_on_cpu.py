@@ -1,0 +1,66 @@
+"""Reading a training run back: the per-step share of zero-variance groups, from verl's rollout dump.
+
+The dump is written in the layout of verl 0.9.1's v1 trainer (``trainer_base._write_generations``: one
+``<step>.jsonl`` per step, ``input``/``output``/``gts``/``score``/``step`` and the trajectory key ``uid``,
+``{prompt uid}_{session}_{index}``); the trainer's writer itself needs TransferQueue, which this environment
+lacks, so the test writes the same fields. Scores are the package's real reward of real responses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from verl_toolrl.reward import compute_score
+from verl_toolrl.checks.training_log import main, rollout_records, step_rewards, zero_variance_fraction
+
+GOLD = '<think> t </think>\n<tool_call>\n{"name": "f", "parameters": {"x": 1}}\n</tool_call>'
+WRONG_ARGUMENT = '<think> t </think>\n<tool_call>\n{"name": "f", "parameters": {"x": 2}}\n</tool_call>'
+NO_TAGS = "I would call f."
+
+
+def write_dump(directory: Path, step: int, groups: dict[str, list[str]]) -> list[dict]:
+    """One step's dump: each group's responses to the GOLD target, scored by the real reward."""
+    rows = []
+    for uid, outputs in groups.items():
+        for session, output in enumerate(outputs):
+            score = compute_score("", output, GOLD, step=step)["score"]
+            rows.append({"input": "p", "output": output, "gts": GOLD, "score": score, "step": step,
+                         "uid": f"{uid}_{session}_0"})
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{step}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return rows
+
+
+def test_one_group_in_three_without_reward_variance_is_a_third(tmp_path: Path) -> None:
+    rows = write_dump(tmp_path, 1, {
+        "a1b2-c3": [GOLD, GOLD],                # all equal: no GRPO signal
+        "d4e5-f6": [GOLD, NO_TAGS],
+        "0718-29": [NO_TAGS, WRONG_ARGUMENT],
+    })
+    scores = {row["output"]: row["score"] for row in rows}
+    assert len(set(scores.values())) == 3  # the three responses score differently, so only group a1b2-c3 is flat
+    write_dump(tmp_path, 2, {"a": [GOLD, GOLD], "b": [NO_TAGS, NO_TAGS]})
+    write_dump(tmp_path, 3, {"a": [GOLD], "b": [NO_TAGS]})  # one rollout per prompt: no group to judge
+    summary = step_rewards(rollout_records(tmp_path))
+    assert summary[1]["zero_variance_groups"] == 1 / 3
+    assert summary[2]["zero_variance_groups"] == 1.0
+    assert "zero_variance_groups" not in summary[3]
+    assert all(step["score_mismatch"] == 0 for step in summary.values())
+
+
+def test_a_dump_without_trajectory_keys_has_no_figure_and_scores_within_tolerance_are_equal() -> None:
+    assert zero_variance_fraction([{"score": 1.0}, {"score": 1.0}]) is None
+    rows = [{"uid": "g_0_0", "score": 0.5}, {"uid": "g_1_0", "score": 0.5 + 1e-9}]
+    assert zero_variance_fraction(rows) == 1.0
+    assert zero_variance_fraction(rows, tolerance=0.0) == 0.0
+
+
+def test_the_per_step_table_prints_the_fraction(tmp_path: Path, capsys) -> None:
+    write_dump(tmp_path / "rollouts", 1, {"a": [GOLD, GOLD], "b": [GOLD, NO_TAGS], "c": [NO_TAGS, WRONG_ARGUMENT]})
+    log = tmp_path / "train.log"
+    log.write_text("(TaskRunner pid=1) step:1 - critic/score/mean:np.float64(1.5) - timing_s/step:3.0\n")
+    assert main([str(log), "--rollouts", str(tmp_path / "rollouts")]) == 0
+    header, _, row = capsys.readouterr().out.splitlines()
+    cells = dict(zip((c.strip() for c in header.strip("|").split("|")), (c.strip() for c in row.strip("|").split("|"))))
+    assert cells["zero-var groups"] == "0.333" and cells["score mean"] == "1.500"

@@ -1,0 +1,179 @@
+"""What a verl training run logged, read back: per-step metrics from the console logger, and per-step reward
+components from the rollout dump.
+
+verl's console logger (``trainer.logger=[console]``) prints one line per step,
+``step:N - key:value - key:value ...``; :func:`step_metrics` reads those lines back into numbers. verl 0.9.1
+logs the reward's extra outputs (format, correctness, ...) as metrics for validation only
+(``val-aux/<data_source>/<key>/mean@1``); for training steps it dumps every response with its ground truth
+and score to ``trainer.rollout_data_dir/<step>.jsonl``. :func:`step_rewards` scores those dumped responses
+with :func:`verl_toolrl.reward.compute_score` at the step they were generated for, giving each training step's
+mean reward components, and checks that the scores agree with what the trainer logged.
+
+It also counts each step's zero-variance groups (:func:`zero_variance_fraction`): the prompts whose rollouts
+all got the same reward, from which GRPO learns nothing (every advantage is 0; ToolRL's issue #13 shows a run
+stuck that way). verl 0.9.1 has no metric for it and no hook that could add one without patching it: rewards
+are computed per trajectory in the agent loop, its v1 trainer calls a registered advantage estimator with
+tensors only (no metrics dict) and builds its step metrics from fixed fields; with ``algorithm.filter_groups``
+on it logs how many samples dynamic sampling dropped (``training/filter_groups/evicted_samples``), not the
+fraction before filtering. The dump carries what is needed: each response's trajectory key
+(``uid``: ``{prompt uid}_{session}_{index}``, one prompt uid per group) and the reward the trainer used.
+
+    python -m verl_toolrl.checks.training_log TRAIN_LOG --rollouts DIR [reward.reward_kwargs.KEY=VALUE ...]
+
+prints one row per step (the table ``recipes/quickstart.sh`` shows after training on CPU).
+
+>>> line = "(TaskRunner pid=1) step:2 - actor/grad_norm:0.5 - critic/score/mean:np.float64(-1.5) - n:np.int32(2)"
+>>> step_metrics([line])
+{2: {'actor/grad_norm': 0.5, 'critic/score/mean': -1.5, 'n': 2.0}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from verl_toolrl.reward import compute_score
+from verl_toolrl.plugin.reward_manager import options_from_config
+
+_STEP = re.compile(r"\bstep:(\d+) - (.*)$")
+_VALUE = re.compile(r"^(?:np\.\w+\()?([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\)?$")
+
+
+def step_metrics(lines: Iterable[str]) -> dict[int, dict[str, float]]:
+    """The numeric metrics of every ``step:N - ...`` console line, by step (later lines win)."""
+    steps: dict[int, dict[str, float]] = {}
+    for line in lines:
+        match = _STEP.search(line.rstrip())
+        if not match:
+            continue
+        metrics = steps.setdefault(int(match.group(1)), {})
+        for item in match.group(2).split(" - "):
+            key, _, value = item.rpartition(":")
+            number = _VALUE.match(value.strip())
+            if key and number:
+                metrics[key.strip()] = float(number.group(1))
+    return steps
+
+
+def rollout_records(rollout_dir: Path) -> dict[int, list[dict[str, Any]]]:
+    """The responses verl dumped to ``rollout_dir`` (``trainer.rollout_data_dir``), by training step."""
+    records: dict[int, list[dict[str, Any]]] = {}
+    for path in sorted(rollout_dir.glob("*.jsonl")):
+        if path.stem.isdigit():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            records[int(path.stem)] = [json.loads(line) for line in lines if line.strip()]
+    return records
+
+
+def group_of(key: str) -> str:
+    """The GRPO group (the prompt's uid) of a dumped trajectory key ``{uid}_{session}_{index}``.
+
+    >>> group_of("8f2c-41_3_0"), group_of("plain")
+    ('8f2c-41', 'plain')
+    """
+    parts = key.rsplit("_", 2)
+    return parts[0] if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() else key
+
+
+def zero_variance_fraction(rows: Iterable[Mapping[str, Any]], tolerance: float = 1e-6) -> float | None:
+    """The fraction of groups (rows sharing a :func:`group_of` their ``uid``; groups of at least two
+    rollouts) whose ``score`` values are all equal, within ``tolerance``; None when there is no such group
+    (no ``uid`` in the dump, or one rollout per prompt).
+
+    >>> rows = [{"uid": f"{g}_{i}_0", "score": s} for g, scores in (("a", [1, 1]), ("b", [0, 1]), ("c", [2, 0])) for i, s in enumerate(scores)]
+    >>> zero_variance_fraction(rows)
+    0.3333333333333333
+    """
+    groups: dict[str, list[float]] = {}
+    for row in rows:
+        if "uid" in row:
+            groups.setdefault(group_of(str(row["uid"])), []).append(float(row["score"]))
+    sized = [scores for scores in groups.values() if len(scores) > 1]
+    if not sized:
+        return None
+    return sum(max(scores) - min(scores) <= tolerance for scores in sized) / len(sized)
+
+
+def step_rewards(
+    records: Mapping[int, list[dict[str, Any]]], **options: Any
+) -> dict[int, dict[str, float]]:
+    """Each step's mean reward components, the dumped responses scored at their own step with ``options``
+    (the run's ``reward.reward_kwargs``); ``score_mismatch`` counts responses whose logged score differs;
+    ``zero_variance_groups`` is :func:`zero_variance_fraction` of the logged scores (absent when None)."""
+    summary = {}
+    for step, rows in sorted(records.items()):
+        scores = [compute_score("", row["output"], row["gts"], step=step, **options) for row in rows]
+        means = {key: sum(s[key] for s in scores) / len(scores) for key in scores[0]} if scores else {}
+        means["score_mismatch"] = float(
+            sum(abs(s["score"] - float(row["score"])) > 1e-4 for s, row in zip(scores, rows))
+        )
+        means["responses"] = float(len(rows))
+        if (fraction := zero_variance_fraction(rows)) is not None:
+            means["zero_variance_groups"] = fraction
+        summary[step] = means
+    return summary
+
+
+#: (heading, source, key): the columns of :func:`summary_table`; "verl" columns come from the trainer's
+#: metrics, "reward" ones from the dumped responses scored again.
+COLUMNS = (
+    ("step", "verl", None),
+    ("score mean", "verl", "critic/score/mean"),
+    ("min", "verl", "critic/score/min"),
+    ("max", "verl", "critic/score/max"),
+    ("format", "reward", "format_reward"),
+    ("correctness", "reward", "correctness_reward"),
+    ("exact", "reward", "exact_match"),
+    ("zero-var groups", "reward", "zero_variance_groups"),
+    ("grad_norm", "verl", "actor/grad_norm"),
+    ("gen s", "verl", "timing_s/gen"),
+    ("step s", "verl", "timing_s/step"),
+)
+
+
+def summary_table(metrics: Mapping[int, Mapping[str, float]], rewards: Mapping[int, Mapping[str, float]]) -> str:
+    """A markdown table, one row per training step: verl's score and timings, the mean reward components."""
+    lines = ["| " + " | ".join(heading for heading, _, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for step in sorted(metrics):
+        cells = []
+        for _, source, key in COLUMNS:
+            values = metrics[step] if source == "verl" else rewards.get(step, {})
+            cells.append(str(step) if key is None else (f"{values[key]:.3f}" if key in values else "-"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m verl_toolrl.checks.training_log", description=__doc__.splitlines()[0])
+    parser.add_argument("log", type=Path, help="the trainer's console output")
+    parser.add_argument("--rollouts", type=Path, help="its trainer.rollout_data_dir")
+    parser.add_argument("overrides", nargs="*", help="the run's Hydra overrides (reward.reward_kwargs.* are read)")
+    args = parser.parse_intermixed_args(argv)
+    if not args.log.is_file():
+        print(f"error: {args.log}: no such file", file=sys.stderr)
+        return 2
+    metrics = step_metrics(args.log.read_text(encoding="utf-8", errors="replace").splitlines())
+    if not metrics:
+        print(f"error: {args.log}: no training step was logged (see the log for why)", file=sys.stderr)
+        return 1
+    reward_overrides = [item for item in args.overrides if item.startswith("reward.reward_kwargs.")]
+    try:
+        options = asdict(options_from_config(OmegaConf.from_dotlist(reward_overrides)))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    rewards = step_rewards(rollout_records(args.rollouts), **options) if args.rollouts else {}
+    print(summary_table(metrics, rewards))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

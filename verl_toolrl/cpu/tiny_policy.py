@@ -1,0 +1,248 @@
+"""A tiny local policy for training on CPU: a tokenizer trained on the data's own text, a 2-layer Qwen2 with
+a ChatML chat template, and a short supervised warm start on the data's ground truths.
+
+Hub downloads are not needed (nor possible on this project's machines). An untrained model writes noise:
+every rollout then scores the minimum, every GRPO advantage is 0 and an update proves nothing. A few
+supervised steps on the ground truths make sampled responses partly right, so rewards differ inside a
+GRPO group. The policy is for proving the training loop, not for learning to call tools.
+
+    python -m verl_toolrl.cpu.tiny_policy --data DATA_DIR/train.parquet --output DATA_DIR/tiny-policy
+
+>>> tokenizer = train_tokenizer(["<think> hi </think>", '{"name": "get_weather"}'], vocab_size=300)
+>>> text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
+...                                      add_generation_prompt=True)
+>>> text
+'<|im_start|>user\\nhi<|im_end|>\\n<|im_start|>assistant\\n'
+>>> tokenizer.decode(tokenizer(text)["input_ids"]) == text
+True
+>>> sum(p.numel() for p in build_policy(tokenizer).parameters()) < 1_000_000
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+IM_START, IM_END, PAD = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
+#: Prompt tokens the policy is trained and run on: the warm start keeps each prompt's last CONTEXT_TOKENS,
+#: and the CPU recipe cuts rollout prompts to the same length (recipes/toolrl/cpu.yaml,
+#: data.max_prompt_length with truncation: left). A 2-layer model trained on one prompt length and sampled on
+#: another writes noise; trained and sampled alike, its rewards differ within a GRPO group.
+CONTEXT_TOKENS = 192
+#: Qwen2.5's ChatML layout, without its default system prompt and tool rendering.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] "
+    "+ '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer trained on ``texts``, with ChatML's special tokens and chat template.
+
+    Byte-level, so any text (model output included) encodes and decodes losslessly.
+    """
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD, IM_START, IM_END],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token=IM_END,
+        pad_token=PAD,
+        chat_template=CHAT_TEMPLATE,
+        clean_up_tokenization_spaces=False,
+    )
+
+
+def build_policy(
+    tokenizer: PreTrainedTokenizerFast,
+    *,
+    hidden_size: int = 128,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    max_positions: int = 4096,
+    seed: int = 0,
+) -> Qwen2ForCausalLM:
+    """A randomly initialised Qwen2 causal LM sized for ``tokenizer`` (float32, stops at ``<|im_end|>``).
+
+    Head size ``hidden_size / num_heads`` must be one vLLM's CPU attention supports (32, 64, 80, ...)."""
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 4,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        torch_dtype="float32",
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+    )
+    return model
+
+
+@dataclass(frozen=True)
+class Example:
+    """One supervised example: the chat messages of a prompt and the target response."""
+
+    messages: list[dict[str, str]]
+    target: str
+
+
+def gold_outputs(ground_truth: str) -> list[str]:
+    """The gold outputs in a row's ground truth: a single-turn row's text, or each turn's of a multi-turn
+    row (a JSON list of gold outputs, :mod:`verl_toolrl.data.bfcl_multi_turn`).
+
+    >>> gold_outputs("<think> a </think>"), gold_outputs('["<think> a </think>", "<think> b </think>"]')
+    (['<think> a </think>'], ['<think> a </think>', '<think> b </think>'])
+    """
+    if ground_truth.startswith("["):
+        try:
+            turns = json.loads(ground_truth)
+        except ValueError:
+            return [ground_truth]
+        if isinstance(turns, list) and turns and all(isinstance(turn, str) for turn in turns):
+            return turns
+    return [ground_truth]
+
+
+def examples_from_parquet(path: Path) -> list[Example]:
+    """The (prompt, ground truth) pairs of a verl parquet written by ``data_preprocess`` (a multi-turn row's
+    first turn: its prompt asks for that one)."""
+    frame = pd.read_parquet(path, columns=["prompt", "reward_model"])
+    return [
+        Example([{"role": m["role"], "content": m["content"]} for m in prompt], gold_outputs(reward["ground_truth"])[0])
+        for prompt, reward in zip(frame["prompt"], frame["reward_model"])
+    ]
+
+
+def _encode(tokenizer: PreTrainedTokenizerFast, example: Example, context: int) -> tuple[list[int], int]:
+    """Token ids of the prompt's last ``context`` tokens + target + ``<|im_end|>``, and where the target
+    starts."""
+    prompt = tokenizer.apply_chat_template(example.messages, tokenize=False, add_generation_prompt=True)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"][-context:]
+    target_ids = tokenizer(example.target + IM_END, add_special_tokens=False)["input_ids"]
+    return prompt_ids + target_ids, len(prompt_ids)
+
+
+def warm_start(
+    model: Qwen2ForCausalLM,
+    tokenizer: PreTrainedTokenizerFast,
+    examples: Sequence[Example],
+    *,
+    steps: int = 100,
+    lr: float = 2e-3,
+    context: int = CONTEXT_TOKENS,
+    seed: int = 0,
+) -> list[float]:
+    """Supervised steps on the targets (loss on target tokens only, all examples each step); the losses.
+
+    Each prompt is cut to its last ``context`` tokens, as verl cuts the rollout's prompts to
+    ``data.max_prompt_length`` (``truncation: left``), so the policy is trained on what it will see."""
+    torch.manual_seed(seed)
+    encoded = [_encode(tokenizer, example, context) for example in examples]
+    width = max(len(ids) for ids, _ in encoded)
+    input_ids = torch.full((len(encoded), width), tokenizer.pad_token_id)
+    labels = torch.full((len(encoded), width), -100)
+    attention = torch.zeros((len(encoded), width), dtype=torch.long)
+    for row, (ids, start) in enumerate(encoded):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        labels[row, start : len(ids)] = torch.tensor(ids[start:])
+        attention[row, : len(ids)] = 1
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+def corpus(frames: Iterable[pd.DataFrame]) -> Iterable[str]:
+    """Every prompt message and ground truth of the given parquet frames: the tokenizer's training text."""
+    for frame in frames:
+        for prompt, reward in zip(frame["prompt"], frame["reward_model"]):
+            yield from (message["content"] for message in prompt)
+            yield from gold_outputs(reward["ground_truth"])
+
+
+def make_tiny_policy(
+    train_file: Path,
+    output: Path,
+    *,
+    extra_files: Sequence[Path] = (),
+    vocab_size: int = 4096,
+    steps: int = 100,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Train the tokenizer on the data, build the model, warm-start it, ``save_pretrained`` both to
+    ``output``; returns a summary (parameters, first and last loss, seconds)."""
+    started = time.perf_counter()
+    frames = [pd.read_parquet(path, columns=["prompt", "reward_model"]) for path in (train_file, *extra_files)]
+    tokenizer = train_tokenizer(corpus(frames), vocab_size=vocab_size)
+    model = build_policy(tokenizer, seed=seed)
+    losses = warm_start(model, tokenizer, examples_from_parquet(train_file), steps=steps, seed=seed)
+    output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output)
+    tokenizer.save_pretrained(output)
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "first_loss": losses[0] if losses else math.nan,
+        "last_loss": losses[-1] if losses else math.nan,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m verl_toolrl.cpu.tiny_policy", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="training parquet (data_preprocess output)")
+    parser.add_argument("--extra-text", type=Path, nargs="*", default=[],
+                        help="more parquet files whose text the tokenizer also learns (e.g. test.parquet)")
+    parser.add_argument("--output", type=Path, required=True, help="folder for the model and tokenizer")
+    parser.add_argument("--vocab-size", type=int, default=4096)
+    parser.add_argument("--steps", type=int, default=100, help="supervised warm-start steps")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for path in (args.data, *args.extra_text):
+        if not path.is_file():
+            print(f"error: {path}: no such file (make the data first: python -m data_preprocess.mix)",
+                  file=sys.stderr)
+            return 2
+    summary = make_tiny_policy(args.data, args.output, extra_files=args.extra_text,
+                               vocab_size=args.vocab_size, steps=args.steps, seed=args.seed)
+    print(f"tiny policy -> {args.output}: " + json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
