@@ -20,7 +20,7 @@ from pathlib import Path
 
 from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
 
-from verl_toolrl.tasks import bfcl as bfcl_data
+from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 from verl_toolrl.eval import bfcl
 from verl_toolrl.eval.generations import Generation, RunInfo, append_generations, write_run_info
 from verl_toolrl.eval.pipeline import run_items, run_prompts, score

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from verl_toolrl.tasks import bfcl as bfcl_data
+from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 from verl_toolrl.eval import pipeline, registry
 from verl_toolrl.eval.benchmark import BackendFactory, Prompts, Scored
 from verl_toolrl.eval.bfcl import Bfcl, BfclBenchmark, BfclSingleTurn

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from verl_toolrl.core.calls import FORMATS, ToolCall, render_output
-from verl_toolrl.tasks import bfcl as bfcl_data
+from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 from verl_toolrl.eval import bfcl
 from verl_toolrl.tasks.bfcl.single_turn import AST_CATEGORIES, KNOWN_DEFECTS, SINGLE_TURN_CATEGORIES, BfclItem
 

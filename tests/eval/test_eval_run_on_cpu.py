@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import pytest
 
-from verl_toolrl.tasks import bfcl as bfcl_data
+from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 from verl_toolrl.eval.__main__ import main
 from verl_toolrl.eval.generations import (
     Generation,

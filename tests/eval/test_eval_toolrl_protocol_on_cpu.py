@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from verl_toolrl.tasks import bfcl as bfcl_data
+from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 from verl_toolrl.tasks.bfcl import toolrl_handler
 from verl_toolrl.tasks.apibank import item_from_record, load_items
 from verl_toolrl.core.calls import ToolCall, render_output

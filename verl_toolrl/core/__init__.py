@@ -1,0 +1,7 @@
+"""The grammar and the prompt text, free of verl and torch: the lowest layer.
+
+- ``calls``: the tool-call grammar: parse and render both output formats, reason codes;
+- ``prompts``: the system prompt and dialogue rendering (one source of truth);
+- ``chat_template``: tool prompts through a model's chat template, and think-prefill detection;
+- ``progress``: the one progress bar the commands show.
+"""

@@ -1,12 +1,12 @@
-"""The benchmark layer: evaluation items, their prompts per protocol, and gold answers.
+"""What a task is: its items, prompts per protocol, gold answers and tool environments.
 
-One home for what both the data converters (``verl_toolrl.data``: validation samples) and the evaluation
-(``verl_toolrl.eval``: generation and scoring) need to know about a benchmark; it imports neither.
+One home for what the data converters (``verl_toolrl.data``: training and validation rows), the
+evaluation (``verl_toolrl.eval``: generation and scoring) and training (``verl_toolrl.plugin``: the agent
+loops) need to know about a task; it imports none of them.
 
-- ``bfcl``: BFCL v4 items (single- and multi-turn category names) from the ``bfcl-eval`` wheel, the
-  ``strict`` prompt, the ``toolrl`` prompt (through ``toolrl_handler``), gold calls and outputs;
-- ``bfcl_multi_turn``: BFCL's multi-turn entries and their prompts per protocol, step by step;
+- ``bfcl``: BFCL v4, single-turn (``bfcl.single_turn``) and multi-turn (``bfcl.multi_turn``) items and
+  prompts, BFCL's simulators as an environment (``bfcl.environment``) and ToolRL's BFCL handler prompts
+  (``bfcl.toolrl_handler``);
 - ``apibank``: ToolRL's processed API-Bank levels, their released prompts and gold calls;
-- ``toolrl_handler``: the prompts of ToolRL's BFCL handler, re-implemented;
 - ``protocols``: the protocol names (``toolrl``, ``strict``) and their generation defaults.
 """
