@@ -10,7 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted(
-    path for folder in ("verl_toolrl", "tests", "benchmarks", "data_preprocess") for path in (ROOT / folder).rglob("*.py")
+    path
+    for folder in ("verl_toolrl", "tests", "benchmarks", "data_preprocess")
+    for path in (ROOT / folder).rglob("*.py")
 )
 
 

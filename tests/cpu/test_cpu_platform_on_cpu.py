@@ -53,11 +53,12 @@ def probe(platform: str | None, port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("VERL_PLATFORM", "VERL_ENGINE_DEVICE")}
     if platform:
         env["VERL_PLATFORM"] = platform
-    result = subprocess.run([sys.executable, "-c", PROBE, str(port)], env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(port)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("PROBE "))
-    return json.loads(line[len("PROBE "):])
+    return json.loads(line[len("PROBE ") :])
 
 
 def test_without_the_switch_verl_keeps_its_own_platform_and_functions() -> None:
@@ -79,8 +80,9 @@ def test_selected_it_runs_a_gloo_process_group_and_finds_the_fsdp_engine() -> No
 
 def test_an_unknown_platform_is_one_line_from_check() -> None:
     env = {**os.environ, "VERL_PLATFORM": "tpu"}
-    result = subprocess.run([sys.executable, "-m", "verl_toolrl", "check"], env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "verl_toolrl", "check"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "check: error: VERL_PLATFORM=tpu: no such verl platform; registered: nvidia, huawei, amd, cpu (unset it to "
@@ -99,7 +101,13 @@ def test_train_cpu_refuses_bad_input_in_one_line(tmp_path) -> None:
         ({"DATA_DIR": str(data), "CPU_VENV": str(tmp_path / "venv")}, "is not built; run: bash recipes/setup_cpu.sh"),
     ]
     for env, message in cases:
-        result = subprocess.run(["bash", "recipes/train_cpu.sh"], env={"PATH": "/usr/bin:/bin", **env},
-                                capture_output=True, text=True, cwd=ROOT, timeout=60)
+        result = subprocess.run(
+            ["bash", "recipes/train_cpu.sh"],
+            env={"PATH": "/usr/bin:/bin", **env},
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
         assert result.returncode == 2, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr

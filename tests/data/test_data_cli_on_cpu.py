@@ -75,9 +75,7 @@ def test_each_command_converts_the_shared_samples(tmp_path, samples, toolrl, for
 
 
 def test_rlla_keeps_the_released_split(tmp_path, toolrl):
-    assert (
-        run("rlla", "--input", toolrl / "rlla_4k_test.parquet", "--output", tmp_path, "--skip-invalid") == 0
-    )
+    assert run("rlla", "--input", toolrl / "rlla_4k_test.parquet", "--output", tmp_path, "--skip-invalid") == 0
     assert sorted(os.listdir(tmp_path)) == ["test.parquet"]
     assert len(rows_of(tmp_path / "test.parquet")) == 79
 
@@ -108,9 +106,7 @@ def test_mix_samples_each_source_splits_and_is_reproducible(tmp_path, samples, c
     assert run("mix", *argv, "--output", tmp_path / "a", "--seed", 1) == 0
     assert run("mix", *argv, "--output", tmp_path / "b", "--seed", 1) == 0
     for split in ("train", "test"):
-        assert (tmp_path / "a" / f"{split}.parquet").read_bytes() == (
-            tmp_path / "b" / f"{split}.parquet"
-        ).read_bytes()
+        assert (tmp_path / "a" / f"{split}.parquet").read_bytes() == (tmp_path / "b" / f"{split}.parquet").read_bytes()
     train, test = rows_of(tmp_path / "a/train.parquet"), rows_of(tmp_path / "a/test.parquet")
     assert (len(train), len(test)) == (18, 2)
     sources = [row["data_source"] for row in train + test]
@@ -160,9 +156,9 @@ def test_a_malformed_record_stops_the_run_naming_file_row_and_field(tmp_path, sa
     bad.write_text(json.dumps(records))
     assert run("xlam", "--input", bad, "--output", tmp_path / "out") == 2
     err = capsys.readouterr().err.strip()
-    assert (
-        err
-        == f"error: {bad}: row 4: field 'answers': bad_json: Expecting ',' delimiter at character {len(records[4]['answers'])}"
+    assert err == (
+        f"error: {bad}: row 4: field 'answers': bad_json: "
+        f"Expecting ',' delimiter at character {len(records[4]['answers'])}"
     )
     assert not (tmp_path / "out").exists()
 
@@ -188,9 +184,7 @@ def test_jsonl_and_parquet_inputs_read_the_same_records(tmp_path, samples):
 def test_an_unreachable_hub_dataset_is_a_one_line_error_saying_to_pass_input(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     command = [sys.executable, "-m", "data_preprocess.xlam", "--output", str(tmp_path / "out")]
-    result = subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: cannot load hub dataset 'Salesforce/xlam-function-calling-60k'")
@@ -199,9 +193,7 @@ def test_an_unreachable_hub_dataset_is_a_one_line_error_saying_to_pass_input(tmp
 
 def test_bfcl_command_writes_a_test_split(tmp_path):
     pytest.importorskip("bfcl_eval", reason="the bfcl command needs the bfcl-eval wheel")
-    assert (
-        run("bfcl", "--categories", "simple_python", "live_multiple", "--limit", 4, "--output", tmp_path) == 0
-    )
+    assert run("bfcl", "--categories", "simple_python", "live_multiple", "--limit", 4, "--output", tmp_path) == 0
     rows = rows_of(tmp_path / "test.parquet")
     assert [row["extra_info"]["category"] for row in rows] == ["simple_python"] * 4 + ["live_multiple"] * 4
     assert_rows_are_checked(rows)
@@ -238,9 +230,7 @@ def test_written_parquet_loads_through_verls_rlhf_dataset(tmp_path, samples):
 
 def test_mix_draws_hammer_from_unused_xlam_records_and_irrelevance_rows(tmp_path, samples):
     xlam = json.loads((samples / "xlam.json").read_text())
-    irrelevance = [
-        {"query": f"{r['query']} (no tool)", "answers": "[]", "tools": r["tools"]} for r in xlam[:6]
-    ]
+    irrelevance = [{"query": f"{r['query']} (no tool)", "answers": "[]", "tools": r["tools"]} for r in xlam[:6]]
     (tmp_path / "irrelevance.json").write_text(json.dumps(irrelevance))
     argv = ["--toolace", samples / "toolace.json", "--xlam", samples / "xlam.json", "--toolace-count", 2]
     argv += ["--irrelevance", tmp_path / "irrelevance.json", "--xlam-count", 5, "--hammer-count", 12]
@@ -251,6 +241,4 @@ def test_mix_draws_hammer_from_unused_xlam_records_and_irrelevance_rows(tmp_path
     drawn = {info["source_id"] for info in hammer}
     assert len(hammer) == 12 and not drawn & xlam_ids
     assert {i for i in drawn if i.startswith("irrelevance/")} == {f"irrelevance/{n}" for n in range(6)}
-    assert all(
-        (info["gold_response"] is not None) == info["source_id"].startswith("irrelevance/") for info in hammer
-    )
+    assert all((info["gold_response"] is not None) == info["source_id"].startswith("irrelevance/") for info in hammer)

@@ -67,7 +67,7 @@ def test_toolace_gives_one_sample_per_assistant_turn_with_the_history_before_it(
     samples = toolace_record_to_samples(record, 0)
     assistant_turns = [n for n, m in enumerate(record["conversations"]) if m["from"] == "assistant"]
     assert [s.source_id for s in samples] == [f"0/turn-{n}" for n in assistant_turns]
-    for sample, turn in zip(samples, assistant_turns):
+    for sample, turn in zip(samples, assistant_turns, strict=True):
         assert len(sample.turns) == turn
     last = samples[-1]  # ends with a parallel call that has no tool result
     assert [call.name for call in last.calls] == ["SEC Filings", "United States Away from Home Mobility API"]
@@ -117,7 +117,10 @@ def _toolace_record(call: str) -> dict:
             "parameters": {"type": "dict", "properties": {"x": {"type": "int"}}},
         }
     ]
-    system = f"in JSON format that you can invoke:\n{json.dumps(tools)}. \nShould you decide to return the function call(s). \n"
+    system = (
+        f"in JSON format that you can invoke:\n{json.dumps(tools)}. \n"
+        "Should you decide to return the function call(s). \n"
+    )
     return {
         "system": system,
         "conversations": [{"from": "user", "value": "Go"}, {"from": "assistant", "value": call}],
@@ -233,11 +236,11 @@ def test_hammer_masks_every_name_consistently_and_keeps_descriptions(raw):
         assert all(_names_ok(name, FUNCTION_NAME_LENGTH) for name in by_description_names)
         for tool in masked.tools:
             assert all(_names_ok(key, PARAMETER_NAME_LENGTH) for key in tool["parameters"])
-        for real, fake in zip(original.calls, masked.calls):
+        for real, fake in zip(original.calls, masked.calls, strict=True):
             masked_tool = next(t for t in masked.tools if t["name"] == fake.name)
             real_tool = originals[real.name]
             assert masked_tool["description"] == real_tool["description"]
-            keys = dict(zip(real_tool["parameters"], masked_tool["parameters"]))
+            keys = dict(zip(real_tool["parameters"], masked_tool["parameters"], strict=True))
             assert fake.arguments == {keys[key]: value for key, value in real.arguments.items()}
         # every description survives, on the tool that replaced the original of the same description
         assert sorted(by_description) == sorted(tool["description"] for tool in originals.values())
@@ -284,7 +287,7 @@ def test_hammer_rewrites_the_defaults_a_call_passes_in_tool_call_and_query(raw):
         if sample.tools == original.tools:
             continue  # one of the third Hammer leaves unmasked
         tool = next(t for t in sample.tools if t["description"] == original.tools[0]["description"])
-        (key, spec), = tool["parameters"].items()
+        ((key, spec),) = tool["parameters"].items()
         new = spec["default"]
         assert new != "game" and len(new) == 5
         values = [call.arguments[key] for call in sample.calls if call.name == tool["name"]]
@@ -305,9 +308,7 @@ def test_hammer_leaves_defaults_alone_under_full_masking(raw):
 
 
 def test_hammer_renames_history_calls_and_observations_too():
-    tools = (
-        {"name": "lookup", "description": "Finds.", "parameters": {"q": {"type": "str"}}, "required": ["q"]},
-    )
+    tools = ({"name": "lookup", "description": "Finds.", "parameters": {"q": {"type": "str"}}, "required": ["q"]},)
     turns = (
         {"role": "user", "content": "Find cats"},
         {"role": "assistant", "think": "t", "calls": [ToolCall("lookup", {"q": "cats"})], "response": None},
@@ -374,6 +375,4 @@ def test_bfcl_rows_use_the_evaluation_prompt_and_gold_calls():
             row = build_row(bfcl_sample(item, format), format)
             assert row["prompt"] == item_messages(item, format)
             assert row["extra_info"]["category"] == item.category
-            assert parse_response(row["reward_model"]["ground_truth"], format).calls == tuple(
-                gold_calls(item)
-            )
+            assert parse_response(row["reward_model"]["ground_truth"], format).calls == tuple(gold_calls(item))

@@ -8,12 +8,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from verl_toolrl.core.calls import parse_response, render_output
+from verl_toolrl.core.prompts import parse_history, parse_toolrl_tools, system_prompt, user_prompt
 from verl_toolrl.data.errors import UNKNOWN_TOOL, RecordError
 from verl_toolrl.data.rlla import rlla_record_to_samples
 from verl_toolrl.data.schema import build_row, render_ground_truth
 from verl_toolrl.data.toolace import toolace_record_to_samples
 from verl_toolrl.data.tools import prompt_tools
-from verl_toolrl.core.prompts import parse_history, parse_toolrl_tools, system_prompt, user_prompt
 
 # Row 9 of rlla_4k_test.parquet calls "DAX Point Changes for Each Month " while its tool list has
 # "DAX Point Changes for Each Month (January-August, 2022)": ToolRL's own parse of a ToolACE name with
@@ -155,5 +155,7 @@ def test_the_lenient_readers_agree_with_the_exact_grammar():
     ]
     system = system_prompt(tools)
     listing = system.split(TOOLRL_TOOLS_HEADER, 1)[1].rsplit("\n\n" + TOOLRL_RULES, 1)[0]
-    entries = [(name, description, json.loads(parameters)) for name, description, parameters in tool_listing_entries(listing)]
+    entries = [
+        (name, description, json.loads(parameters)) for name, description, parameters in tool_listing_entries(listing)
+    ]
     assert entries == [(t["name"], t["description"], t["parameters"]) for t in parse_toolrl_tools(system)]

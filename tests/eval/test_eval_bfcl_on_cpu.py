@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from verl_toolrl.core.calls import FORMATS, ToolCall, render_output
-from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 from verl_toolrl.eval import bfcl
+from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 from verl_toolrl.tasks.bfcl.single_turn import AST_CATEGORIES, KNOWN_DEFECTS, SINGLE_TURN_CATEGORIES, BfclItem
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: pip install --no-deps bfcl-eval==2026.3.23")
@@ -38,6 +38,7 @@ def bfcl_scratch(tmp_path_factory: pytest.TempPathFactory) -> None:
 def ast_items() -> list[BfclItem]:
     return [item for category in AST_CATEGORIES for item in bfcl_data.load_items(category)]
 
+
 def test_categories_are_bfcls_single_and_multi_turn_categories() -> None:
     mapping = importlib.import_module("bfcl_eval.constants.category_mapping")
     assert set(SINGLE_TURN_CATEGORIES) == set(mapping.SINGLE_TURN_CATEGORY)
@@ -46,7 +47,9 @@ def test_categories_are_bfcls_single_and_multi_turn_categories() -> None:
 
 
 @pytest.mark.parametrize(("format", "protocol"), [(f, "strict") for f in FORMATS] + [("toolrl", "toolrl")])
-def test_gold_answers_pass_the_checker_except_known_defects(ast_items: list[BfclItem], format: str, protocol: str) -> None:
+def test_gold_answers_pass_the_checker_except_known_defects(
+    ast_items: list[BfclItem], format: str, protocol: str
+) -> None:
     pairs = [(item, bfcl_data.gold_output(item, format)) for item in ast_items]
     scores = bfcl.score_items(pairs, format, protocol=protocol)  # type: ignore[arg-type]
     failed = {score.id for score in scores if not score.valid}
@@ -174,7 +177,9 @@ def test_aggregates_match_bfcls_own_formulas() -> None:
     overall = mean([live, non_live, multi_turn])
     agentic = {"accuracy": 0.0, "total_count": 0, "display_accuracy": "N/A"}
     v4 = helper.calculate_percentage_weighted_accuracy(
-        [non_live_ast, live_ast, irrelevance, multi_turn, agentic], [10, 10, 10, 30, 40], display_na_if_category_missing=False
+        [non_live_ast, live_ast, irrelevance, multi_turn, agentic],
+        [10, 10, 10, 30, 40],
+        display_na_if_category_missing=False,
     )
     ours = {a.name: a.value for a in bfcl.aggregates(accuracy)}
     assert ours == pytest.approx(
@@ -196,7 +201,11 @@ def test_aggregates_name_what_is_missing() -> None:
     partial = {"simple_python": bfcl.Accuracy(1.0, 3), "live_simple": bfcl.Accuracy(0.5, 2)}
     by_name = {a.name: a for a in bfcl.aggregates(partial)}
     assert by_name["non_live_ast"].value is None and "simple_java" in by_name["non_live_ast"].missing
-    assert by_name["live_ast"].value is None and by_name["live_ast"].missing == ("live_multiple", "live_parallel", "live_parallel_multiple")
+    assert by_name["live_ast"].value is None and by_name["live_ast"].missing == (
+        "live_multiple",
+        "live_parallel",
+        "live_parallel_multiple",
+    )
     single_turn = {c: bfcl.Accuracy(0.5, 4) for c in SINGLE_TURN_CATEGORIES}
     by_name = {a.name: a for a in bfcl.aggregates(single_turn)}
     assert by_name["live_overall"].value == 0.5 and by_name["non_live_overall"].value == 0.5
@@ -224,7 +233,7 @@ def test_javascript_answers_written_as_plain_json_values_pass() -> None:
     calls = [bfcl_data.gold_calls(replace(item, category="simple_python")) for item in items]
     values = [value for item_calls in calls for call in item_calls for value in call.arguments.values()]
     assert sum(not isinstance(value, str) for value in values) >= 30
-    scores = bfcl.score_items([(item, render_output("t", c)) for item, c in zip(items, calls)])
+    scores = bfcl.score_items([(item, render_output("t", c)) for item, c in zip(items, calls, strict=True)])
     assert [score.id for score in scores if not score.valid] == []
 
 
@@ -277,18 +286,19 @@ def test_v3_overall_formula_fits_the_papers_rows() -> None:
     bfcl.load_checker()
     helper = importlib.import_module("bfcl_eval.eval_checker.eval_runner_helper")
     slack = 27 * 0.06
+
+    def entry(value: float) -> dict[str, Any]:
+        return {"accuracy": value, "total_count": 1, "display_accuracy": value}
+
+    def v3_overall(ast: float, exec_: float, live: float, multi_turn: float, irrelevance_non_live: float) -> float:
+        parts = [entry(ast)] * 4 + [entry(exec_)] * 4 + [entry(irrelevance_non_live)]
+        non_live = helper.calculate_unweighted_accuracy(parts)
+        return helper.calculate_unweighted_accuracy([entry(live), non_live, entry(multi_turn)])["accuracy"]
+
     for name, overall, ast, exec_, live, multi_turn, _, irrelevance in PAPER_TABLE_1:
-
-        def entry(value: float) -> dict[str, Any]:
-            return {"accuracy": value, "total_count": 1, "display_accuracy": value}
-
-        def v3_overall(irrelevance_non_live: float) -> float:
-            parts = [entry(ast)] * 4 + [entry(exec_)] * 4 + [entry(irrelevance_non_live)]
-            non_live = helper.calculate_unweighted_accuracy(parts)
-            return helper.calculate_unweighted_accuracy([entry(live), non_live, entry(multi_turn)])["accuracy"]
-
         # v3_overall is linear in the non-live irrelevance: solve it from the two ends
-        low, high = v3_overall(0.0), v3_overall(100.0)
+        low = v3_overall(ast, exec_, live, multi_turn, 0.0)
+        high = v3_overall(ast, exec_, live, multi_turn, 100.0)
         implied = 100 * (overall - low) / (high - low)
         live_irrelevance = 2 * irrelevance - implied
         fits = -slack <= implied <= 100 + slack and -slack <= live_irrelevance <= 100 + slack

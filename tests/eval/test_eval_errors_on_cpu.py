@@ -3,7 +3,6 @@ argparse, its usage of the step given), never a traceback or a silent wrong resu
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -37,16 +36,35 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_a_model_path_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "no-model"
-    assert main(["bfcl", "generate", "--model", str(missing), "--device", "cpu", *BFCL, "--output", str(tmp_path / "r")]) == 2
+    assert (
+        main(["bfcl", "generate", "--model", str(missing), "--device", "cpu", *BFCL, "--output", str(tmp_path / "r")])
+        == 2
+    )
     assert f"model '{missing}' cannot be loaded" in one_line_error(capsys)
 
 
 def test_a_hub_model_offline(tmp_path: Path) -> None:
     pytest.importorskip("bfcl_eval")
     result = subprocess.run(
-        [sys.executable, "-m", "verl_toolrl.eval", "bfcl", "generate", "--model", "Qwen/Qwen2.5-0.5B-Instruct",
-         "--device", "cpu", *BFCL, "--output", str(tmp_path / "r")],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "verl_toolrl.eval",
+            "bfcl",
+            "generate",
+            "--model",
+            "Qwen/Qwen2.5-0.5B-Instruct",
+            "--device",
+            "cpu",
+            *BFCL,
+            "--output",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "BFCL_PROJECT_ROOT": str(tmp_path / "root")},
     )
     assert result.returncode == 2, result.stderr[-2000:]
@@ -60,8 +78,24 @@ def test_the_openai_backend_without_a_server(tmp_path: Path, capsys: pytest.Capt
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens there once closed
     url = f"http://127.0.0.1:{port}/v1"
-    assert main(["bfcl", "generate", "--backend", "openai", "--model", "m", "--base-url", url, *BFCL,
-                 "--output", str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            [
+                "bfcl",
+                "generate",
+                "--backend",
+                "openai",
+                "--model",
+                "m",
+                "--base-url",
+                url,
+                *BFCL,
+                "--output",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert f"no OpenAI-compatible server answers at {url}" in one_line_error(capsys)
 
 
@@ -100,7 +134,9 @@ def test_the_default_apibank_dir_does_not_depend_on_the_working_directory(
 
 def test_a_missing_apibank_dir_names_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "api_bank"
-    assert main(["apibank", "generate", "--model", "m", "--data-dir", str(missing), "--output", str(tmp_path / "r")]) == 2
+    assert (
+        main(["apibank", "generate", "--model", "m", "--data-dir", str(missing), "--output", str(tmp_path / "r")]) == 2
+    )
     assert f"--data-dir {missing}: no such folder" in one_line_error(capsys)
 
 

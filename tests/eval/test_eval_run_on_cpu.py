@@ -11,7 +11,6 @@ from typing import ClassVar
 
 import pytest
 
-from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 from verl_toolrl.eval.__main__ import main
 from verl_toolrl.eval.generations import (
     Generation,
@@ -21,6 +20,7 @@ from verl_toolrl.eval.generations import (
     write_run_info,
 )
 from verl_toolrl.eval.pipeline import run_items, run_prompts, score
+from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: pip install --no-deps bfcl-eval==2026.3.23")
 
@@ -44,9 +44,16 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     tokenizer = byte_level_tokenizer()
     config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, max_position_embeddings=32768, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=32768,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
     )
     import torch
 
@@ -69,14 +76,33 @@ def write_gold_run(directory: Path, limit: int = 3, format: str = "toolrl", prot
     return info
 
 
-def test_transformers_backend_end_to_end(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_transformers_backend_end_to_end(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     run = tmp_path / "base"
-    common = ["--model", str(tiny_model), "--backend", "transformers", "--limit", "2", "--max-new-tokens", "6", "--quiet"]
+    common = [
+        "--model",
+        str(tiny_model),
+        "--backend",
+        "transformers",
+        "--limit",
+        "2",
+        "--max-new-tokens",
+        "6",
+        "--quiet",
+    ]
     assert main(["bfcl", "generate", *common, "--categories", *CATEGORIES, "--output", str(run)]) == 0
     generations = read_generations(run / "generations.jsonl")
     assert [g.category for g in generations] == [c for c in CATEGORIES for _ in range(2)]
     assert generations[0].messages[1]["content"].startswith("**Dialogue Records History**\n<user> ")
-    assert generations[0].messages[1]["content"].endswith("call the tool with the name as 'None'. Otherwise, you should use one or more necessary tool calls to complete the given task in this turn. </user>")
+    assert (
+        generations[0]
+        .messages[1]["content"]
+        .endswith(
+            "call the tool with the name as 'None'. Otherwise, you should use one or more necessary tool calls "
+            "to complete the given task in this turn. </user>"
+        )
+    )
     assert all(isinstance(g.output, str) for g in generations)
 
     # scoring reads the saved generations back and never builds a backend
@@ -98,7 +124,10 @@ def test_transformers_backend_end_to_end(tiny_model: Path, tmp_path: Path, monke
     gold = tmp_path / "gold"
     write_gold_run(gold, limit=2, protocol="toolrl")
     score(gold, progress=False)
-    assert main(["bfcl", "report", str(run), str(gold), "--labels", "base", "trained", "--output", str(tmp_path / "cmp")]) == 0
+    assert (
+        main(["bfcl", "report", str(run), str(gold), "--labels", "base", "trained", "--output", str(tmp_path / "cmp")])
+        == 0
+    )
     table = (tmp_path / "cmp" / "report.md").read_text()
     assert "| simple_python | 2 | 0.00 | 100.00 |" in table and "| **v4_overall** |" in table
     assert "| run | Overall | Non-Live AST | Live | Multi-turn | Relevance | Irrelevance | not scored |" in table
@@ -111,7 +140,9 @@ def test_transformers_backend_end_to_end(tiny_model: Path, tmp_path: Path, monke
     score(strict, progress=False)
     compare = ["bfcl", "report", str(run), str(strict), "--output", str(tmp_path / "mixed")]
     assert main(compare) == 2
-    assert "cannot compare runs scored under different protocols (base: toolrl, strict: strict)" in capsys.readouterr().err
+    assert (
+        "cannot compare runs scored under different protocols (base: toolrl, strict: strict)" in capsys.readouterr().err
+    )
     assert main([*compare, "--allow-mixed-protocols"]) == 0
     assert "**Mixed protocols**" in (tmp_path / "mixed" / "report.md").read_text()
 
@@ -133,8 +164,24 @@ def test_openai_backend_against_a_local_server(tmp_path: Path, chat_server) -> N
     answers = {json.dumps(m): bfcl_data.gold_output(items[i], "hermes") for i, (_, m) in run_prompts(info).items()}
     with chat_server(lambda messages: answers.get(json.dumps(messages), "no answer")) as (url, requests):
         args = ["--model", "served", "--backend", "openai", "--base-url", url, "--format", "hermes", "--limit", "3"]
-        assert main(["bfcl", "run", *args, "--categories", "simple_python", "multiple", "--max-new-tokens", "64",
-                     "--output", str(tmp_path / "run"), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "bfcl",
+                    "run",
+                    *args,
+                    "--categories",
+                    "simple_python",
+                    "multiple",
+                    "--max-new-tokens",
+                    "64",
+                    "--output",
+                    str(tmp_path / "run"),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     assert len(requests) == 6 and requests[0]["max_tokens"] == 64
     scores = json.loads((tmp_path / "run" / "scores.json").read_text())
     assert scores["correct"] == scores["items"] == 6
@@ -161,12 +208,29 @@ def test_gold_run_scores_full_marks_but_for_known_defects(tmp_path: Path) -> Non
     ("edit", "message"),
     [
         (lambda lines: lines.__setitem__(1, lines[1][:-5]), r"generations.jsonl:2: not JSON"),
-        (lambda lines: lines.__setitem__(2, json.dumps({**json.loads(lines[2]), "id": ""})), r":3: missing or empty 'id'"),
-        (lambda lines: lines.__setitem__(0, json.dumps({k: v for k, v in json.loads(lines[0]).items() if k != "id"})), r":1: missing or empty 'id'"),
-        (lambda lines: lines.__setitem__(3, json.dumps({**json.loads(lines[3]), "output": None})), r":4: 'output' must be a string"),
+        (
+            lambda lines: lines.__setitem__(2, json.dumps({**json.loads(lines[2]), "id": ""})),
+            r":3: missing or empty 'id'",
+        ),
+        (
+            lambda lines: lines.__setitem__(
+                0, json.dumps({k: v for k, v in json.loads(lines[0]).items() if k != "id"})
+            ),
+            r":1: missing or empty 'id'",
+        ),
+        (
+            lambda lines: lines.__setitem__(3, json.dumps({**json.loads(lines[3]), "output": None})),
+            r":4: 'output' must be a string",
+        ),
         (lambda lines: lines.__setitem__(4, lines[0]), r":5: id 'simple_python_0' repeats line 1"),
-        (lambda lines: lines.__setitem__(5, json.dumps({**json.loads(lines[5]), "id": "simple_python_99999"})), r":6: id 'simple_python_99999' is not an item"),
-        (lambda lines: lines.__setitem__(6, lines[6].replace("<user> ", "<user> Also, ", 1)), r":7: the prompt of '.*' differs"),
+        (
+            lambda lines: lines.__setitem__(5, json.dumps({**json.loads(lines[5]), "id": "simple_python_99999"})),
+            r":6: id 'simple_python_99999' is not an item",
+        ),
+        (
+            lambda lines: lines.__setitem__(6, lines[6].replace("<user> ", "<user> Also, ", 1)),
+            r":7: the prompt of '.*' differs",
+        ),
         (lambda lines: lines.__setitem__(1, "[1, 2]"), r":2: expected a JSON object"),
     ],
 )

@@ -23,13 +23,13 @@ from typing import Any
 
 import pytest
 
-from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
-from verl_toolrl.tasks.bfcl import toolrl_handler
-from verl_toolrl.tasks.apibank import item_from_record, load_items
+from verl_toolrl.checks.preflight import byte_level_tokenizer
 from verl_toolrl.core.calls import ToolCall, render_output
 from verl_toolrl.eval import bfcl, toolrl_scripts
 from verl_toolrl.eval.apibank import score_toolrl
-from verl_toolrl.checks.preflight import byte_level_tokenizer
+from verl_toolrl.tasks.apibank import item_from_record, load_items
+from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
+from verl_toolrl.tasks.bfcl import toolrl_handler
 
 # --- the oracle -----------------------------------------------------------------------------------
 
@@ -59,7 +59,9 @@ def oracle_format_prompt(messages: list[dict[str, Any]], function: Any, turn_typ
     def convert_to_format_tool(tools: Any, count: int = 1) -> Any:
         if isinstance(tools, dict):
             params = tools["parameters"].get("properties", {})
-            return f"{count}. Name: {tools['name']}\nDescription: {tools['description']}\nParameters: {json.dumps(params)}"
+            return (
+                f"{count}. Name: {tools['name']}\nDescription: {tools['description']}\nParameters: {json.dumps(params)}"
+            )
         if isinstance(tools, list):
             return "\n".join(convert_to_format_tool(tool, index + 1) for index, tool in enumerate(tools))
         return tools
@@ -144,8 +146,14 @@ def oracle_bfcl_verdict(item: bfcl_data.BfclItem, output: str) -> bool:
         return False
     try:
         checker = bfcl.load_checker()
-        result = checker(item.functions, decoded, item.possible_answer, bfcl._language_enum(item.language),
-                         item.category, bfcl.CHECKER_MODEL_NAME)
+        result = checker(
+            item.functions,
+            decoded,
+            item.possible_answer,
+            bfcl._language_enum(item.language),
+            item.category,
+            bfcl.CHECKER_MODEL_NAME,
+        )
     except Exception:  # BFCL's run would stop here; the item cannot count as right
         return False
     return bool(result["valid"])
@@ -241,8 +249,19 @@ def _call_line(call: ToolCall) -> str:
     return json.dumps({"name": call.name, "parameters": call.arguments})
 
 
-BFCL_SAMPLE = ("simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
-               "live_simple", "live_multiple", "irrelevance", "live_irrelevance", "live_relevance")
+BFCL_SAMPLE = (
+    "simple_python",
+    "simple_java",
+    "simple_javascript",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "live_simple",
+    "live_multiple",
+    "irrelevance",
+    "live_irrelevance",
+    "live_relevance",
+)
 
 
 @pytest.fixture(scope="module")
@@ -281,8 +300,11 @@ def test_handler_prompt_with_history_and_tool_results() -> None:
     dialogue = [
         {"role": "system", "content": "ignored"},
         {"role": "user", "content": "  List the files.  "},
-        {"role": "assistant", "content": " <think> t </think>\n<tool_call>\n{\"name\": \"ls\", \"parameters\": {}}\n</tool_call> "},
-        {"role": "tool", "name": " ls() ", "content": " {\"files\": [\"a\"]} "},
+        {
+            "role": "assistant",
+            "content": ' <think> t </think>\n<tool_call>\n{"name": "ls", "parameters": {}}\n</tool_call> ',
+        },
+        {"role": "tool", "name": " ls() ", "content": ' {"files": ["a"]} '},
     ]
     for turn_type in ("single_turn", "multi_turn"):
         expected = oracle_format_prompt(copy.deepcopy(dialogue), copy.deepcopy(functions), turn_type)
@@ -299,7 +321,9 @@ def test_generation_defaults_follow_the_papers_scripts() -> None:
     args = build_parser().parse_args(["bfcl", "generate", "--model", "m", "--output", "o"])
     info = run_info(args)
     assert info.protocol == "toolrl" and info.sampling["max_new_tokens"] == 4096 and info.sampling["temperature"] == 0
-    strict = run_info(build_parser().parse_args(["bfcl", "generate", "--model", "m", "--output", "o", "--format", "hermes"]))
+    strict = run_info(
+        build_parser().parse_args(["bfcl", "generate", "--model", "m", "--output", "o", "--format", "hermes"])
+    )
     assert strict.protocol == "strict" and strict.sampling["max_new_tokens"] == 1024
 
 
@@ -325,7 +349,11 @@ def test_bfcl_verdicts_agree_with_the_handler_and_bfcls_runner(bfcl_cases: list)
         assert ours.valid == oracle_bfcl_verdict(item, output), (item.id, kind, ours)
         if ours.valid != bfcl.score_item(item, output, protocol="strict").valid:
             differs_from_strict.add(kind)
-    gold = [bfcl.score_item(item, output, protocol="toolrl").valid for item, kind, output in bfcl_cases if kind == "gold_output"]
+    gold = [
+        bfcl.score_item(item, output, protocol="toolrl").valid
+        for item, kind, output in bfcl_cases
+        if kind == "gold_output"
+    ]
     assert all(gold) and len(gold) == 3 * len(BFCL_SAMPLE)
     # the protocols really differ where the issue says they do
     assert {"last_block_wins", "first_block_ignored", "bad_line_skipped", "none_call_skipped"} <= differs_from_strict
@@ -344,7 +372,9 @@ def test_bfcl_toolrl_error_types_follow_bfcls_runner() -> None:
 def test_apibank_verdicts_agree_with_generate_and_evaluate(shared_dir: Any) -> None:
     records = {1: [], 2: []}
     for level in records:
-        records[level] = json.loads((shared_dir / "data" / "toolrl" / "api_bank" / f"level-{level}-api_processed.json").read_text())
+        records[level] = json.loads(
+            (shared_dir / "data" / "toolrl" / "api_bank" / f"level-{level}-api_processed.json").read_text()
+        )
     items = load_items(shared_dir / "data" / "toolrl" / "api_bank", [1, 2])
     by_id = {item.id: item for item in items}
     checked = kinds_right = 0
@@ -357,8 +387,13 @@ def test_apibank_verdicts_agree_with_generate_and_evaluate(shared_dir: Any) -> N
             outputs = {**malformed_outputs(good, other), "rendered_gold": render_output("t", item.gold)}
             for kind, output in outputs.items():
                 ours = score_toolrl(output, item)
-                assert ours["toolrl"] == bool(oracle_apibank_score(oracle_apibank_tool_calls(output), record)), (item.id, kind)
-                assert toolrl_scripts.apibank_tool_calls(output) == oracle_apibank_tool_calls(output) or kind == "nan", kind
+                assert ours["toolrl"] == bool(oracle_apibank_score(oracle_apibank_tool_calls(output), record)), (
+                    item.id,
+                    kind,
+                )
+                assert (
+                    toolrl_scripts.apibank_tool_calls(output) == oracle_apibank_tool_calls(output) or kind == "nan"
+                ), kind
                 checked += 1
                 kinds_right += ours["toolrl"] and kind == "rendered_gold"
     assert checked == 466 * (len(malformed_outputs(_CALL, _CALL)) + 1) and kinds_right == 466
@@ -366,10 +401,18 @@ def test_apibank_verdicts_agree_with_generate_and_evaluate(shared_dir: Any) -> N
 
 def test_apibank_quirks_are_kept() -> None:
     item = item_from_record(
-        {"system": "S", "user": "U", "answer": [{"name": "f", "parameters": {"x": 1}}, {"name": "g", "parameters": {}}]}, 1, 0
+        {
+            "system": "S",
+            "user": "U",
+            "answer": [{"name": "f", "parameters": {"x": 1}}, {"name": "g", "parameters": {}}],
+        },
+        1,
+        0,
     )
     assert score_toolrl(_block('{"x": 1}'), item)["toolrl"]  # a bare parameters dict counts under the gold name
     assert score_toolrl(_block('{"name": "f", "parameters": {"x": true}}'), item)["toolrl"]  # True == 1
     assert not score_toolrl(_block('{"name": "g", "parameters": {}}'), item)["toolrl"]  # only the first gold call
-    assert not score_toolrl(_block("null", '{"name": "f", "parameters": {"x": 1}}'), item)["toolrl"]  # exception ends it
+    assert not score_toolrl(_block("null", '{"name": "f", "parameters": {"x": 1}}'), item)[
+        "toolrl"
+    ]  # exception ends it
     assert score_toolrl('{"name": "f", "parameters": {"x": 1}}', item)["toolrl"]  # no tags: the whole output

@@ -40,7 +40,19 @@ def released_layout_ok(text: str, has_call: bool, has_response: bool) -> bool:
     )
 
 
-PIECES = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<response>", "</response>", "\n", "\n\n", " ", "a", "{}"]
+PIECES = [
+    "<think>",
+    "</think>",
+    "<tool_call>",
+    "</tool_call>",
+    "<response>",
+    "</response>",
+    "\n",
+    "\n\n",
+    " ",
+    "a",
+    "{}",
+]
 soup = st.lists(st.sampled_from(PIECES), max_size=14).map("".join).map(str.strip)
 
 
@@ -63,8 +75,17 @@ values = st.one_of(
 arguments = st.dictionaries(st.sampled_from(["a", "b", "c"]), values, max_size=3)
 good_call = st.builds(lambda n, a: {"name": n, "parameters": a}, names, arguments)
 odd_call = st.sampled_from(
-    [{"name": "f"}, {"parameters": {}}, {"name": "f", "parameters": [1]}, {"name": ["f"], "parameters": {}},
-     {"name": "g", "parameters": "a=1"}, [1], "f", 3, {"name": "f", "parameters": {"a": 1}, "extra": 1}]
+    [
+        {"name": "f"},
+        {"parameters": {}},
+        {"name": "f", "parameters": [1]},
+        {"name": ["f"], "parameters": {}},
+        {"name": "g", "parameters": "a=1"},
+        [1],
+        "f",
+        3,
+        {"name": "f", "parameters": {"a": 1}, "extra": 1},
+    ]
 )
 
 
@@ -72,7 +93,12 @@ def call_line(call) -> str:
     return json.dumps(call)
 
 
-pred_line = st.one_of(good_call.map(call_line), good_call.map(call_line), odd_call.map(call_line), st.sampled_from(["", "{bad", "NaN", '{"name": "f", "parameters": {"a": NaN}}']))
+pred_line = st.one_of(
+    good_call.map(call_line),
+    good_call.map(call_line),
+    odd_call.map(call_line),
+    st.sampled_from(["", "{bad", "NaN", '{"name": "f", "parameters": {"a": NaN}}']),
+)
 
 
 @st.composite
@@ -81,9 +107,13 @@ def cases(draw):
     gt = "<think> t </think>\n<tool_call>\n" + "\n".join(map(call_line, gt_calls)) + "\n</tool_call>"
     if draw(st.booleans()):
         gt += "\n<response> ok </response>"
-    lines = draw(st.lists(st.one_of(pred_line, st.sampled_from([call_line(c) for c in gt_calls])), min_size=1, max_size=4))
+    lines = draw(
+        st.lists(st.one_of(pred_line, st.sampled_from([call_line(c) for c in gt_calls])), min_size=1, max_size=4)
+    )
     pred = "<think> p </think>\n<tool_call>\n" + "\n".join(lines) + "\n</tool_call>"
-    return gt, draw(st.sampled_from([pred, pred + "\n<response> ok </response>", pred.replace("<tool_call>\n", "", 1), "x"]))
+    return gt, draw(
+        st.sampled_from([pred, pred + "\n<response> ok </response>", pred.replace("<tool_call>\n", "", 1), "x"])
+    )
 
 
 def verl_port(pred: str, gt: str) -> tuple[float, float]:
@@ -154,11 +184,18 @@ def _adversarial() -> dict[str, str]:
         "repeated full blocks": "<think> t </think>\n<tool_call>\n" + call * (one_mb // len(call)) + "</tool_call>",
         "deeply nested JSON": "<think> t </think>\n<tool_call>\n" + "[" * 200_000 + "]" * 200_000 + "\n</tool_call>",
         "nested object parameters": '<think> t </think>\n<tool_call>\n{"name": "f", "parameters": '
-        + '{"a": ' * 5000 + "1" + "}" * 5000 + "}\n</tool_call>",
-        "NaN and infinities": '<think> t </think>\n<tool_call>\n{"name": "f", "parameters": {"a": NaN, "b": Infinity}}\n</tool_call>',
+        + '{"a": ' * 5000
+        + "1"
+        + "}" * 5000
+        + "}\n</tool_call>",
+        "NaN and infinities": '<think> t </think>\n<tool_call>\n{"name": "f", "parameters": '
+        '{"a": NaN, "b": Infinity}}\n</tool_call>',
         "huge numbers": '<think> t </think>\n<tool_call>\n{"name": "f", "parameters": {"a": 1e999, "b": '
-        + "9" * 10_000 + "}}\n</tool_call>",
-        "huge name": '<think> t </think>\n<tool_call>\n{"name": "' + "f" * one_mb + '", "parameters": {}}\n</tool_call>',
+        + "9" * 10_000
+        + "}}\n</tool_call>",
+        "huge name": '<think> t </think>\n<tool_call>\n{"name": "'
+        + "f" * one_mb
+        + '", "parameters": {}}\n</tool_call>',
         "many tags": "<tool_call><response></think><think>" * (one_mb // 36),
         "lone surrogates": "<think> \ud800 </think>\n<response> \udfff </response>",
         "null bytes": "<think>\x00</think>\n<tool_call>\n\x00\n</tool_call>",

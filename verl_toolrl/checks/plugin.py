@@ -45,26 +45,21 @@ class PluginStatus:
         """
         lines = [f"verl.plugins entry point {NAME!r}: {self.entry_point or 'not declared'}"]
         lines.append(
-            f"reward manager {NAME!r}: "
-            + (f"registered ({self.manager})" if self.registered else "NOT registered")
+            f"reward manager {NAME!r}: " + (f"registered ({self.manager})" if self.registered else "NOT registered")
         )
         if self.load_error:
             lines.append(f"verl failed to load the plugin while importing: {self.load_error}")
         if self.traceback:
             lines.append("loading the entry point again raised:\n" + self.traceback.rstrip())
         if self.verl_imported_before:
-            lines.append(
-                "note: verl was imported before this check, so its plugin-loading log was not observed"
-            )
+            lines.append("note: verl was imported before this check, so its plugin-loading log was not observed")
         if self.entry_point is None:
             lines.append(
-                "fix: install the package so its entry point is registered: "
-                "pip install -e . (from the repository root)"
+                "fix: install the package so its entry point is registered: pip install -e . (from the repository root)"
             )
         elif not self.ok:
             lines.append(
-                "fix: the import error above is what every trainer process will hit; "
-                "fix it, then re-run this check"
+                "fix: the import error above is what every trainer process will hit; fix it, then re-run this check"
             )
         return "\n".join(lines)
 

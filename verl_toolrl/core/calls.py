@@ -124,9 +124,7 @@ class Parsed:
     def calls(self) -> tuple[ToolCall, ...]:
         key = ARGUMENTS_KEY[self.format]
         return tuple(
-            ToolCall(value["name"], value[key])
-            for value in self.raw_calls or ()
-            if call_problem(value, key) is None
+            ToolCall(value["name"], value[key]) for value in self.raw_calls or () if call_problem(value, key) is None
         )
 
     @property
@@ -373,12 +371,18 @@ def check_format(format: str) -> str:
 def parse_response(text: str, format: Format = "toolrl") -> Parsed:
     """Parse one model response (surrounding whitespace is ignored). Never raises on any string.
 
-    >>> p = parse_response('<think> look up </think>\\n<tool_call>\\n{"name": "f", "parameters": {"x": 1}}\\n</tool_call>')
+    >>> p = parse_response(
+    ...     '<think> look up </think>\\n<tool_call>\\n{"name": "f", "parameters": {"x": 1}}\\n</tool_call>'
+    ... )
     >>> p.think, p.calls, p.response, p.ok
     ('look up', (ToolCall(name='f', arguments={'x': 1}),), None, True)
-    >>> parse_response('<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n{oops}\\n</tool_call>').located_reason
+    >>> parse_response(
+    ...     '<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n{oops}\\n</tool_call>'
+    ... ).located_reason
     'bad_json@2'
-    >>> h = parse_response('<think>\\nok\\n</think>\\n\\n<tool_call>\\n{"name": "f", "arguments": {}}\\n</tool_call>', "hermes")
+    >>> h = parse_response(
+    ...     '<think>\\nok\\n</think>\\n\\n<tool_call>\\n{"name": "f", "arguments": {}}\\n</tool_call>', "hermes"
+    ... )
     >>> h.calls, h.ok
     ((ToolCall(name='f', arguments={}),), True)
     """

@@ -59,8 +59,14 @@ def _device_module() -> types.ModuleType:
     for name in dir(torch.cpu):
         if not name.startswith("_"):
             setattr(module, name, getattr(torch.cpu, name))
-    for name in ("empty_cache", "ipc_collect", "set_per_process_memory_fraction", "reset_peak_memory_stats",
-                 "manual_seed", "manual_seed_all"):
+    for name in (
+        "empty_cache",
+        "ipc_collect",
+        "set_per_process_memory_fraction",
+        "reset_peak_memory_stats",
+        "manual_seed",
+        "manual_seed_all",
+    ):
         setattr(module, name, _no_op)
     for name in ("memory_reserved", "memory_allocated", "max_memory_reserved", "max_memory_allocated"):
         setattr(module, name, _zero)

@@ -1,16 +1,21 @@
 """BFCL v4 single-turn items → validation samples, through the evaluation's own loader.
 
-Items, prompts and gold calls all come from the benchmark layer, ``verl_toolrl.tasks.bfcl.single_turn`` (the ``bfcl-eval`` wheel's
-data, read the way the evaluation reads it), so a validation row shows the model exactly the prompt
-the BFCL evaluation sends under ``--protocol strict``: ``item_messages`` builds it, ``gold_calls`` picks the ground truth from the
-possible answers. Irrelevance items get a response-only target (no tool fits). ``live_relevance`` has
-no possible answer to take a ground truth from and is refused; items BFCL's checker can never accept
-(``benchmarks.bfcl.KNOWN_DEFECTS``) are left out and counted.
+Items, prompts and gold calls all come from the benchmark layer, ``verl_toolrl.tasks.bfcl.single_turn``
+(the ``bfcl-eval`` wheel's data, read the way the evaluation reads it), so a validation row shows the
+model exactly the prompt the BFCL evaluation sends under ``--protocol strict``: ``item_messages`` builds
+it, ``gold_calls`` picks the ground truth from the possible answers. Irrelevance items get a
+response-only target (no tool fits). ``live_relevance`` has no possible answer to take a ground truth
+from and is refused; items BFCL's checker can never accept (``benchmarks.bfcl.KNOWN_DEFECTS``) are left
+out and counted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from verl_toolrl.core.calls import Format
+from verl_toolrl.data.schema import Sample
+from verl_toolrl.data.xlam import NO_TOOL_RESPONSE
 from verl_toolrl.tasks.bfcl.single_turn import (
     KNOWN_DEFECTS,
     SINGLE_TURN_CATEGORIES,
@@ -21,9 +26,6 @@ from verl_toolrl.tasks.bfcl.single_turn import (
     load_items,
     to_tool,
 )
-from verl_toolrl.core.calls import Format
-from verl_toolrl.data.schema import Sample
-from verl_toolrl.data.xlam import NO_TOOL_RESPONSE
 
 SOURCE = "bfcl"
 KNOWN_DEFECT = "bfcl_known_defect"  # the summary's count of items left out (KNOWN_DEFECTS)

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verl_toolrl.tasks.apibank import available_levels, level_file, load_level
 from verl_toolrl.core.calls import FORMATS
+from verl_toolrl.core.prompts import TOOL_PROMPTS
 from verl_toolrl.data import apibank, bfcl, hammer, mix, rlla, toolace, xlam
 from verl_toolrl.data.errors import RecordError, SourceError, UsageError
 from verl_toolrl.data.io import read_records
 from verl_toolrl.data.pipeline import Converter, Summary, convert_records, rows_of, samples_of
-from verl_toolrl.core.prompts import TOOL_PROMPTS
 from verl_toolrl.data.schema import splits_of, with_template_tools, write_parquet
+from verl_toolrl.tasks.apibank import available_levels, level_file, load_level
 
 
 def parser_for(
@@ -69,9 +69,7 @@ def parser_for(
     return parser
 
 
-def write_splits(
-    rows: Sequence[dict[str, Any]], output: str, summary: Summary, default_split: str
-) -> list[str]:
+def write_splits(rows: Sequence[dict[str, Any]], output: str, summary: Summary, default_split: str) -> list[str]:
     """Write each split of ``rows`` to ``output/<split>.parquet``; returns the paths written."""
     groups = splits_of(rows) or {default_split: []}
     paths = []
@@ -82,9 +80,7 @@ def write_splits(
     return paths
 
 
-def _finish(
-    rows: Sequence[dict[str, Any]], summary: Summary, args: argparse.Namespace, default_split: str
-) -> int:
+def _finish(rows: Sequence[dict[str, Any]], summary: Summary, args: argparse.Namespace, default_split: str) -> int:
     if args.tool_prompt == "template":
         if args.format != "hermes":
             raise UsageError("--tool-prompt template needs --format hermes")
@@ -124,9 +120,7 @@ class RecordCommand:
 
 
 def _bfcl(argv: Sequence[str] | None) -> int:
-    parser = parser_for(
-        "bfcl", "BFCL v4 single-turn items (bfcl-eval wheel) -> validation parquet", takes_input=False
-    )
+    parser = parser_for("bfcl", "BFCL v4 single-turn items (bfcl-eval wheel) -> validation parquet", takes_input=False)
     parser.add_argument(
         "--categories",
         nargs="+",
@@ -145,9 +139,7 @@ def _bfcl(argv: Sequence[str] | None) -> int:
         summary.read += 1
         defect = bfcl.known_defect(item)
         if defect:
-            summary.skip(
-                RecordError("possible_answer", bfcl.KNOWN_DEFECT, f"{item.id}: {defect}", "bfcl-eval")
-            )
+            summary.skip(RecordError("possible_answer", bfcl.KNOWN_DEFECT, f"{item.id}: {defect}", "bfcl-eval"))
             continue
         samples.append(bfcl.bfcl_sample(item, args.format, row=summary.read - 1))
     rows = rows_of(
@@ -168,9 +160,7 @@ def _apibank(argv: Sequence[str] | None) -> int:
         "ToolRL's processed API-Bank levels -> validation parquet",
         input_help="folder holding level-N-api_processed.json files, or one such file",
     )
-    parser.add_argument(
-        "--levels", type=int, nargs="+", default=None, help="levels to convert (default: all found)"
-    )
+    parser.add_argument("--levels", type=int, nargs="+", default=None, help="levels to convert (default: all found)")
     args = parser.parse_args(argv)
     folder = Path(args.input)
     if folder.is_file():
@@ -212,20 +202,12 @@ def _apibank(argv: Sequence[str] | None) -> int:
 
 def _mix(argv: Sequence[str] | None) -> int:
     parser = parser_for("mix", "The paper's 4k training mix (ToolACE + Hammer + xLAM)", takes_input=False)
-    parser.add_argument(
-        "--toolace", default=None, help=f"ToolACE file (default: the hub dataset {toolace.HUB_NAME})"
-    )
+    parser.add_argument("--toolace", default=None, help=f"ToolACE file (default: the hub dataset {toolace.HUB_NAME})")
     parser.add_argument("--xlam", default=None, help=f"xLAM file (default: the hub dataset {xlam.HUB_NAME})")
-    parser.add_argument(
-        "--irrelevance", default=None, help="optional xLAM-layout irrelevance rows for the Hammer part"
-    )
+    parser.add_argument("--irrelevance", default=None, help="optional xLAM-layout irrelevance rows for the Hammer part")
     for source, count in mix.PAPER_COUNTS.items():
-        parser.add_argument(
-            f"--{source}-count", type=int, default=count, help=f"{source} samples (default {count})"
-        )
-    parser.add_argument(
-        "--test-fraction", type=float, default=mix.PAPER_TEST_FRACTION, help="share of rows in test"
-    )
+        parser.add_argument(f"--{source}-count", type=int, default=count, help=f"{source} samples (default {count})")
+    parser.add_argument("--test-fraction", type=float, default=mix.PAPER_TEST_FRACTION, help="share of rows in test")
     parser.add_argument(
         "--decontaminate",
         nargs="*",
@@ -241,16 +223,12 @@ def _mix(argv: Sequence[str] | None) -> int:
     options = {"summary": summary, "skip_invalid": args.skip_invalid, "progress": True}
     toolace_file, toolace_records = read_records(args.toolace, toolace.HUB_NAME)
     xlam_file, xlam_records = read_records(args.xlam, xlam.HUB_NAME)
-    toolace_samples = samples_of(
-        toolace_records, toolace.toolace_record_to_samples, file=toolace_file, **options
-    )
+    toolace_samples = samples_of(toolace_records, toolace.toolace_record_to_samples, file=toolace_file, **options)
     xlam_samples = samples_of(xlam_records, xlam.xlam_record_to_samples, file=xlam_file, **options)
     irrelevance_samples, irrelevance_file = [], "irrelevance"
     if args.irrelevance:
         irrelevance_file, records = read_records(args.irrelevance, None)
-        irrelevance_samples = samples_of(
-            records, xlam.xlam_record_to_samples, file=irrelevance_file, **options
-        )
+        irrelevance_samples = samples_of(records, xlam.xlam_record_to_samples, file=irrelevance_file, **options)
     rows, mixed = mix.build_mix(
         toolace_samples,
         xlam_samples,

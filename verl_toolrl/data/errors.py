@@ -73,9 +73,7 @@ class UsageError(ValueError):
 _TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "an object", float: "a number"}
 
 
-def field_of(
-    record: Mapping[str, Any], key: str, kind: type | tuple[type, ...], path: str | None = None
-) -> Any:
+def field_of(record: Mapping[str, Any], key: str, kind: type | tuple[type, ...], path: str | None = None) -> Any:
     """``record[key]``, checked to be of ``kind``; a :class:`RecordError` naming ``path`` (default ``key``)
     when it is missing or of another type.
 

@@ -130,9 +130,7 @@ class _Masking:
                     UNKNOWN_PARAMETER,
                     f"{call.name!r} declares no parameter {key!r}",
                 )
-        return ToolCall(
-            self.functions[call.name], {keys[key]: value for key, value in call.arguments.items()}
-        )
+        return ToolCall(self.functions[call.name], {keys[key]: value for key, value in call.arguments.items()})
 
     def observation(self, content: str) -> str:
         try:
@@ -154,10 +152,13 @@ def mask_sample(sample: Sample, rng: random.Random) -> Sample:
     """``sample`` with masked function and parameter names, consistently in the tool list, the target
     and the history; the tool list deduplicated by name and shuffled. Source becomes ``hammer``.
 
-    >>> tools = ({"name": "get_weather", "description": "Weather now.", "parameters": {"city": {"type": "str"}}, "required": ["city"]},)
-    >>> s = Sample("xlam", "1", tools, ({"role": "user", "content": "Paris?"},), calls=(ToolCall("get_weather", {"city": "Paris"}),))
+    >>> tools = ({"name": "get_weather", "description": "Weather now.", "parameters": {"city": {"type": "str"}},
+    ...           "required": ["city"]},)
+    >>> s = Sample("xlam", "1", tools, ({"role": "user", "content": "Paris?"},),
+    ...            calls=(ToolCall("get_weather", {"city": "Paris"}),))
     >>> m = mask_sample(s, random.Random(0))
-    >>> m.calls[0].name == m.tools[0]["name"] != "get_weather", list(m.calls[0].arguments) == list(m.tools[0]["parameters"]) == m.tools[0]["required"]
+    >>> (m.calls[0].name == m.tools[0]["name"] != "get_weather",
+    ...  list(m.calls[0].arguments) == list(m.tools[0]["parameters"]) == m.tools[0]["required"])
     (True, True)
     >>> m.calls[0].arguments[m.tools[0]["required"][0]], m.tools[0]["description"]
     ('Paris', 'Weather now.')
@@ -227,11 +228,14 @@ def rewrite_defaults(sample: Sample, rng: random.Random) -> Sample:
     strings) gets a new random value, in the tool (default and description), in the target's arguments
     equal to it, and in the user turns.
 
-    >>> tools = ({"name": "f", "description": "Giveaways.", "parameters": {"kind": {"description": "e.g. game (default)", "type": "str", "default": "game"}}, "required": []},)
-    >>> s = Sample("hammer", "1", tools, ({"role": "user", "content": "Any game giveaways?"},), calls=(ToolCall("f", {"kind": "game"}),))
+    >>> kind = {"description": "e.g. game (default)", "type": "str", "default": "game"}
+    >>> tools = ({"name": "f", "description": "Giveaways.", "parameters": {"kind": kind}, "required": []},)
+    >>> s = Sample("hammer", "1", tools, ({"role": "user", "content": "Any game giveaways?"},),
+    ...            calls=(ToolCall("f", {"kind": "game"}),))
     >>> r = rewrite_defaults(s, random.Random(1))
     >>> new = r.tools[0]["parameters"]["kind"]["default"]
-    >>> r.calls[0].arguments == {"kind": new}, r.query == f"Any {new} giveaways?", r.tools[0]["parameters"]["kind"]["description"] == f"e.g. {new} (default)"
+    >>> (r.calls[0].arguments == {"kind": new}, r.query == f"Any {new} giveaways?",
+    ...  r.tools[0]["parameters"]["kind"]["description"] == f"e.g. {new} (default)")
     (True, True, True)
     """
     tools, calls, turns = [dict(tool) for tool in sample.tools], list(sample.calls), list(sample.turns)
@@ -266,10 +270,13 @@ def hammer_sample(sample: Sample, seed: int, masking: str = "hammer") -> Sample:
     """``sample`` masked as Hammer masks its training data (``masking="hammer"``: with probability 2/3,
     names and defaults; see the module docstring) or always, names only (``"full"``); source ``hammer``.
 
-    >>> tools = ({"name": "get_weather", "description": "Weather.", "parameters": {"city": {"type": "str"}}, "required": ["city"]},)
-    >>> s = Sample("xlam", "1", tools, ({"role": "user", "content": "Paris?"},), calls=(ToolCall("get_weather", {"city": "Paris"}),))
+    >>> tools = ({"name": "get_weather", "description": "Weather.", "parameters": {"city": {"type": "str"}},
+    ...           "required": ["city"]},)
+    >>> s = Sample("xlam", "1", tools, ({"role": "user", "content": "Paris?"},),
+    ...            calls=(ToolCall("get_weather", {"city": "Paris"}),))
     >>> masked = [hammer_sample(replace(s, source_id=str(n)), 0).tools[0]["name"] != "get_weather" for n in range(300)]
-    >>> 0.6 < sum(masked) / 300 < 0.73, all(hammer_sample(s, n, "full").tools[0]["name"] != "get_weather" for n in range(20))
+    >>> (0.6 < sum(masked) / 300 < 0.73,
+    ...  all(hammer_sample(s, n, "full").tools[0]["name"] != "get_weather" for n in range(20)))
     (True, True)
     """
     if masking not in MASKINGS:
@@ -300,7 +307,9 @@ def _decoded(text: str, field: str) -> Any:
 def hammer_processed_sample(record: Mapping[str, Any], row: int) -> Sample:
     """A record of Hammer's processed (already masked) SFT layout.
 
-    >>> record = {"instruction": '[BEGIN OF AVAILABLE TOOLS]\\n[{"name": "x1Y.z", "description": "Adds.", "parameters": {"q9Za": {"type": "int"}}}]\\n[END OF AVAILABLE TOOLS]\\n\\n[BEGIN OF QUERY]\\nAdd 2\\n[END OF QUERY]\\n\\n',
+    >>> record = {"instruction": '[BEGIN OF AVAILABLE TOOLS]\\n'
+    ...           '[{"name": "x1Y.z", "description": "Adds.", "parameters": {"q9Za": {"type": "int"}}}]\\n'
+    ...           '[END OF AVAILABLE TOOLS]\\n\\n[BEGIN OF QUERY]\\nAdd 2\\n[END OF QUERY]\\n\\n',
     ...           "input": "", "output": '```\\n[{"name": "x1Y.z", "arguments": {"q9Za": 2}}]\\n```'}
     >>> s = hammer_processed_sample(record, 0)
     >>> s.query, s.calls
@@ -321,9 +330,7 @@ def hammer_processed_sample(record: Mapping[str, Any], row: int) -> Sample:
     return Sample(
         source=SOURCE,
         source_id=str(record.get("id", row)),
-        tools=tuple(
-            tool_from_flat(tool, f"instruction.tools[{number}]") for number, tool in enumerate(tools)
-        ),
+        tools=tuple(tool_from_flat(tool, f"instruction.tools[{number}]") for number, tool in enumerate(tools)),
         turns=({"role": "user", "content": query},),
         calls=calls,
         response=None if calls else NO_TOOL_RESPONSE,
@@ -336,7 +343,8 @@ def hammer_converter(seed: int, masking: str = "hammer") -> Callable[[Any, int],
     :func:`hammer_sample`); records in Hammer's processed layout read as they are.
 
     >>> convert = hammer_converter(0, "full")
-    >>> record = {"id": 5, "query": "Hi", "answers": "[]", "tools": '[{"name": "f", "description": "d", "parameters": {}}]'}
+    >>> record = {"id": 5, "query": "Hi", "answers": "[]",
+    ...           "tools": '[{"name": "f", "description": "d", "parameters": {}}]'}
     >>> [(s.source, s.tools[0]["name"] != "f", s.response is not None) for s in convert(record, 0)]
     [('hammer', True, True)]
     """

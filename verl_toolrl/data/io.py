@@ -48,7 +48,9 @@ def read_local(path: str | os.PathLike) -> list[dict[str, Any]]:
                 try:
                     records.append(json.loads(line))
                 except json.JSONDecodeError as error:
-                    raise SourceError(f"{path}: line {number} is not JSON ({error.msg}: column {error.colno})") from None
+                    raise SourceError(
+                        f"{path}: line {number} is not JSON ({error.msg}: column {error.colno})"
+                    ) from None
         return records
     if suffix == ".json":
         with open(path, encoding="utf-8") as handle:
@@ -68,9 +70,7 @@ def read_hub(name: str, split: str = "train", data_files: str | None = None) -> 
     try:
         import datasets
     except ImportError:
-        raise SourceError(
-            f"reading {name!r} from the hub needs `pip install datasets`; or pass --input PATH"
-        ) from None
+        raise SourceError(f"reading {name!r} from the hub needs `pip install datasets`; or pass --input PATH") from None
     try:
         dataset = datasets.load_dataset(name, split=split, data_files=data_files)
     except Exception as error:  # noqa: BLE001 - any hub failure (network, gated, missing) has the same remedy
@@ -82,9 +82,7 @@ def read_hub(name: str, split: str = "train", data_files: str | None = None) -> 
     return [dict(record) for record in dataset]
 
 
-def read_records(
-    input_path: str | None, hub_name: str | None, hub_files: str | None = None
-) -> tuple[str, list[dict]]:
+def read_records(input_path: str | None, hub_name: str | None, hub_files: str | None = None) -> tuple[str, list[dict]]:
     """(name used in error messages, records) from ``input_path`` if given, else from the hub.
 
     >>> read_records(None, None)

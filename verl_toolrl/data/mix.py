@@ -25,15 +25,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from verl_toolrl.tasks.apibank import load_items as load_apibank
-from verl_toolrl.tasks.bfcl.single_turn import SINGLE_TURN_CATEGORIES
-from verl_toolrl.tasks.bfcl.single_turn import load_items as load_bfcl
 from verl_toolrl.core.calls import Format
+from verl_toolrl.core.prompts import history_blocks
 from verl_toolrl.data.errors import RecordError, UsageError
 from verl_toolrl.data.hammer import hammer_sample
 from verl_toolrl.data.pipeline import Summary, row_of
 from verl_toolrl.data.schema import Sample
-from verl_toolrl.core.prompts import history_blocks
+from verl_toolrl.tasks.apibank import load_items as load_apibank
+from verl_toolrl.tasks.bfcl.single_turn import SINGLE_TURN_CATEGORIES
+from verl_toolrl.tasks.bfcl.single_turn import load_items as load_bfcl
 
 PAPER_COUNTS: dict[str, int] = {"toolace": 2000, "hammer": 1000, "xlam": 1000}
 PAPER_TEST_FRACTION = 0.02
@@ -78,9 +78,11 @@ def take(
     """(rows of the first ``count`` usable samples of ``pool``, how many candidates were used up).
 
     >>> from verl_toolrl.core.calls import ToolCall
-    >>> samples = [Sample("x", str(i), ({"name": "f"},), ({"role": "user", "content": f"q{i}"},), calls=(ToolCall("f"),)) for i in range(4)]
+    >>> samples = [Sample("x", str(i), ({"name": "f"},), ({"role": "user", "content": f"q{i}"},),
+    ...                   calls=(ToolCall("f"),)) for i in range(4)]
     >>> summary = Summary()
-    >>> rows, used = take(Pool("x", samples, "x.json"), 2, format="toolrl", summary=summary, skip_invalid=False, blocked=frozenset({"q0"}))
+    >>> rows, used = take(Pool("x", samples, "x.json"), 2, format="toolrl", summary=summary, skip_invalid=False,
+    ...                   blocked=frozenset({"q0"}))
     >>> [row["extra_info"]["source_id"] for row in rows], used, summary.skipped[CONTAMINATED]
     (['1', '2'], 3, 1)
     """
@@ -133,8 +135,10 @@ def build_mix(
 
     >>> from verl_toolrl.core.calls import ToolCall
     >>> def pool(source, n):
-    ...     return [Sample(source, str(i), ({"name": "f", "parameters": {}},), ({"role": "user", "content": f"{source} {i}"},), calls=(ToolCall("f"),)) for i in range(n)]
-    >>> rows, summary = build_mix(pool("toolace", 6), pool("xlam", 5), counts={"toolace": 4, "hammer": 2, "xlam": 2}, test_fraction=0.25)
+    ...     return [Sample(source, str(i), ({"name": "f", "parameters": {}},),
+    ...                    ({"role": "user", "content": f"{source} {i}"},), calls=(ToolCall("f"),)) for i in range(n)]
+    >>> rows, summary = build_mix(pool("toolace", 6), pool("xlam", 5), counts={"toolace": 4, "hammer": 2, "xlam": 2},
+    ...                           test_fraction=0.25)
     >>> sorted(row["data_source"] for row in rows), sum(row["extra_info"]["split"] == "test" for row in rows)
     (['hammer', 'hammer', 'toolace', 'toolace', 'toolace', 'toolace', 'xlam', 'xlam'], 2)
     """
@@ -156,9 +160,7 @@ def build_mix(
     toolace_rows, _ = take(Pool("toolace", toolace_order, files["toolace"]), counts["toolace"], **options)
     xlam_rows, used = take(Pool("xlam", xlam_order, files["xlam"]), counts["xlam"], **options)
     # Irrelevance rows get their own ids, so their masking and error messages differ from xLAM's.
-    hammer_candidates = xlam_order[used:] + [
-        replace(s, source_id=f"irrelevance/{s.source_id}") for s in irrelevance
-    ]
+    hammer_candidates = xlam_order[used:] + [replace(s, source_id=f"irrelevance/{s.source_id}") for s in irrelevance]
     rng.shuffle(hammer_candidates)
 
     def masked(sample: Sample) -> Sample:
@@ -181,7 +183,9 @@ def build_mix(
 def queries_from_messages(messages: Iterable[dict[str, str]]) -> list[str]:
     """The user turns of chat messages, including the ``<user> … </user>`` turns of a ToolRL-style history.
 
-    >>> queries_from_messages([{"role": "user", "content": "**Dialogue Records History**\\n<user> Hi </user>\\n<user>Bye</user>"}])
+    >>> queries_from_messages(
+    ...     [{"role": "user", "content": "**Dialogue Records History**\\n<user> Hi </user>\\n<user>Bye</user>"}]
+    ... )
     ['Hi', 'Bye']
     """
     queries = []
@@ -200,19 +204,13 @@ def evaluation_queries(sources: Iterable[str], apibank_dir: str | None = None) -
     for source in sources:
         if source == "bfcl":
             for category in SINGLE_TURN_CATEGORIES:
-                queries.extend(
-                    q for item in load_bfcl(category) for q in queries_from_messages(item.messages)
-                )
+                queries.extend(q for item in load_bfcl(category) for q in queries_from_messages(item.messages))
         elif source == "apibank":
             if not apibank_dir:
                 raise UsageError(
                     "decontamination against apibank needs --apibank-dir (the level-N-api_processed.json folder)"
                 )
-            queries.extend(
-                q for item in load_apibank(apibank_dir) for q in queries_from_messages(item.messages)
-            )
+            queries.extend(q for item in load_apibank(apibank_dir) for q in queries_from_messages(item.messages))
         else:
-            raise UsageError(
-                f"unknown evaluation set {source!r} to decontaminate against; valid: bfcl, apibank"
-            )
+            raise UsageError(f"unknown evaluation set {source!r} to decontaminate against; valid: bfcl, apibank")
     return queries

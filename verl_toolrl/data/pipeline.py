@@ -10,14 +10,14 @@ without being counted.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from verl_toolrl.core.calls import Format, check_format
+from verl_toolrl.core.progress import progress_bar
 from verl_toolrl.data.errors import RecordError
 from verl_toolrl.data.schema import Sample, build_row
-from verl_toolrl.core.progress import progress_bar
 
 Converter = Callable[[Any, int], list[Sample]]
 
@@ -126,16 +126,15 @@ def convert_records(
 
     >>> from verl_toolrl.core.calls import ToolCall
     >>> def one(record, row):
-    ...     return [Sample("demo", str(row), ({"name": "f"},), ({"role": "user", "content": record},), calls=(ToolCall("f"),), row=row)]
+    ...     return [Sample("demo", str(row), ({"name": "f"},), ({"role": "user", "content": record},),
+    ...                    calls=(ToolCall("f"),), row=row)]
     >>> rows, summary = convert_records(["a", "b"], one, file="demo.json")
     >>> len(rows), summary.read
     (2, 2)
     """
     check_format(format)
     summary = Summary()
-    samples = samples_of(
-        records, converter, file=file, summary=summary, skip_invalid=skip_invalid, progress=progress
-    )
+    samples = samples_of(records, converter, file=file, summary=summary, skip_invalid=skip_invalid, progress=progress)
     rows = rows_of(
         samples,
         format=format,

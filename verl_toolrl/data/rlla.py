@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from verl_toolrl.core.calls import THINK_CLOSE, THINK_OPEN, ToolCall, parse_response
+from verl_toolrl.core.prompts import parse_history, parse_toolrl_tools
 from verl_toolrl.data.errors import BAD_LAYOUT, WRONG_TYPE, RecordError, field_of
 from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.tools import required_from_types
-from verl_toolrl.core.prompts import parse_history, parse_toolrl_tools
 
 SOURCE = "rlla"
 
@@ -28,7 +28,10 @@ def released_target(text: str, field: str = "output") -> tuple[tuple[ToolCall, .
     """(calls, response) of a released ToolRL output; the thought before the first ``</think>`` is
     ignored whatever it mentions.
 
-    >>> released_target('<think> I put it in <tool_call> tags. </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": 1}}\\n</tool_call>')
+    >>> released_target(
+    ...     '<think> I put it in <tool_call> tags. </think>\\n'
+    ...     '<tool_call>\\n{"name": "f", "parameters": {"a": 1}}\\n</tool_call>'
+    ... )
     ((ToolCall(name='f', arguments={'a': 1}),), None)
     """
     end = text.find(THINK_CLOSE)

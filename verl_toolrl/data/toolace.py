@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from verl_toolrl.core.calls import ToolCall
+from verl_toolrl.core.prompts import default_think
 from verl_toolrl.data.errors import (
     BAD_JSON,
     BAD_LAYOUT,
@@ -30,7 +31,6 @@ from verl_toolrl.data.errors import (
 )
 from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.tools import tool_from_json_schema
-from verl_toolrl.core.prompts import default_think
 
 HUB_NAME = "Team-ACE/ToolACE"
 SOURCE = "toolace"
@@ -43,7 +43,9 @@ _BLANK_LINES = re.compile(r"\n\s*\n")
 def toolace_tools(system: str) -> tuple[dict[str, Any], ...]:
     """The tools embedded in a ToolACE system prompt, as package tool dicts.
 
-    >>> system = 'Here is a list of functions in JSON format that you can invoke:\\n[{"name": "Get Quote", "description": "d", "parameters": {"type": "dict", "properties": {}, "required": []}, "required": null}]. \\nShould you decide to return the function call(s). \\n'
+    >>> system = ('Here is a list of functions in JSON format that you can invoke:\\n'
+    ...           '[{"name": "Get Quote", "description": "d", "parameters": {"type": "dict", "properties": {}, '
+    ...           '"required": []}, "required": null}]. \\nShould you decide to return the function call(s). \\n')
     >>> [tool["name"] for tool in toolace_tools(system)]
     ['Get Quote']
     """
@@ -108,8 +110,12 @@ def parse_toolace_calls(text: str, tool_names: Sequence[str]) -> tuple[ToolCall,
 
     Raises ``ValueError`` (``UnknownTool`` for a name outside ``tool_names``) with what went wrong.
 
-    >>> parse_toolace_calls('[SEC Filings(identifier="AAPL"), Mobility (US)(string="2025-05-17", n=[1, 2])]', ["SEC Filings", "Mobility (US)"])
-    (ToolCall(name='SEC Filings', arguments={'identifier': 'AAPL'}), ToolCall(name='Mobility (US)', arguments={'string': '2025-05-17', 'n': [1, 2]}))
+    >>> calls = parse_toolace_calls('[SEC Filings(identifier="AAPL"), Mobility (US)(string="2025-05-17", n=[1, 2])]',
+    ...                             ["SEC Filings", "Mobility (US)"])
+    >>> len(calls), calls[0]
+    (2, ToolCall(name='SEC Filings', arguments={'identifier': 'AAPL'}))
+    >>> calls[1]
+    ToolCall(name='Mobility (US)', arguments={'string': '2025-05-17', 'n': [1, 2]})
     """
     text = text.strip()
     if not (text.startswith("[") and text.endswith("]")):
@@ -174,12 +180,18 @@ def _assistant_turn(value: str, tool_names: Sequence[str], field: str) -> dict[s
 def toolace_record_to_samples(record: Any, row: int) -> list[Sample]:
     """The converter of the ``toolace`` command: one sample per assistant turn.
 
-    >>> system = 'functions in JSON format that you can invoke:\\n[{"name": "Get Zip", "description": "d", "parameters": {"type": "dict", "properties": {"code": {"type": "string", "description": "c"}}, "required": ["code"]}}]. \\nShould you decide to return the function call(s). \\n'
+    >>> system = ('functions in JSON format that you can invoke:\\n[{"name": "Get Zip", "description": "d", '
+    ...           '"parameters": {"type": "dict", "properties": {"code": {"type": "string", "description": "c"}}, '
+    ...           '"required": ["code"]}}]. \\nShould you decide to return the function call(s). \\n')
     >>> record = {"system": system, "conversations": [{"from": "user", "value": "Zip 10001?"},
-    ...     {"from": "assistant", "value": '[Get Zip(code="10001")]'}, {"from": "tool", "value": '[{"name": "Get Zip", "results": {}}]'},
+    ...     {"from": "assistant", "value": '[Get Zip(code="10001")]'},
+    ...     {"from": "tool", "value": '[{"name": "Get Zip", "results": {}}]'},
     ...     {"from": "assistant", "value": "Nothing found."}]}
-    >>> [(s.source_id, s.calls, s.response, len(s.turns)) for s in toolace_record_to_samples(record, 4)]
-    [('4/turn-1', (ToolCall(name='Get Zip', arguments={'code': '10001'}),), None, 1), ('4/turn-3', (), 'Nothing found.', 3)]
+    >>> samples = toolace_record_to_samples(record, 4)
+    >>> [(s.source_id, s.response, len(s.turns)) for s in samples]
+    [('4/turn-1', None, 1), ('4/turn-3', 'Nothing found.', 3)]
+    >>> [s.calls for s in samples]
+    [(ToolCall(name='Get Zip', arguments={'code': '10001'}),), ()]
     """
     system = field_of(record, "system", str)
     conversation = field_of(record, "conversations", list)
@@ -192,9 +204,7 @@ def toolace_record_to_samples(record: Any, row: int) -> list[Sample]:
         role = field_of(message, "from", str, f"{path}.from")
         value = field_of(message, "value", str, f"{path}.value")
         if role not in ROLES:
-            raise RecordError(
-                f"{path}.from", WRONG_TYPE, f"unknown role {role!r}; expected user, assistant or tool"
-            )
+            raise RecordError(f"{path}.from", WRONG_TYPE, f"unknown role {role!r}; expected user, assistant or tool")
         if role == "assistant":
             turn = _assistant_turn(value, names, f"{path}.value")
             samples.append(

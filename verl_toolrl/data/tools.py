@@ -76,15 +76,14 @@ def required_from_types(parameters: Mapping[str, Mapping[str, Any]]) -> list[str
     >>> required_from_types({"a": {"type": "str"}, "b": {"type": "str, optional"}})
     ['a']
     """
-    return [
-        key for key, spec in parameters.items() if not str(spec.get("type", "")).endswith(OPTIONAL_SUFFIX)
-    ]
+    return [key for key, spec in parameters.items() if not str(spec.get("type", "")).endswith(OPTIONAL_SUFFIX)]
 
 
 def tool_from_flat(tool: Any, path: str = "tool") -> dict[str, Any]:
     """A tool in xLAM's layout (flat parameter map; ``"…, optional"`` types are optional).
 
-    >>> t = tool_from_flat({"name": "f", "description": "d", "parameters": {"a": {"type": "str"}, "b": {"type": "int, optional", "default": 1}}})
+    >>> t = tool_from_flat({"name": "f", "description": "d",
+    ...                     "parameters": {"a": {"type": "str"}, "b": {"type": "int, optional", "default": 1}}})
     >>> t["parameters"]["a"], t["required"]
     ({'description': '', 'type': 'str', 'default': ''}, ['a'])
     """
@@ -106,7 +105,8 @@ def tool_from_json_schema(tool: Any, path: str = "tool") -> dict[str, Any]:
     map (no ``properties``, no ``type``) is accepted too.
 
     >>> t = tool_from_json_schema({"name": "Get Quote", "description": "d", "parameters": {"type": "dict",
-    ...     "properties": {"word": {"description": "w", "type": "string", "enum": ["a"]}}, "required": ["word"]}, "required": None})
+    ...     "properties": {"word": {"description": "w", "type": "string", "enum": ["a"]}}, "required": ["word"]},
+    ...     "required": None})
     >>> t["parameters"], t["required"]
     ({'word': {'description': 'w', 'type': 'string', 'default': ''}}, ['word'])
     """
@@ -121,10 +121,7 @@ def tool_from_json_schema(tool: Any, path: str = "tool") -> dict[str, Any]:
         required = parameters.get("required") or []
         if not isinstance(required, list) or not all(isinstance(key, str) for key in required):
             raise RecordError(f"{path}.parameters.required", WRONG_TYPE, "required must be a list of names")
-        flat = {
-            key: flat_parameter(spec, f"{path}.parameters.properties.{key}")
-            for key, spec in properties.items()
-        }
+        flat = {key: flat_parameter(spec, f"{path}.parameters.properties.{key}") for key, spec in properties.items()}
         return {"name": name, "description": description, "parameters": flat, "required": list(required)}
     return tool_from_flat(tool, path)
 
@@ -145,8 +142,11 @@ def json_schema_type(type_text: Any) -> Any:
 def hermes_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     """A package tool as the function schema the Qwen/Hermes chat templates list inside ``<tools>``.
 
-    >>> hermes_tool({"name": "f", "description": "d", "parameters": {"a": {"description": "x", "type": "int", "default": ""}}, "required": ["a"]})
-    {'type': 'function', 'function': {'name': 'f', 'description': 'd', 'parameters': {'type': 'object', 'properties': {'a': {'type': 'integer', 'description': 'x'}}, 'required': ['a']}}}
+    >>> hermes_tool({"name": "f", "description": "d",
+    ...              "parameters": {"a": {"description": "x", "type": "int", "default": ""}},
+    ...              "required": ["a"]})  # doctest: +NORMALIZE_WHITESPACE
+    {'type': 'function', 'function': {'name': 'f', 'description': 'd',
+     'parameters': {'type': 'object', 'properties': {'a': {'type': 'integer', 'description': 'x'}}, 'required': ['a']}}}
     """
     properties = {}
     for key, spec in tool.get("parameters", {}).items():

@@ -65,15 +65,15 @@ def xlam_sample(record: Any, row: int, source: str = SOURCE) -> Sample:
     """The sample of one xLAM-layout record (also used by ``hammer`` before masking).
 
     >>> record = {"id": 3, "query": "Roll a die", "answers": '[{"name": "roll", "arguments": {"sides": 6}}]',
-    ...           "tools": '[{"name": "roll", "description": "Rolls.", "parameters": {"sides": {"type": "int", "description": "n"}}}]'}
+    ...           "tools": '[{"name": "roll", "description": "Rolls.", '
+    ...                    '"parameters": {"sides": {"type": "int", "description": "n"}}}]'}
     >>> s = xlam_sample(record, 0)
-    >>> s.source_id, s.query, s.calls, s.tools[0]["parameters"]
-    ('3', 'Roll a die', (ToolCall(name='roll', arguments={'sides': 6}),), {'sides': {'description': 'n', 'type': 'int', 'default': ''}})
+    >>> s.source_id, s.query, s.calls, s.tools[0]["parameters"]  # doctest: +NORMALIZE_WHITESPACE
+    ('3', 'Roll a die', (ToolCall(name='roll', arguments={'sides': 6}),),
+     {'sides': {'description': 'n', 'type': 'int', 'default': ''}})
     """
     query = field_of(record, "query", str)
-    tools = tuple(
-        tool_from_flat(tool, f"tools[{number}]") for number, tool in enumerate(json_field(record, "tools"))
-    )
+    tools = tuple(tool_from_flat(tool, f"tools[{number}]") for number, tool in enumerate(json_field(record, "tools")))
     calls = xlam_calls(json_field(record, "answers"))
     record_id = record.get("id")
     return Sample(

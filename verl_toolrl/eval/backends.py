@@ -88,10 +88,11 @@ def require(module: str, backend: str) -> Any:
 
     >>> require("json", "openai").__name__
     'json'
-    >>> require("surely_not_installed_module", "vllm")
+    >>> require("surely_not_installed_module", "vllm")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ModuleNotFoundError: the vllm backend needs surely_not_installed_module: pip install 'verl-toolrl[gpu]' (vLLM needs a CUDA GPU)
+    ModuleNotFoundError: the vllm backend needs surely_not_installed_module: pip install 'verl-toolrl[gpu]'
+    (vLLM needs a CUDA GPU)
     """
     try:
         return importlib.import_module(module)
@@ -131,7 +132,9 @@ class TransformersBackend:
 
     def render(self, prompts: Sequence[Messages], tools: Sequence[Tools] | None = None) -> list[str]:
         """The prompt texts the model is given (:func:`~verl_toolrl.core.chat_template.chat_prompt_text`)."""
-        return [chat_prompt_text(self.tokenizer, m, t) for m, t in zip(prompts, _prompt_tools(prompts, tools))]
+        return [
+            chat_prompt_text(self.tokenizer, m, t) for m, t in zip(prompts, _prompt_tools(prompts, tools), strict=True)
+        ]
 
     def generate(self, prompts: Sequence[Messages], tools: Sequence[Tools] | None = None) -> list[str]:
         if not prompts:
@@ -178,7 +181,7 @@ class VllmBackend:
     def render(self, prompts: Sequence[Messages], tools: Sequence[Tools]) -> list[dict[str, list[int]]]:
         """The token prompts vLLM is given for prompts with tool schemas (:func:`chat_prompt_ids`)."""
         tokenizer = self.llm.get_tokenizer()
-        return [{"prompt_token_ids": chat_prompt_ids(tokenizer, m, t)} for m, t in zip(prompts, tools)]
+        return [{"prompt_token_ids": chat_prompt_ids(tokenizer, m, t)} for m, t in zip(prompts, tools, strict=True)]
 
     def generate(self, prompts: Sequence[Messages], tools: Sequence[Tools] | None = None) -> list[str]:
         if not prompts:
@@ -219,7 +222,8 @@ class OpenAIBackend:
         >>> backend.model, backend.sampling = "m", Sampling(max_new_tokens=8)
         >>> backend.request([{"role": "user", "content": "Hi"}])["max_tokens"]
         8
-        >>> body = backend.request([{"role": "user", "content": "Hi"}], [{"type": "function", "function": {"name": "f"}}])
+        >>> body = backend.request([{"role": "user", "content": "Hi"}],
+        ...                        [{"type": "function", "function": {"name": "f"}}])
         >>> body["tools"][0]["function"]["name"], body["tool_choice"]
         ('f', 'none')
         """
@@ -264,4 +268,3 @@ def make_backend(name: str, model: str, sampling: Sampling | None = None, **opti
     if name not in classes:
         raise ValueError(f"unknown backend {name!r}; valid backends: {', '.join(BACKENDS)}")
     return classes[name](model, sampling or Sampling(), **options)
-

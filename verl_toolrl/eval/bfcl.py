@@ -10,8 +10,9 @@ Decoding, ``--protocol strict``:
 
 - AST categories: the response is read with :func:`verl_toolrl.core.calls.parse_response`; a response whose
   tool-call part does not parse is wrong (counted under its parser reason). Other format slips (e.g. no
-  think block, which a base model in the hermes format never writes) do not hide well-formed calls. Its calls become BFCL's decoded form
-  ``[{name: {param: value}}]`` and go to ``bfcl_eval``'s ``ast_checker`` with the category's language.
+  think block, which a base model in the hermes format never writes) do not hide well-formed calls. Its
+  calls become BFCL's decoded form ``[{name: {param: value}}]`` and go to ``bfcl_eval``'s ``ast_checker``
+  with the category's language.
   Java and JavaScript: BFCL's decoders read every argument as source text, so arguments that are not
   strings are written as source text first, in JSON's spelling (``true``, ``5``, ``[1, 2]``: JavaScript
   syntax; Java collections need Java syntax, e.g. ``new ArrayList<>(Arrays.asList(1, 2))``).
@@ -62,6 +63,20 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from verl_toolrl.core.calls import Format, ToolCall, check_format, parse_response
+from verl_toolrl.core.progress import progress_bar
+from verl_toolrl.eval.benchmark import (
+    BackendFactory,
+    Benchmark,
+    Prompts,
+    Scored,
+    ScoredRun,
+    SingleShot,
+    markdown_table,
+    percent,
+)
+from verl_toolrl.eval.generations import Generation, RunInfo
+from verl_toolrl.eval.toolrl_scripts import decode_ast
 from verl_toolrl.tasks.bfcl.single_turn import (
     CATEGORIES,
     LIVE_AST_CATEGORIES,
@@ -76,20 +91,6 @@ from verl_toolrl.tasks.bfcl.single_turn import (
     load_items,
 )
 from verl_toolrl.tasks.protocols import Protocol, check_protocol
-from verl_toolrl.core.calls import Format, ToolCall, check_format, parse_response
-from verl_toolrl.eval.benchmark import (
-    BackendFactory,
-    Benchmark,
-    Prompts,
-    Scored,
-    ScoredRun,
-    SingleShot,
-    markdown_table,
-    percent,
-)
-from verl_toolrl.eval.generations import Generation, RunInfo
-from verl_toolrl.eval.toolrl_scripts import decode_ast
-from verl_toolrl.core.progress import progress_bar
 
 #: The model name the checker is given; registered with ``underscore_to_dot=False``.
 CHECKER_MODEL_NAME = "verl-toolrl"
@@ -163,7 +164,8 @@ def score_item(item: BfclItem, output: str, format: Format = "toolrl", protocol:
     True
     >>> score_item(item, "[calculate_triangle_area(base=10, height=5)]").error_type
     'no_call'
-    >>> score_item(item, '<tool_call>\\n{"name": "calculate_triangle_area", "parameters": 5}', protocol="toolrl").error_type
+    >>> score_item(item, '<tool_call>\\n{"name": "calculate_triangle_area", "parameters": 5}',
+    ...            protocol="toolrl").error_type
     'ast_decoder:decoder_wrong_output_format'
     """
     check_format(format)
@@ -242,7 +244,10 @@ def score_items(
     by_id = {item.id: item for item, _ in pairs}
     if len(by_id) != len(pairs):
         raise ValueError("score_items: item ids must be unique")
-    chunks = [[(item.id, output) for item, output in pairs[start : start + chunk_size]] for start in range(0, len(pairs), chunk_size)]
+    chunks = [
+        [(item.id, output) for item, output in pairs[start : start + chunk_size]]
+        for start in range(0, len(pairs), chunk_size)
+    ]
     scores: list[ItemScore] = []
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
@@ -251,7 +256,9 @@ def score_items(
                 progress(len(chunk))
         return scores
     with ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(by_id,)) as pool:
-        for chunk, result in zip(chunks, pool.map(_score_chunk, chunks, [format] * len(chunks), [protocol] * len(chunks))):
+        for chunk, result in zip(
+            chunks, pool.map(_score_chunk, chunks, [format] * len(chunks), [protocol] * len(chunks)), strict=True
+        ):
             scores.extend(result)
             if progress:
                 progress(len(chunk))
@@ -340,7 +347,7 @@ def aggregates(per_category: Mapping[str, Accuracy]) -> list[Aggregate]:
         if missing(categories):
             return None
         counts = [per_category[c].count for c in categories]
-        return sum(per_category[c].accuracy * n for c, n in zip(categories, counts)) / sum(counts)
+        return sum(per_category[c].accuracy * n for c, n in zip(categories, counts, strict=True)) / sum(counts)
 
     live_all = (*LIVE_AST_CATEGORIES, "live_irrelevance", "live_relevance")
     simple = _mean([get("simple_python"), get("simple_java"), get("simple_javascript")])
@@ -351,7 +358,11 @@ def aggregates(per_category: Mapping[str, Accuracy]) -> list[Aggregate]:
     irrelevance = _mean([get("irrelevance"), get("live_irrelevance")])
     overall = _mean([live, non_live, multi_turn])
     v4_parts = [non_live_ast, live_ast, irrelevance, multi_turn]
-    v4 = None if any(p is None for p in v4_parts) else sum(w * p for w, p in zip((10, 10, 10, 30), v4_parts)) / 100  # type: ignore[misc]
+    v4 = (
+        None
+        if any(p is None for p in v4_parts)
+        else sum(w * p for w, p in zip((10, 10, 10, 30), v4_parts, strict=True)) / 100  # type: ignore[misc]
+    )
     non_live_categories = (*NON_LIVE_AST_CATEGORIES, "irrelevance")
     everything = (*non_live_categories, *live_all, *MULTI_TURN_CATEGORIES)
     return [
@@ -388,7 +399,9 @@ def aggregates(per_category: Mapping[str, Accuracy]) -> list[Aggregate]:
             multi_turn,
             missing(MULTI_TURN_CATEGORIES),
         ),
-        Aggregate("relevance_overall", "Relevance = live_relevance", get("live_relevance"), missing(["live_relevance"])),
+        Aggregate(
+            "relevance_overall", "Relevance = live_relevance", get("live_relevance"), missing(["live_relevance"])
+        ),
         Aggregate(
             "irrelevance_overall",
             "Irrelevance = mean(irrelevance, live_irrelevance)",
@@ -401,8 +414,18 @@ def aggregates(per_category: Mapping[str, Accuracy]) -> list[Aggregate]:
             "BFCL v4 Overall = (10 Non-Live AST + 10 Live AST + 10 Irrelevance + 30 Multi-turn + 40 agentic) / 100; "
             + NOT_RUN,
             v4,
-            (*missing((*NON_LIVE_AST_CATEGORIES, *LIVE_AST_CATEGORIES, "irrelevance", "live_irrelevance",
-                       *MULTI_TURN_CATEGORIES)), "agentic"),
+            (
+                *missing(
+                    (
+                        *NON_LIVE_AST_CATEGORIES,
+                        *LIVE_AST_CATEGORIES,
+                        "irrelevance",
+                        "live_irrelevance",
+                        *MULTI_TURN_CATEGORIES,
+                    )
+                ),
+                "agentic",
+            ),
         ),
     ]
 
@@ -470,7 +493,11 @@ class BfclBenchmark(Benchmark):
             categories.extend(c for c in run.summary["categories"] if c not in categories)
         rows = []
         for category in categories:
-            counts = {str(run.summary["categories"][category]["count"]) for run in runs if category in run.summary["categories"]}
+            counts = {
+                str(run.summary["categories"][category]["count"])
+                for run in runs
+                if category in run.summary["categories"]
+            }
             cells = [percent(run.summary["categories"].get(category, {}).get("accuracy")) for run in runs]
             rows.append([category, "/".join(sorted(counts)), *cells])
         lines += ["", "## BFCL accuracy per category (%)", ""]
@@ -550,7 +577,9 @@ class Bfcl(BfclBenchmark):
         super().check(info)
         unserved = [c for c in info.categories if c not in self.categories]
         if unserved:
-            raise ValueError(f"BFCL categories {unserved} have no implementation here; valid: {', '.join(self.categories)}")
+            raise ValueError(
+                f"BFCL categories {unserved} have no implementation here; valid: {', '.join(self.categories)}"
+            )
         for part, part_info, _ in self._split(info, {}):
             part.check(part_info)
 
@@ -558,14 +587,22 @@ class Bfcl(BfclBenchmark):
         return {i: item for part, part_info, _ in self._split(info, {}) for i, item in part.items(part_info).items()}
 
     def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
-        return {i: p for part, part_info, mine in self._split(info, items) for i, p in part.prompts(part_info, mine).items()}
+        return {
+            i: p for part, part_info, mine in self._split(info, items) for i, p in part.prompts(part_info, mine).items()
+        }
 
     def prompt_tools(self, info: RunInfo, items: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
         parts = self._split(info, items)
         return {i: t for part, part_info, mine in parts for i, t in part.prompt_tools(part_info, mine).items()}
 
     def generate(
-        self, output: Path, info: RunInfo, items: Mapping[str, Any], backend: BackendFactory, batch_size: int, progress: bool
+        self,
+        output: Path,
+        info: RunInfo,
+        items: Mapping[str, Any],
+        backend: BackendFactory,
+        batch_size: int,
+        progress: bool,
     ) -> None:
         for part, part_info, mine in self._split(info, items):
             part.generate(output, part_info, mine, backend, batch_size, progress)

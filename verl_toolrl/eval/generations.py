@@ -88,8 +88,8 @@ def read_run_info(directory: str | Path) -> RunInfo:
 def generation_line(generation: Generation) -> str:
     """One line of ``generations.jsonl``.
 
-    >>> generation_line(Generation("a", "multiple", [{"role": "user", "content": "Hi"}], "<think> x </think>"))
-    '{"id": "a", "category": "multiple", "messages": [{"role": "user", "content": "Hi"}], "output": "<think> x </think>"}'
+    >>> print(generation_line(Generation("a", "multiple", [{"role": "user", "content": "Hi"}], "<think> x </think>")))
+    {"id": "a", "category": "multiple", "messages": [{"role": "user", "content": "Hi"}], "output": "<think> x </think>"}
     """
     data = asdict(generation)
     if data["tools"] is None:
@@ -175,10 +175,11 @@ def check_against(
 
     >>> g = Generation("a", "c", [{"role": "user", "content": "Hi"}], "x")
     >>> check_against([g], {"a": ("c", [{"role": "user", "content": "Hi"}])})
-    >>> check_against([g], {"a": ("c", [{"role": "user", "content": "Bye"}])})
+    >>> check_against([g], {"a": ("c", [{"role": "user", "content": "Bye"}])})  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: generations.jsonl:1: the prompt of 'a' differs from this run's prompt for it (a generation file from another run, format or data version?)
+    ValueError: generations.jsonl:1: the prompt of 'a' differs from this run's prompt for it
+    (a generation file from another run, format or data version?)
     """
     for number, generation in enumerate(generations, start=1):
         where = f"{path}:{number}"
@@ -186,7 +187,9 @@ def check_against(
             raise ValueError(f"{where}: id {generation.id!r} is not an item of this run")
         category, messages = expected[generation.id]
         if generation.category != category:
-            raise ValueError(f"{where}: id {generation.id!r} has category {generation.category!r}, expected {category!r}")
+            raise ValueError(
+                f"{where}: id {generation.id!r} has category {generation.category!r}, expected {category!r}"
+            )
         if generation.messages != messages or generation.tools != (tools or {}).get(generation.id):
             raise ValueError(
                 f"{where}: the prompt of {generation.id!r} differs from this run's prompt for it "

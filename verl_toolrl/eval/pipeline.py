@@ -91,7 +91,9 @@ def generate(
     return output / GENERATIONS_FILE
 
 
-def score(output_dir: str | Path, workers: int = 2, progress: bool = True, allow_missing: bool = False) -> dict[str, Any]:
+def score(
+    output_dir: str | Path, workers: int = 2, progress: bool = True, allow_missing: bool = False
+) -> dict[str, Any]:
     """Score the generations in ``output_dir`` and write the per-item and summary files; returns the summary.
 
     Items of the run without a generation are an error unless ``allow_missing`` (then they are listed in

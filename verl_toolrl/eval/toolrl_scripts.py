@@ -58,9 +58,12 @@ def _is_none_name(name: str) -> bool:
 def decode_ast(output: str) -> list[dict[str, Any]]:
     """The handler's decoded calls ``[{name: parameters}]`` (see the module docstring).
 
-    >>> decode_ast('<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {"x": 1}}\\n\\nnot json\\n</tool_call>')
+    >>> decode_ast(
+    ...     '<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {"x": 1}}\\n\\nnot json\\n</tool_call>'
+    ... )
     [{'f': {'x': 1}}]
-    >>> decode_ast('<tool_call>\\n{"name": "a", "parameters": {}}\\n</tool_call><tool_call>\\n{"name": "None", "parameters": {}}\\n{"name": "b", "parameters": "s"}')
+    >>> decode_ast('<tool_call>\\n{"name": "a", "parameters": {}}\\n</tool_call>'
+    ...            '<tool_call>\\n{"name": "None", "parameters": {}}\\n{"name": "b", "parameters": "s"}')
     [{'b': 's'}]
     >>> decode_ast('{"name": "f", "parameters": {}}')
     []
@@ -83,7 +86,9 @@ def execute_calls(output: str) -> list[ToolCall]:
     ``ValueError`` where the handler raises (a name that is not a string, parameters that are not an
     object). Safe to render: nothing here is evaluated.
 
-    >>> execute_calls('<tool_call>\\n{"name": "cd", "parameters": {"folder": "docs"}}\\n[1]\\n{"parameters": {}}\\n</tool_call>')
+    >>> execute_calls(
+    ...     '<tool_call>\\n{"name": "cd", "parameters": {"folder": "docs"}}\\n[1]\\n{"parameters": {}}\\n</tool_call>'
+    ... )
     [ToolCall(name='cd', arguments={'folder': 'docs'}), ToolCall(name='', arguments={})]
     >>> execute_calls('<tool_call>\\n{"name": 5}\\n</tool_call>')
     Traceback (most recent call last):
@@ -97,11 +102,15 @@ def execute_calls(output: str) -> list[ToolCall]:
     for number, value in enumerate((v for v in values if isinstance(v, dict)), start=1):
         name, arguments = value.get("name", ""), value.get("parameters", {})
         if not isinstance(name, str):
-            raise ValueError(f"ToolRL's decode_execute raises on this output: call {number} has a name that is not a string")
+            raise ValueError(
+                f"ToolRL's decode_execute raises on this output: call {number} has a name that is not a string"
+            )
         if _is_none_name(name):
             continue
         if not isinstance(arguments, dict):
-            raise ValueError(f"ToolRL's decode_execute raises on this output: call {number} has parameters that are not an object")
+            raise ValueError(
+                f"ToolRL's decode_execute raises on this output: call {number} has parameters that are not an object"
+            )
         calls.append(ToolCall(name, arguments))
     return calls
 

@@ -35,10 +35,11 @@ def check_protocol(protocol: str, format: str = "toolrl") -> Protocol:
 
     >>> check_protocol("strict", "hermes")
     'strict'
-    >>> check_protocol("toolrl", "hermes")
+    >>> check_protocol("toolrl", "hermes")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: --protocol toolrl evaluates the toolrl output format only (ToolRL's handler and scripts read <tool_call> lines of JSON); use --protocol strict for --format hermes
+    ValueError: --protocol toolrl evaluates the toolrl output format only
+    (ToolRL's handler and scripts read <tool_call> lines of JSON); use --protocol strict for --format hermes
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")

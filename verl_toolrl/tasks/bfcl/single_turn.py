@@ -35,10 +35,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from verl_toolrl.tasks.bfcl import toolrl_handler
-from verl_toolrl.tasks.protocols import Protocol, check_protocol
 from verl_toolrl.core.calls import Format, ToolCall, check_format, render_output
 from verl_toolrl.core.prompts import BFCL_TURN_INSTRUCTION, chat_messages, check_tool_prompt, template_tool_prompt
+from verl_toolrl.tasks.bfcl import toolrl_handler
+from verl_toolrl.tasks.protocols import Protocol, check_protocol
 
 BFCL_VERSION = "2026.3.23"
 INSTALL_HINT = f"pip install --no-deps bfcl-eval=={BFCL_VERSION}"
@@ -80,7 +80,9 @@ KNOWN_DEFECTS: dict[str, str] = {
     "live_multiple_964-207-0": "a required parameter whose only acceptable value is '' (absent)",
     "live_multiple_862-181-3": "the answer uses a parameter the function doc does not declare",
     "simple_java_36": "an ArrayList of 'any': BFCL's converter reads every element as a string, the answer has numbers",
-    "simple_java_65": "an ArrayList of 'any': BFCL's converter reads every element as a string, the answer has booleans",
+    "simple_java_65": (
+        "an ArrayList of 'any': BFCL's converter reads every element as a string, the answer has booleans"
+    ),
 }
 #: Names ``--categories`` accepts besides single categories.
 CATEGORY_GROUPS: dict[str, tuple[str, ...]] = {
@@ -137,10 +139,12 @@ def expand_categories(names: Iterable[str], allowed: Sequence[str] = CATEGORIES)
     ['simple_java', 'live_simple']
     >>> len(expand_categories(["all"])), len(expand_categories(["all"], SINGLE_TURN_CATEGORIES))
     (17, 13)
-    >>> expand_categories(["multi_turn_base"], SINGLE_TURN_CATEGORIES)
+    >>> expand_categories(["multi_turn_base"], SINGLE_TURN_CATEGORIES)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: BFCL category 'multi_turn_base' is not available here; valid: all, single_turn, multi_turn, ast, non_live, live, relevance, simple_python, simple_java, simple_javascript, multiple, parallel, parallel_multiple, irrelevance, live_simple, live_multiple, live_parallel, live_parallel_multiple, live_irrelevance, live_relevance
+    ValueError: BFCL category 'multi_turn_base' is not available here; valid: all, single_turn, multi_turn, ast,
+    non_live, live, relevance, simple_python, simple_java, simple_javascript, multiple, parallel, parallel_multiple,
+    irrelevance, live_simple, live_multiple, live_parallel, live_parallel_multiple, live_irrelevance, live_relevance
     """
     chosen: set[str] = set()
     for name in names:
@@ -150,7 +154,11 @@ def expand_categories(names: Iterable[str], allowed: Sequence[str] = CATEGORIES)
             chosen.add(name)
         else:
             valid = ", ".join([*CATEGORY_GROUPS, *(c for c in CATEGORIES if c in allowed)])
-            problem = f"BFCL category {name!r} is not available here" if name in CATEGORIES else f"unknown BFCL category {name!r}"
+            problem = (
+                f"BFCL category {name!r} is not available here"
+                if name in CATEGORIES
+                else f"unknown BFCL category {name!r}"
+            )
             raise ValueError(f"{problem}; valid: {valid}")
     return [category for category in CATEGORIES if category in chosen]
 
@@ -199,7 +207,7 @@ def load_items(category: str, limit: int | None = None) -> list[BfclItem]:
             raise ValueError(f"BFCL {category}: no possible answer for {missing[:5]} ({len(missing)} items)")
         answers = [by_id[entry["id"]] for entry in raw]
     items = []
-    for entry, shown, answer in zip(raw, hinted, answers):
+    for entry, shown, answer in zip(raw, hinted, answers, strict=True):
         if entry["id"] != shown["id"] or len(entry["question"]) != 1:
             raise ValueError(f"BFCL {category} item {entry['id']}: expected one turn with matching docs")
         items.append(

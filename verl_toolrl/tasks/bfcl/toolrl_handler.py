@@ -29,7 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from verl_toolrl.core.prompts import HISTORY_HEADER, system_prompt as toolrl_system_prompt
+from verl_toolrl.core.prompts import HISTORY_HEADER
+from verl_toolrl.core.prompts import system_prompt as toolrl_system_prompt
 
 TurnType = Literal["single_turn", "multi_turn"]
 
@@ -59,7 +60,8 @@ AFTER_LAST_RESULT = (
 def system_prompt(functions: Sequence[Mapping[str, Any]]) -> str:
     """The handler's system message for BFCL function docs (their ``parameters.properties`` only).
 
-    >>> doc = {"name": "f", "description": "Adds.", "parameters": {"type": "dict", "properties": {"x": {"type": "integer"}}}}
+    >>> doc = {"name": "f", "description": "Adds.",
+    ...        "parameters": {"type": "dict", "properties": {"x": {"type": "integer"}}}}
     >>> system_prompt([doc]).split("\\n")[4:7]
     ['1. Name: f', 'Description: Adds.', 'Parameters: {"x": {"type": "integer"}}']
     >>> system_prompt([doc]).endswith("(if exists).\\n")
@@ -76,10 +78,11 @@ def user_prompt(messages: Sequence[Mapping[str, Any]], turn_type: TurnType = "si
     """The handler's user message for a BFCL message list (roles system, user, assistant, tool; a tool
     message carries ``name``: the executed call, and ``content``: its result).
 
-    >>> print(user_prompt([{"role": "system", "content": "Be brief."}, {"role": "user", "content": " Add 1 and 2. "}]))
+    >>> text = user_prompt([{"role": "system", "content": "Be brief."}, {"role": "user", "content": " Add 1 and 2. "}])
+    >>> print(text.replace(SINGLE_TURN_INSTRUCTION, "{SINGLE_TURN_INSTRUCTION}"))
     **Dialogue Records History**
     <user> Add 1 and 2.
-    If there's no appropriate tools to apply or required parameters are missing, please directly inform me in your response without any tool call, or call the tool with the name as 'None'. Otherwise, you should use one or more necessary tool calls to complete the given task in this turn. </user>
+    {SINGLE_TURN_INSTRUCTION} </user>
     """
     instruction = MULTI_TURN_INSTRUCTION if turn_type == "multi_turn" else SINGLE_TURN_INSTRUCTION
     text = HISTORY_HEADER
@@ -122,5 +125,7 @@ def prompt_string(chat: Sequence[Mapping[str, str]]) -> str:
     '<|im_start|>system\\nS<|im_end|>\\n<|im_start|>user\\nU<|im_end|>\\n<|im_start|>assistant\\n'
     """
     system, user = chat
-    return f"<|im_start|>system\n{system['content']}<|im_end|>\n<|im_start|>user\n{user['content']}<|im_end|>\n<|im_start|>assistant\n"
-
+    return (
+        f"<|im_start|>system\n{system['content']}<|im_end|>\n"
+        f"<|im_start|>user\n{user['content']}<|im_end|>\n<|im_start|>assistant\n"
+    )
