@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -370,3 +374,22 @@ def test_rollout_workers_start_with_the_recipes_hash_seed(tmp_path: Any, ray_clu
     assert "Must be one of {" in results[0][1]
     unpinned = Rollout.options(runtime_env={"env_vars": {"PYTHONHASHSEED": "1"}}).remote()
     assert not ray_cluster.get(unpinned.run.remote(str(tmp_path / "bfcl")), timeout=RAY_TIMEOUT_S)[0]
+
+
+def test_the_rollout_and_the_preflight_replay_load_neither_data_nor_eval(tmp_path: Any) -> None:
+    """Roles stay apart: the agent loop, and the preflight replaying a multi-turn row, load nothing of the
+    data converters or the evaluation (a fresh interpreter, since this one has loaded both)."""
+    code = """
+import json, sys
+from verl_toolrl.checks.preflight import multi_turn_gold_record
+from verl_toolrl.plugin.multi_turn_agent_loop import BfclMultiTurnAgentLoop
+from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
+row = json.loads(sys.argv[1])
+record = multi_turn_gold_record(ToolRLRewardManager({"reward": {"reward_kwargs": {}}}, tokenizer=None), row, 0)
+print(json.dumps([record["bfcl_valid"], sorted(m for m in sys.modules if m.startswith(("verl_toolrl.data", "verl_toolrl.eval")))]))
+"""
+    row = entry_row(load_entries("multi_turn_base", limit=1)[0], "toolrl", "train")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "BFCL_PROJECT_ROOT": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code, json.dumps(row)], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == [True, []]
