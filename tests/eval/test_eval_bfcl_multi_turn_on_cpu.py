@@ -296,7 +296,8 @@ def test_the_evaluation_runs_exactly_the_held_out_ids_of_the_training_data(tmp_p
 def test_the_command_writes_the_same_transcripts_under_any_hash_seed(tmp_path: Path, chat_server) -> None:
     """``python -m verl_toolrl.eval bfcl generate`` in processes started with different hash seeds, a served
     model answering with a call whose observation renders a Python set (the travel simulator's error
-    message, whose order follows the seed): the command pins the seed, so the transcripts are byte-identical."""
+    message, whose order follows the seed): the command pins the seed, so the transcripts are
+    byte-identical."""
     pytest.importorskip("openai")
     book = ToolCall("book_flight", {"access_token": "secureAccessToken12345", "card_id": "144756014165", "travel_date": "2026-11-15",
                                     "travel_from": "SFO", "travel_to": "ORD", "travel_class": "premium"})

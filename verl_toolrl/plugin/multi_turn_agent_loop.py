@@ -14,7 +14,7 @@ stream, so the token stream only grows). This loop keeps the tokens only. Until 
 3. tokenize what the episode appended (its next prompt less the previous one).
 
 Some of BFCL's simulators render a Python set into an observation, so the workers must start with the hash
-seed pinned (the multi-turn recipe's ``ray_kwargs.ray_init.runtime_env``, see :mod:`verl_toolrl.tasks.episode`).
+seed pinned (the multi-turn recipe's ``ray_kwargs.ray_init.runtime_env``; :mod:`verl_toolrl.tasks.episode`).
 
 Reused from verl 0.9.1 (``ToolAgentLoop``): the Continuous Token calls (``ct_build_initial_tokens``,
 ``ct_merge_assistant_token`` for generated tokens with mask 1 and the server's log-probs,
@@ -52,14 +52,17 @@ from verl_toolrl.tasks.bfcl.multi_turn import AGENT_NAME, PROTOCOL, MultiTurnEnt
 from verl_toolrl.tasks.episode import MAX_STEPS_PER_TURN
 
 
-def training_episode(entry: MultiTurnEntry, format: Format, max_assistant_turns: int | None = None) -> BfclEpisode:
+def training_episode(
+    entry: MultiTurnEntry, format: Format, max_assistant_turns: int | None = None
+) -> BfclEpisode:
     """The episode a rollout drives: the ``strict`` protocol as a stream (the token stream only grows),
     BFCL's step rule with at most ``max_assistant_turns`` outputs per user turn (its
     ``MAXIMUM_STEP_LIMIT`` is one less; None: BFCL's 20, so 21 outputs), and the state match of each turn.
 
     >>> from verl_toolrl.tasks.bfcl.multi_turn import load_entries
     >>> episode = training_episode(load_entries("multi_turn_base", limit=1)[0], "toolrl")
-    >>> episode.advance('<think> x </think>\\n<tool_call>\\n{"name": "cd", "parameters": {"folder": "document"}}\\n</tool_call>')
+    >>> call = '{"name": "cd", "parameters": {"folder": "document"}}'
+    >>> episode.advance(f"<think> x </think>\\n<tool_call>\\n{call}\\n</tool_call>")
     'observations'
     >>> episode.prompt()[-1]
     {'role': 'tool', 'content': '{"current_working_directory": "document"}'}

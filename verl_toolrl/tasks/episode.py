@@ -152,9 +152,18 @@ class Episode:
     model's output for it (see the module docstring)."""
 
     def __init__(
-        self, environment: ToolEnvironment, renderer: Renderer, decode: Decoder, step_limit: int = MAX_STEPS_PER_TURN
+        self,
+        environment: ToolEnvironment,
+        renderer: Renderer,
+        decode: Decoder,
+        step_limit: int = MAX_STEPS_PER_TURN,
     ) -> None:
-        self.environment, self.renderer, self.decode, self.step_limit = environment, renderer, decode, step_limit
+        self.environment, self.renderer, self.decode, self.step_limit = (
+            environment,
+            renderer,
+            decode,
+            step_limit,
+        )
         self.environment.reset()
         self.conversation: list[Message] = []
         self.turns: list[list[Step]] = []  # [turn][step]
@@ -192,7 +201,7 @@ class Episode:
         """Called when ``turn`` ends with a step without calls, before the next turn opens."""
 
     def advance(self, output: str) -> str:
-        """Take the output for :meth:`prompt`: ``"observations"`` (calls ran), ``"next_turn"`` or ``"done"``."""
+        """Take the output for :meth:`prompt`: ``"observations"`` (calls ran), ``"next_turn"``, ``"done"``."""
         if self._pending is None:
             raise RuntimeError("the episode is finished")
         turn = self.turn
@@ -221,8 +230,10 @@ class Episode:
         return "observations"
 
     def executed(self) -> list[list[list[str]]]:
-        """The call strings that ran, per turn and step (refused calls left out): what BFCL's checker reads."""
-        return [[[text for text in step.executed if text is not None] for step in steps] for steps in self.turns]
+        """The call strings that ran per turn and step (refused ones left out), for BFCL's checker."""
+        return [
+            [[text for text in step.executed if text is not None] for step in steps] for steps in self.turns
+        ]
 
 
 def hash_seed_pinned() -> bool:
@@ -237,4 +248,6 @@ def exec_with_pinned_hash_seed() -> None:
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], {**os.environ, "PYTHONHASHSEED": HASH_SEED})
+    os.execve(
+        sys.executable, [sys.executable, *sys.orig_argv[1:]], {**os.environ, "PYTHONHASHSEED": HASH_SEED}
+    )

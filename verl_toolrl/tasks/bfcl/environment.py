@@ -250,7 +250,7 @@ class Environment:
         self.reset()
 
     def reset(self) -> None:
-        """Fresh simulator instances from the entry's initial configuration (what a trajectory starts from)."""
+        """Fresh simulator instances from the entry's initial configuration (a trajectory's start)."""
         stateless = set(bfcl_module("bfcl_eval.constants.executable_backend_config").STATELESS_CLASSES)
         self.instances = {}
         for class_name in self.entry.involved_classes:

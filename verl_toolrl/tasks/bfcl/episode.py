@@ -1,4 +1,4 @@
-"""A BFCL multi-turn entry as an :class:`~verl_toolrl.tasks.episode.Episode`: its renderers, decoder, gold outputs and verdict.
+"""A BFCL multi-turn entry as an episode (:mod:`verl_toolrl.tasks.episode`): renderers, decoder, verdict.
 
 - :class:`BfclRenderer`: the entry's user turns and prompts, two ways. Per turn, as each protocol writes it
   (:func:`~verl_toolrl.tasks.bfcl.multi_turn.render_prompt`: the evaluation's prompts); or as a stream
@@ -8,7 +8,8 @@
 - :func:`decode_strict`: the ``strict`` protocol's decoder (``calls.parse_response``; a step whose
   tool-call part does not parse is :class:`~verl_toolrl.tasks.episode.Undecodable`). The ``toolrl``
   protocol's decoder is ToolRL's handler's (``verl_toolrl.eval.toolrl_scripts``), passed in by the evaluation.
-- :class:`BfclEpisode`: the episode on the entry's fresh :class:`~verl_toolrl.tasks.bfcl.environment.Environment`,
+- :class:`BfclEpisode`: the episode on the entry's fresh
+  :class:`~verl_toolrl.tasks.bfcl.environment.Environment`,
   with BFCL's verdict on what ran (:meth:`BfclEpisode.verdict`) and, for training's reward, the state match
   of each finished turn against a second environment that ran the ground truth (``state_match=True``).
 - :func:`gold_turns`: what a perfect model writes, turn by turn (the scripted policy of the tests, the
@@ -46,7 +47,8 @@ class BfclRenderer:
 
     >>> from verl_toolrl.tasks.bfcl.multi_turn import load_entries
     >>> entry = load_entries("multi_turn_miss_func", limit=1)[0]
-    >>> stream, per_turn = BfclRenderer(entry, "strict", "toolrl", stream=True), BfclRenderer(entry, "strict", "toolrl")
+    >>> stream = BfclRenderer(entry, "strict", "toolrl", stream=True)
+    >>> per_turn = BfclRenderer(entry, "strict", "toolrl")
     >>> [m["content"][:9] for m in stream.opening(3)], [m["content"][:9] for m in per_turn.opening(3)]
     (["[{'name':"], ['I have up'])
     """
@@ -66,7 +68,9 @@ class BfclRenderer:
         return self.entry.num_turns
 
     def opening(self, turn: int) -> list[Message]:
-        held_out_in_message = self.stream and turn in self.entry.held_out  # the stream's system prompt is fixed
+        held_out_in_message = (
+            self.stream and turn in self.entry.held_out
+        )  # the stream's system prompt is fixed
         return turn_messages(self.entry, turn, "toolrl" if held_out_in_message else self.protocol)
 
     def prompt(self, turn: int, dialogue: Sequence[Message]) -> list[Message]:
@@ -78,11 +82,13 @@ class BfclRenderer:
 
 
 def decode_strict(text: str, format: Format) -> list[ToolCall]:
-    """The calls of one output under the ``strict`` protocol, or :class:`~verl_toolrl.tasks.episode.Undecodable`.
+    """The calls of one output under the ``strict`` protocol, or
+    :class:`~verl_toolrl.tasks.episode.Undecodable`.
 
-    >>> decode_strict('<think> x </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\n</tool_call>', "toolrl")
+    >>> call = '{"name": "ls", "parameters": {}}'
+    >>> decode_strict(f"<think> x </think>\\n<tool_call>\\n{call}\\n</tool_call>", "toolrl")
     [ToolCall(name='ls', arguments={})]
-    >>> decode_strict('<think> x </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\nnot json\\n</tool_call>', "toolrl")
+    >>> decode_strict(f"<think> x </think>\\n<tool_call>\\n{call}\\nnot json\\n</tool_call>", "toolrl")
     Traceback (most recent call last):
     ...
     verl_toolrl.tasks.episode.Undecodable: tool calls do not parse: bad_json@2
@@ -150,7 +156,7 @@ def gold_turns(entry: MultiTurnEntry, format: Format = "toolrl") -> list[list[st
 
 
 def gold_outputs(entry: MultiTurnEntry, format: Format = "toolrl") -> list[str]:
-    """:func:`gold_turns`, step after step: replayed through an episode, it is BFCL's ground truth as model output.
+    """:func:`gold_turns`, step after step: replayed through an episode, BFCL's ground truth as model output.
 
     >>> from verl_toolrl.tasks.bfcl.multi_turn import load_entries
     >>> len(gold_outputs(load_entries("multi_turn_base", limit=1)[0]))

@@ -39,7 +39,7 @@ from verl_toolrl.tasks.protocols import check_protocol
 from verl_toolrl.core.calls import Format
 from verl_toolrl.core.prompts import BFCL_TURN_INSTRUCTION, system_prompt
 
-#: The name verl knows the multi-turn agent loop by (the ``agent_name`` of the rows that run on BFCL's simulators).
+#: The name verl knows the multi-turn agent loop by (the ``agent_name`` of rows run on BFCL's simulators).
 AGENT_NAME = "toolrl_bfcl_multi_turn"
 #: Training's protocol: chat roles, so the token stream of a trajectory only grows.
 PROTOCOL = "strict"
@@ -164,10 +164,10 @@ def entry_spec(entry: MultiTurnEntry) -> str:
 def entry_from_spec(spec: str | Mapping[str, Any]) -> MultiTurnEntry:
     """A :class:`MultiTurnEntry` from :func:`entry_spec` (a ``ValueError`` naming what is missing).
 
-    >>> entry_from_spec({"id": "x"})
+    >>> entry_from_spec({"id": "x"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: extra_info.bfcl_entry lacks category, questions, functions, held_out, ground_truth, initial_config, involved_classes
+    ValueError: extra_info.bfcl_entry lacks category, questions, functions, held_out, ...
     """
     fields = json.loads(spec) if isinstance(spec, str) else dict(spec)
     missing = [name for name in _SPEC_FIELDS if name not in fields]
