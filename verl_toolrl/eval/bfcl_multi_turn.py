@@ -82,7 +82,6 @@ class Trajectory(BfclEpisode):
     :meth:`advance` takes the model's output for it, :meth:`record` is its transcript line."""
 
     def __init__(self, entry: MultiTurnEntry, protocol: str, format: Format, environment: Environment | None = None) -> None:
-        check_protocol(protocol, format)
         super().__init__(entry, protocol, format, decode=partial(decode, protocol=protocol, format=format), environment=environment)
 
     def record(self) -> dict[str, Any]:
