@@ -323,4 +323,4 @@ def test_the_multi_turn_recipe_composes_and_passes_verls_validation(tmp_path: An
     validate_recipe(config)
     assert config.actor_rollout_ref.rollout.agent.default_agent_loop == AGENT_NAME
     assert config.algorithm.adv_estimator == "grpo" and config.actor_rollout_ref.rollout.n == 8
-    assert ToolRLRewardManager(config, tokenizer=None).multi_turn.aggregation == "mix"
+    assert ToolRLRewardManager(config, tokenizer=None).options.multi_turn_aggregation == "mix"

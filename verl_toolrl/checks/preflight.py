@@ -123,7 +123,7 @@ def multi_turn_gold_record(manager: Any, row: Mapping[str, Any], step: int) -> d
     episode = Episode(entry, format)
     for output in gold_outputs(entry, format):
         episode.advance(output)
-    return score_turns(episode, json.loads(row["reward_model"]["ground_truth"]), manager, manager.multi_turn, step)
+    return score_turns(episode, json.loads(row["reward_model"]["ground_truth"]), manager, manager.options, step)
 
 
 async def score_ground_truths(

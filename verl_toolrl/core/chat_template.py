@@ -111,7 +111,9 @@ def think_prefill(tokenizer: Any, chat_template_kwargs: Mapping[str, Any] | None
 def resolve_think_prefill(
     mode: str, tokenizer: Any, chat_template_kwargs: Mapping[str, Any] | None = None
 ) -> ThinkPrefill:
-    """The prefill to score with under ``mode`` (one of ``THINK_PREFILL_MODES``).
+    """The prefill to score with under ``mode``, one of ``THINK_PREFILL_MODES``: an option its reader has
+    validated (``reward.reward_kwargs.think_prefill``: :class:`verl_toolrl.reward.config.RewardOptions`;
+    the evaluation's ``--think-prefill``: its argument parser); anything else is a ``ValueError``.
 
     >>> resolve_think_prefill("open", None).text, resolve_think_prefill("none", None).kind
     ('<think>\\n', 'none')
@@ -120,19 +122,13 @@ def resolve_think_prefill(
     ...
     ValueError: think_prefill: unknown value 'always'; valid choices: auto, none, open
     """
-    check_think_prefill_mode(mode)
     if mode == "none":
         return ThinkPrefill("none")
     if mode == "open":
         return ThinkPrefill("open", OPEN_PREFILL)
-    return think_prefill(tokenizer, chat_template_kwargs)
-
-
-def check_think_prefill_mode(mode: Any) -> None:
-    """Raise ``ValueError`` naming the valid modes unless ``mode`` is one of them."""
-    if mode not in THINK_PREFILL_MODES:
-        valid = ", ".join(THINK_PREFILL_MODES)
-        raise ValueError(f"think_prefill: unknown value {mode!r}; valid choices: {valid}")
+    if mode == "auto":
+        return think_prefill(tokenizer, chat_template_kwargs)
+    raise ValueError(f"think_prefill: unknown value {mode!r}; valid choices: {', '.join(THINK_PREFILL_MODES)}")
 
 
 def model_continuation(target: str, prefill: ThinkPrefill) -> str:

@@ -45,8 +45,9 @@ from verl_toolrl.core.calls import Format, parse_response
 from verl_toolrl.data.bfcl_multi_turn import AGENT_NAME, PROTOCOL, entry_from_spec
 from verl_toolrl.tasks.bfcl.environment import Environment, ground_truth_calls, official_verdict
 from verl_toolrl.reward import score_range
-from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, MultiTurnOptions, turn_response, turn_score
-from verl_toolrl.plugin.reward_manager import ToolRLRewardManager, multi_turn_config, training_step
+from verl_toolrl.reward.config import RewardOptions
+from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, turn_response, turn_score
+from verl_toolrl.plugin.reward_manager import ToolRLRewardManager, training_step
 
 @dataclass
 class Episode:
@@ -130,7 +131,7 @@ def score_turns(
     episode: Episode,
     ground_truths: list[str],
     scorer: ToolRLRewardManager,
-    options: MultiTurnOptions,
+    options: RewardOptions,
     step: int | None,
 ) -> dict[str, Any]:
     """The per-turn scores and components of a finished episode (see the module docstring)."""
@@ -181,7 +182,7 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
         self.max_observation_chars = multi_turn.get("max_tool_response_length")
         self.truncate_side = multi_turn.get("tool_response_truncate_side", "middle")
         self.scorer = ToolRLRewardManager(self.config, self.tokenizer)
-        self.options = multi_turn_config(self.config)
+        self.options = self.scorer.options  # reward.reward_kwargs, read once by the manager
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         extra_info = kwargs.get("extra_info") or {}
