@@ -128,7 +128,8 @@ def resolve_think_prefill(
         return ThinkPrefill("open", OPEN_PREFILL)
     if mode == "auto":
         return think_prefill(tokenizer, chat_template_kwargs)
-    raise ValueError(f"think_prefill: unknown value {mode!r}; valid choices: {', '.join(THINK_PREFILL_MODES)}")
+    valid = ", ".join(THINK_PREFILL_MODES)
+    raise ValueError(f"think_prefill: unknown value {mode!r}; valid choices: {valid}")
 
 
 def model_continuation(target: str, prefill: ThinkPrefill) -> str:

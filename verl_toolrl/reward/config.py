@@ -95,8 +95,10 @@ _FIELDS = {spec.name: spec for spec in fields(RewardOptions)}
 def value_problem(key: str, value: Any) -> str | None:
     """What is wrong with ``value`` for the option ``key`` (None when it is valid).
 
-    >>> value_problem("matching", "best"), value_problem("schedule_steps", 0), value_problem("format", "hermes")
-    ("unknown value 'best'; valid choices: greedy, optimal", "0 is not a positive number (the schedules' horizon)", None)
+    >>> value_problem("matching", "best")
+    "unknown value 'best'; valid choices: greedy, optimal"
+    >>> value_problem("schedule_steps", 0), value_problem("format", "hermes")
+    ("0 is not a positive number (the schedules' horizon)", None)
     """
     metadata = _FIELDS[key].metadata
     if "choices" in metadata:
@@ -111,7 +113,7 @@ def reward_config(config: Mapping[str, Any] | DictConfig) -> RewardOptions:
     """The validated options of a trainer config's ``reward.reward_kwargs`` node (the defaults when absent),
     read by verl's ``omega_conf_to_dataclass``; a bad key or value is a ``ValueError`` in one line.
 
-    >>> reward_config({"reward": {"reward_kwargs": {"variant": "dynamic", "think_prefill": "open"}}}).think_prefill
+    >>> reward_config({"reward": {"reward_kwargs": {"think_prefill": "open"}}}).think_prefill
     'open'
     >>> reward_config({"reward": {"reward_kwargs": {"varaint": "dynamic"}}})
     Traceback (most recent call last):
@@ -147,7 +149,7 @@ def reward_config(config: Mapping[str, Any] | DictConfig) -> RewardOptions:
         return omega_conf_to_dataclass(node, RewardOptions)
     except (OmegaConfBaseException, ValueError) as error:
         # OmegaConf's type check names the key (error.key); RewardOptions says "<key>: ...". Either way the
-        # line names the value as written (OmegaConf has turned a 2 into 2.0 by the time RewardOptions sees it)
+        # line names the value as written (OmegaConf turns a 2 into 2.0 before RewardOptions sees it).
         key = str(getattr(error, "key", None) or str(error).partition(":")[0])
         problem = value_problem(key, node[key]) if key in node and key in OPTION_KEYS else None
         raise ValueError(f"{NODE}.{key}: {problem or str(error).strip().splitlines()[0]}") from None
