@@ -58,15 +58,15 @@ def rollout_prompt_ids(
 ) -> list[int]:
     """The prompt ids ``agent_loop`` sends the rollout for ``row``; ``ValueError`` when that loop would not
     show the row its tools (a ``--tool-prompt template`` row under ``single_turn_agent``) or refuses it."""
-    from verl_toolrl.core.chat_template import AGENT_NAME, leaves_tools_to_template, row_tools
+    from verl_toolrl.core.chat_template import TOOL_TEMPLATE_AGENT, leaves_tools_to_template, row_tools
 
     tools = None
-    if agent_loop == AGENT_NAME:
+    if agent_loop == TOOL_TEMPLATE_AGENT:
         tools = row_tools(row.get("extra_info"), row["prompt"])
     elif leaves_tools_to_template(row):
         raise ValueError(
             f"its tools are left to the chat template (--tool-prompt template), but {agent_loop} renders "
-            f"prompts without tools; set actor_rollout_ref.rollout.agent.default_agent_loop={AGENT_NAME}"
+            f"prompts without tools; set actor_rollout_ref.rollout.agent.default_agent_loop={TOOL_TEMPLATE_AGENT}"
         )
     return chat_prompt_ids(tokenizer, row["prompt"], tools, chat_template_kwargs)
 
@@ -302,7 +302,7 @@ def preflight(
 
     from verl.trainer.ppo.reward import load_reward_manager
 
-    from verl_toolrl.core.chat_template import AGENT_NAME
+    from verl_toolrl.core.chat_template import TOOL_TEMPLATE_AGENT
     from verl_toolrl.plugin.reward_manager import ToolRLRewardManager, chat_template_kwargs
 
     config = load_recipe(config_name, overrides, config_dir)
@@ -338,7 +338,7 @@ def preflight(
     )
     print_fn(f"chat template: {manager.think_prefill.describe()}")
     agent_loop = config.actor_rollout_ref.rollout.agent.default_agent_loop
-    template_tools = " (tools rendered by the chat template)" if agent_loop == AGENT_NAME else ""
+    template_tools = " (tools rendered by the chat template)" if agent_loop == TOOL_TEMPLATE_AGENT else ""
     print_fn(f"agent loop: {agent_loop}{template_tools}")
 
     all_ok = True

@@ -33,8 +33,9 @@ from verl_toolrl.core.calls import THINK_CLOSE, THINK_OPEN
 THINK_PREFILL_MODES: tuple[str, ...] = ("auto", "none", "open")
 OPEN_PREFILL = THINK_OPEN + "\n"  # what Qwen3 thinking checkpoints prefill
 _PROBE = "Which tools do you have?"  # any user text the template copies verbatim
-#: The agent loop (verl_toolrl.plugin.agent_loop) that renders prompts with the row's tools in the chat template.
-AGENT_NAME = "toolrl_tool_template"
+#: The name of the single-turn agent loop (verl_toolrl.plugin.agent_loop) that renders prompts with the row's
+#: tools in the chat template (``tools=``), for rows built with ``--tool-prompt template``.
+TOOL_TEMPLATE_AGENT = "toolrl_tool_template"
 
 
 @dataclass(frozen=True)
@@ -168,12 +169,12 @@ def row_tools(
     where = f"row {info.get('source_id', info.get('index', '?'))}"
     if info.get("format", "hermes") != "hermes":
         raise ValueError(
-            f"{where}: {AGENT_NAME} needs --format hermes rows (the chat templates' own tool format), "
+            f"{where}: {TOOL_TEMPLATE_AGENT} needs --format hermes rows (the chat templates' own tool format), "
             f"got format {info.get('format')!r}"
         )
     if _lists_tools(messages):
         raise ValueError(
-            f"{where}: {AGENT_NAME} hands extra_info.tools to the chat template, but the system prompt "
+            f"{where}: {TOOL_TEMPLATE_AGENT} hands extra_info.tools to the chat template, but the system prompt "
             "already lists tools; build the data with --format hermes --tool-prompt template, "
             "or use single_turn_agent"
         )
