@@ -91,7 +91,7 @@ class MultiTurnEntry:
         key = (protocol, format, len(docs))
         if key not in self._system_prompts:
             if protocol == "toolrl":
-                self._system_prompts[key] = toolrl_handler.system_prompt(docs)
+                self._system_prompts[key] = toolrl_handler.handler_system_prompt(docs)
             else:
                 self._system_prompts[key] = system_prompt([to_tool(doc) for doc in docs], format)
         return self._system_prompts[key]
@@ -165,7 +165,7 @@ def render_prompt(entry: MultiTurnEntry, turn: int, dialogue: Sequence[Mapping[s
     check_protocol(protocol, format)
     system = {"role": "system", "content": entry.system_prompt(turn, protocol, format)}
     if protocol == "toolrl":  # toolrl_handler.messages, with the system message computed once
-        return [system, {"role": "user", "content": toolrl_handler.user_prompt(dialogue)}]
+        return [system, {"role": "user", "content": toolrl_handler.handler_user_prompt(dialogue)}]
     messages = [system]
     for message in dialogue:
         content = message["content"]
