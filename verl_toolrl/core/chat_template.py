@@ -169,13 +169,13 @@ def row_tools(
     where = f"row {info.get('source_id', info.get('index', '?'))}"
     if info.get("format", "hermes") != "hermes":
         raise ValueError(
-            f"{where}: {TOOL_TEMPLATE_AGENT} needs --format hermes rows (the chat templates' own tool format), "
-            f"got format {info.get('format')!r}"
+            f"{where}: {TOOL_TEMPLATE_AGENT} needs --format hermes rows (the chat templates' own tool "
+            f"format), got format {info.get('format')!r}"
         )
     if _lists_tools(messages):
         raise ValueError(
-            f"{where}: {TOOL_TEMPLATE_AGENT} hands extra_info.tools to the chat template, but the system prompt "
-            "already lists tools; build the data with --format hermes --tool-prompt template, "
+            f"{where}: {TOOL_TEMPLATE_AGENT} hands extra_info.tools to the chat template, but the system "
+            "prompt already lists tools; build the data with --format hermes --tool-prompt template, "
             "or use single_turn_agent"
         )
     try:
