@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from verl_toolrl.core.calls import ToolCall, parse_response
-from verl_toolrl.data.errors import (
+from verl_toolrl.core.errors import (
     BAD_GROUND_TRUTH,
     BAD_JSON,
     MISSING_FIELD,

@@ -47,7 +47,7 @@ from dataclasses import replace
 from typing import Any
 
 from verl_toolrl.core.calls import ToolCall
-from verl_toolrl.data.errors import (
+from verl_toolrl.core.errors import (
     BAD_JSON,
     BAD_LAYOUT,
     UNKNOWN_PARAMETER,
@@ -56,7 +56,7 @@ from verl_toolrl.data.errors import (
     field_of,
 )
 from verl_toolrl.data.schema import Sample
-from verl_toolrl.data.tools import tool_from_flat
+from verl_toolrl.core.tools import tool_from_flat
 from verl_toolrl.data.xlam import NO_TOOL_RESPONSE, xlam_calls, xlam_sample
 
 HUB_NAME = "Salesforce/xlam-function-calling-60k"

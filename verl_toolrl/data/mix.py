@@ -29,7 +29,7 @@ from verl_toolrl.tasks.apibank import load_items as load_apibank
 from verl_toolrl.tasks.bfcl.single_turn import SINGLE_TURN_CATEGORIES
 from verl_toolrl.tasks.bfcl.single_turn import load_items as load_bfcl
 from verl_toolrl.core.calls import Format
-from verl_toolrl.data.errors import RecordError, UsageError
+from verl_toolrl.core.errors import RecordError, UsageError
 from verl_toolrl.data.hammer import hammer_sample
 from verl_toolrl.data.pipeline import Summary, row_of
 from verl_toolrl.data.schema import Sample

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from verl_toolrl.core.calls import ToolCall
-from verl_toolrl.data.errors import (
+from verl_toolrl.core.errors import (
     BAD_JSON,
     BAD_LAYOUT,
     UNKNOWN_TOOL,
@@ -29,7 +29,7 @@ from verl_toolrl.data.errors import (
     field_of,
 )
 from verl_toolrl.data.schema import Sample
-from verl_toolrl.data.tools import tool_from_json_schema
+from verl_toolrl.core.tools import tool_from_json_schema
 from verl_toolrl.core.prompts import default_think
 
 HUB_NAME = "Team-ACE/ToolACE"

@@ -1,6 +1,7 @@
 """What goes wrong with input data, said precisely: which file, which row, which field, and why.
 
-Converters raise :class:`RecordError` with the field and a reason code; the conversion loop adds the
+The data converters (``verl_toolrl.data``) and the tasks' readers of released prompts
+(``verl_toolrl.tasks``) raise :class:`RecordError` with the field and a reason code; the conversion loop adds the
 file and row (:meth:`RecordError.located`), and either stops the run or, with ``--skip-invalid``, counts
 the reason. :class:`SourceError` is a source that cannot be read at all (a missing file, an unreachable
 hub dataset): a one-line message saying what to do.
@@ -84,7 +85,7 @@ def field_of(
     >>> field_of({"query": 3}, "query", str)
     Traceback (most recent call last):
     ...
-    verl_toolrl.data.errors.RecordError: field 'query': wrong_type: expected a string, got int
+    verl_toolrl.core.errors.RecordError: field 'query': wrong_type: expected a string, got int
     """
     path = path or key
     if not isinstance(record, Mapping):
