@@ -15,7 +15,7 @@ from typing import Any
 # Reason codes: the keys of the per-reason skip counts.
 MISSING_FIELD = "missing_field"  # a required field is absent
 WRONG_TYPE = "wrong_type"  # a field has the wrong JSON type
-BAD_JSON = "bad_json"  # a JSON-string field does not decode
+BAD_JSON_FIELD = "bad_json"  # a JSON-string field of a record does not decode (calls.BAD_JSON: a model's call)
 BAD_LAYOUT = "bad_layout"  # a prompt, history or tool list does not follow its documented layout
 UNPARSEABLE_CALL = "unparseable_call"  # a call string does not parse (ToolACE's [Func(k=v)] syntax)
 UNKNOWN_TOOL = "unknown_tool"  # a call names a tool missing from the record's tool list
@@ -25,7 +25,7 @@ BAD_GROUND_TRUTH = "bad_ground_truth"  # the rendered ground truth fails the par
 REASONS: tuple[str, ...] = (
     MISSING_FIELD,
     WRONG_TYPE,
-    BAD_JSON,
+    BAD_JSON_FIELD,
     BAD_LAYOUT,
     UNPARSEABLE_CALL,
     UNKNOWN_TOOL,
@@ -39,7 +39,7 @@ class RecordError(ValueError):
     """A malformed input record: ``file``, ``row`` (0-based), ``field`` (a path such as
     ``conversations[3].value``), ``reason`` (one of ``REASONS``) and a human ``detail``.
 
-    >>> str(RecordError("answers", BAD_JSON, "Expecting value").located("xlam.json", 7))
+    >>> str(RecordError("answers", BAD_JSON_FIELD, "Expecting value").located("xlam.json", 7))
     "xlam.json: row 7: field 'answers': bad_json: Expecting value"
     """
 

@@ -48,7 +48,7 @@ from typing import Any
 
 from verl_toolrl.core.calls import ToolCall
 from verl_toolrl.core.errors import (
-    BAD_JSON,
+    BAD_JSON_FIELD,
     BAD_LAYOUT,
     UNKNOWN_PARAMETER,
     UNKNOWN_TOOL,
@@ -294,7 +294,7 @@ def _decoded(text: str, field: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise RecordError(field, BAD_JSON, f"{error.msg} at character {error.pos}") from None
+        raise RecordError(field, BAD_JSON_FIELD, f"{error.msg} at character {error.pos}") from None
 
 
 def hammer_processed_sample(record: Mapping[str, Any], row: int) -> Sample:
