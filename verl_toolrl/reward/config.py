@@ -14,7 +14,7 @@ when read from a trainer config.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from numbers import Real
 from typing import Any
@@ -46,7 +46,7 @@ def _choice(default: str, choices: tuple[str, ...]) -> Any:
     return field(default=default, metadata={"choices": choices})
 
 
-def _number(default: float, valid: Any, meaning: str) -> Any:
+def _number(default: float, valid: Callable[[float], bool], meaning: str) -> Any:
     return field(default=default, metadata={"valid": valid, "meaning": meaning})
 
 
