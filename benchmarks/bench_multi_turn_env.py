@@ -40,8 +40,9 @@ from verl_toolrl.data.bfcl_multi_turn import turn_ground_truths
 from verl_toolrl.tasks.bfcl.environment import bfcl_module
 from verl_toolrl.eval.bfcl_multi_turn import load_multi_turn_entries
 from verl_toolrl.plugin.multi_turn_agent_loop import score_turns, training_episode
+from verl_toolrl.reward.config import RewardOptions
+from verl_toolrl.reward.multi_turn import trajectory_scores
 from verl_toolrl.tasks.bfcl.episode import gold_outputs
-from verl_toolrl.reward.multi_turn import MultiTurnOptions, trajectory_scores
 from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
 from verl_toolrl.checks.training_log import rollout_records, step_metrics
 
@@ -52,7 +53,7 @@ SHARE_TARGET = 5.0  # percent
 
 def play(entries, scorer: ToolRLRewardManager) -> tuple[float, float, int, int]:
     """(environment CPU seconds, reward CPU seconds, executed calls, entries at the maximum)."""
-    options = MultiTurnOptions()
+    options = RewardOptions()
     environment = reward = 0.0
     calls = valid = 0
     for entry in entries:

@@ -58,12 +58,12 @@ def check(args: argparse.Namespace) -> int:
         print(f"check: error: {problem}", file=sys.stderr)
         return 2
     from verl_toolrl.checks.config import RECIPES_DIR, load_recipe
-    from verl_toolrl.plugin.reward_manager import options_from_config
+    from verl_toolrl.reward.config import reward_config
 
     config = load_recipe(
         args.config_name, args.overrides, args.config_path or RECIPES_DIR, require_data=False
     )
-    print(f"recipe {args.config_name}: reward settings valid ({options_from_config(config)})")
+    print(f"recipe {args.config_name}: reward settings valid ({reward_config(config)})")
     return 0
 
 

@@ -24,7 +24,6 @@ from verl.trainer.ppo.reward import load_reward_manager
 from verl_toolrl.checks.config import ConfigError
 from verl_toolrl.checks.preflight import compose_recipe, preflight, validate_recipe
 from verl_toolrl.reward import VARIANTS, RewardOptions
-from verl_toolrl.plugin.reward_manager import MANAGER_OPTIONS
 from verl_toolrl.checks.stand_in import byte_level_tokenizer, stand_in_model_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +139,7 @@ def test_the_recipe_passes_verl_validate_config(name, model_dir):
 
 def test_the_recipe_declares_every_reward_option_with_the_reward_cores_defaults():
     declared = OmegaConf.to_container(compose_recipe("toolrl_grpo", DATA).reward.reward_kwargs)
-    assert declared == {**asdict(RewardOptions()), **MANAGER_OPTIONS}
+    assert declared == asdict(RewardOptions())
 
 
 def test_an_undeclared_reward_option_fails_at_composition():

@@ -200,7 +200,7 @@ def test_one_call_validator_for_model_output_ground_truths_gold_calls_and_record
     import re
 
     from verl_toolrl.tasks.apibank import item_from_record
-    from verl_toolrl.data.errors import RecordError
+    from verl_toolrl.core.errors import RecordError
     from verl_toolrl.data.xlam import xlam_calls
     from verl_toolrl.reward import parse_ground_truth
 

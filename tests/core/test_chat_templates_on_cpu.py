@@ -23,7 +23,7 @@ from verl.trainer.ppo.reward import load_reward_manager
 from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.workers.rollout.replica import TokenOutput
 
-from verl_toolrl.plugin.agent_loop import AGENT_NAME
+from verl_toolrl.plugin.agent_loop import TOOL_TEMPLATE_AGENT
 from verl_toolrl.core.chat_template import ThinkPrefill, think_prefill
 from verl_toolrl.data.cli import main as data_main
 from verl_toolrl.eval.backends import OpenAIBackend, Sampling, TransformersBackend, VllmBackend, make_backend
@@ -189,7 +189,7 @@ def test_the_tool_template_loop_renders_exactly_the_templates_own_tool_prompt(mo
     row = rows[0]
     messages, tools = row["prompt"], json.loads(row["extra_info"]["tools"])
     response_ids = tokenizer.encode(row["reward_model"]["ground_truth"], add_special_tokens=False)
-    prompt_ids, output = run_agent_loop(AGENT_NAME, name, tokenizer, row, response_ids)
+    prompt_ids, output = run_agent_loop(TOOL_TEMPLATE_AGENT, name, tokenizer, row, response_ids)
     expected = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=True)
     expected = list(expected["input_ids"] if isinstance(expected, dict) or hasattr(expected, "keys") else expected)
     assert prompt_ids == expected
@@ -207,7 +207,7 @@ def test_the_tool_template_loop_refuses_rows_that_already_list_their_tools(xlam_
     _, rows = xlam_rows["hermes", "system"]
     tokenizer = template_tokenizer("qwen2_5_instruct")
     with pytest.raises(ValueError, match="already lists tools; build the data with --format hermes --tool-prompt template"):
-        run_agent_loop(AGENT_NAME, "qwen2_5_instruct", tokenizer, rows[0], [1])
+        run_agent_loop(TOOL_TEMPLATE_AGENT, "qwen2_5_instruct", tokenizer, rows[0], [1])
 
 
 def test_the_preflight_renders_template_rows_with_their_tools_and_flags_the_wrong_agent_loop(xlam_rows):
@@ -218,7 +218,7 @@ def test_the_preflight_renders_template_rows_with_their_tools_and_flags_the_wron
     score = lambda loop: asyncio.run(  # noqa: E731
         score_ground_truths(manager, tokenizer, rows, source=name, prompt_limit=10**5, agent_loop=loop)
     )
-    assert score(AGENT_NAME).ok
+    assert score(TOOL_TEMPLATE_AGENT).ok
     wrong = score("single_turn_agent")
     assert wrong.at_max == 0 and wrong.rows == len(rows)
     assert "default_agent_loop=toolrl_tool_template" in wrong.misses[0]
@@ -273,11 +273,11 @@ def test_the_preflight_command_reports_the_prefill_and_the_loop_and_passes(xlam_
     lines: list[str] = []
     overrides = [
         f"data.train_files={path}", f"data.val_files={path}", "reward.reward_kwargs.format=hermes",
-        f"actor_rollout_ref.rollout.agent.default_agent_loop={AGENT_NAME}",
+        f"actor_rollout_ref.rollout.agent.default_agent_loop={TOOL_TEMPLATE_AGENT}",
     ]
     assert preflight("toolrl_grpo", overrides, tokenizer=template_tokenizer("qwen3_thinking_2507"), print_fn=lines.append)
     assert "chat template: the generation prompt opens a think block ('<think>\\n')" in "\n".join(lines)
-    assert f"agent loop: {AGENT_NAME} (tools rendered by the chat template)" in lines
+    assert f"agent loop: {TOOL_TEMPLATE_AGENT} (tools rendered by the chat template)" in lines
     plain = overrides[:-1]
     assert not preflight("toolrl_grpo", plain, tokenizer=template_tokenizer("qwen2_5_instruct"), print_fn=lines.append)
 
@@ -354,7 +354,7 @@ def test_the_evaluation_renders_tool_template_prompts_as_the_agent_loop_does(
         assert (prompt, schemas) == (row["prompt"], json.loads(row["extra_info"]["tools"]))
         assert "<tools>" not in prompt[0]["content"] and schemas[0]["function"]["name"] in text
         assert text == tokenizer.apply_chat_template(prompt, tools=schemas, add_generation_prompt=True, tokenize=False)
-        loop_ids, _ = run_agent_loop(AGENT_NAME, name, tokenizer, row, tokenizer.encode("x", add_special_tokens=False))
+        loop_ids, _ = run_agent_loop(TOOL_TEMPLATE_AGENT, name, tokenizer, row, tokenizer.encode("x", add_special_tokens=False))
         assert backend.tokenizer(text, add_special_tokens=False)["input_ids"] == loop_ids
         assert vllm_prompt == {"prompt_token_ids": loop_ids}
         body = openai.request(prompt, schemas)

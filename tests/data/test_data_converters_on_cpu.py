@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 
 from verl_toolrl.core.calls import ToolCall, parse_response
-from verl_toolrl.data.errors import (
+from verl_toolrl.core.errors import (
     BAD_GROUND_TRUTH,
-    BAD_JSON,
+    BAD_JSON_FIELD,
     MISSING_FIELD,
     UNKNOWN_PARAMETER,
     UNKNOWN_TOOL,
@@ -185,7 +185,7 @@ def test_xlam_irrelevance_rows_become_response_targets():
 @pytest.mark.parametrize(
     "change, field, reason",
     [
-        ({"answers": "[{"}, "answers", BAD_JSON),
+        ({"answers": "[{"}, "answers", BAD_JSON_FIELD),
         ({"answers": '{"name": "f"}'}, "answers", WRONG_TYPE),
         ({"answers": '[{"name": "f"}]'}, "answers[0].arguments", MISSING_FIELD),
         ({"answers": '[{"name": 3, "arguments": {}}]'}, "answers[0].name", WRONG_TYPE),

@@ -26,7 +26,8 @@ from verl_toolrl.tasks.bfcl.episode import gold_outputs
 from verl_toolrl.tasks.bfcl.multi_turn import ADDED_FUNCTIONS_PROMPT_FC, MultiTurnEntry, load_entries
 from verl_toolrl.tasks.episode import MAX_STEPS_PER_TURN
 from verl_toolrl.core.calls import ToolCall, render_output
-from verl_toolrl.data.bfcl_multi_turn import HELDOUT_FILE, write
+from verl_toolrl.data.bfcl_multi_turn import write
+from verl_toolrl.tasks.bfcl.multi_turn import HELDOUT_FILE
 from verl_toolrl.eval import bfcl_multi_turn as mt
 from verl_toolrl.eval.__main__ import main, parse_args, run_info
 from verl_toolrl.eval.backends import Sampling, make_backend

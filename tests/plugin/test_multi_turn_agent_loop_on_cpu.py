@@ -29,11 +29,12 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.workers.rollout.replica import TokenOutput
 
 from verl_toolrl.tasks.bfcl.episode import gold_outputs
-from verl_toolrl.tasks.bfcl.multi_turn import AGENT_NAME, entry_from_spec, load_entries
+from verl_toolrl.tasks.bfcl.multi_turn import MULTI_TURN_AGENT, entry_from_spec, load_entries
 from verl_toolrl.tasks.episode import HASH_SEED, MAX_STEPS_PER_TURN
 from verl_toolrl.core.calls import ToolCall, render_output
 from verl_toolrl.data import cli as data_cli
-from verl_toolrl.data.bfcl_multi_turn import HELDOUT_FILE, entry_row, main, turn_ground_truths
+from verl_toolrl.data.bfcl_multi_turn import entry_row, main, turn_ground_truths
+from verl_toolrl.tasks.bfcl.multi_turn import HELDOUT_FILE
 from verl_toolrl.plugin.multi_turn_agent_loop import BfclMultiTurnAgentLoop
 from verl_toolrl.reward import score_range
 from verl_toolrl.reward import compute_score
@@ -129,7 +130,7 @@ def manager_reward(output: Any, **reward_kwargs: Any) -> dict:
 
 
 def test_registered_with_verl() -> None:
-    assert _agent_loop_registry[AGENT_NAME]["_target_"] == "verl_toolrl.plugin.multi_turn_agent_loop.BfclMultiTurnAgentLoop"
+    assert _agent_loop_registry[MULTI_TURN_AGENT]["_target_"] == "verl_toolrl.plugin.multi_turn_agent_loop.BfclMultiTurnAgentLoop"
 
 
 @pytest.mark.parametrize("name", ["base", "miss_func"])
@@ -237,7 +238,7 @@ def test_data_command_writes_a_seeded_split(tmp_path: Any) -> None:
     train, heldout = pd.read_parquet(tmp_path / "train.parquet"), pd.read_parquet(tmp_path / "heldout.parquet")
     ids = json.loads((tmp_path / HELDOUT_FILE).read_text())["ids"]["multi_turn_base"]
     assert sorted(heldout["extra_info"].map(lambda e: e["index"])) == ids and len(ids) == 2 and len(train) == 8
-    assert set(train["agent_name"]) == {AGENT_NAME}
+    assert set(train["agent_name"]) == {MULTI_TURN_AGENT}
     assert not set(train["extra_info"].map(lambda e: e["index"])) & set(ids)
     assert len(json.loads(train["reward_model"][0]["ground_truth"])) == len(json.loads(train["extra_info"][0]["bfcl_entry"])["questions"])
     assert main(args + ["--output-dir", str(tmp_path / "again")]) == 0
@@ -259,13 +260,13 @@ def test_a_mixed_batch_of_single_and_multi_turn_rows_loads_and_scores_as_verl_ga
     dataset = RLHFDataset(data_files=[str(tmp_path / "mixed" / "train.parquet")], tokenizer=tokenizer, config=config)
     rows = [dataset[i] for i in range(len(dataset))]
     assert len(rows) == 3 + single_rows
-    assert sorted(row["agent_name"] for row in rows) == sorted([AGENT_NAME] * 3 + ["single_turn_agent"] * single_rows)
+    assert sorted(row["agent_name"] for row in rows) == sorted([MULTI_TURN_AGENT] * 3 + ["single_turn_agent"] * single_rows)
     assert pd.read_parquet(tmp_path / "mixed" / "heldout.parquet").empty
 
     manager = ToolRLRewardManager({"reward": {"reward_kwargs": {}}}, tokenizer=tokenizer)
     results = []
     for row in rows:
-        if row["agent_name"] == AGENT_NAME:
+        if row["agent_name"] == MULTI_TURN_AGENT:
             output, _ = run_loop(tokenizer, entry_from_spec(row["extra_info"]["bfcl_entry"]), gold_outputs(entry_from_spec(row["extra_info"]["bfcl_entry"])))
             results.append(manager_reward(output))
         else:
@@ -277,7 +278,7 @@ def test_a_mixed_batch_of_single_and_multi_turn_rows_loads_and_scores_as_verl_ga
         infos = [result["reward_extra_info"] for result in ordered]
         gathered = {key: np.array([info[key] for info in infos]) for key in infos[0]}
         assert tuple(gathered) == REWARD_EXTRA_KEYS and all(len(values) == len(rows) for values in gathered.values())
-    single = [r["reward_extra_info"] for r, row in zip(results, rows) if row["agent_name"] != AGENT_NAME]
+    single = [r["reward_extra_info"] for r, row in zip(results, rows) if row["agent_name"] != MULTI_TURN_AGENT]
     assert all(info["turns"] == 1.0 and info["calls"] == 0.0 and info["call_score"] == info["score"] for info in single)
 
 
@@ -327,11 +328,11 @@ def test_the_multi_turn_recipe_composes_and_passes_verls_validation(tmp_path: An
     overrides = ["data.train_files=train.parquet", "data.val_files=heldout.parquet", f"actor_rollout_ref.model.path={tmp_path}"]
     config = compose_recipe("toolrl_multiturn_grpo", [*overrides, "reward.reward_kwargs.multi_turn_aggregation=mix"])
     validate_recipe(config)
-    assert config.actor_rollout_ref.rollout.agent.default_agent_loop == AGENT_NAME
+    assert config.actor_rollout_ref.rollout.agent.default_agent_loop == MULTI_TURN_AGENT
     assert config.actor_rollout_ref.rollout.multi_turn.max_assistant_turns == MAX_STEPS_PER_TURN + 1  # BFCL's step rule
     assert config.ray_kwargs.ray_init.runtime_env.env_vars.PYTHONHASHSEED == HASH_SEED
     assert config.algorithm.adv_estimator == "grpo" and config.actor_rollout_ref.rollout.n == 8
-    assert ToolRLRewardManager(config, tokenizer=None).multi_turn.aggregation == "mix"
+    assert ToolRLRewardManager(config, tokenizer=None).options.multi_turn_aggregation == "mix"
 
 
 def test_rollout_workers_start_with_the_recipes_hash_seed(tmp_path: Any, ray_cluster: Any) -> None:

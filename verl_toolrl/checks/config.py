@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from verl_toolrl.reward.config import NODE, OPTION_KEYS, reward_config
+
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
-OPTIONS_PREFIX = "reward.reward_kwargs."  # the reward manager's options (reward_manager.OPTIONS_KEY)
 DATA_KEYS = ("data.train_files", "data.val_files")
 DATA_HINT = "build it with python -m data_preprocess.mix --output DIR, see the README"
 
@@ -33,12 +34,11 @@ def check_overrides(overrides: Sequence[str]) -> None:
     ...
     verl_toolrl.checks.config.ConfigError: reward.reward_kwargs.varient: unknown key; valid keys: variant, format, matching, values, schedule_steps, think_prefill, multi_turn_aggregation, multi_turn_state_weight
     """
-    from verl_toolrl.plugin.reward_manager import VALID_KEYS  # the reward core's options and the manager's
-
+    prefix = NODE + "."
     for override in overrides:
         key = override.lstrip("+~").partition("=")[0]
-        if key.startswith(OPTIONS_PREFIX) and key[len(OPTIONS_PREFIX) :] not in VALID_KEYS:
-            raise ConfigError(f"{key}: unknown key; valid keys: {', '.join(VALID_KEYS)}")
+        if key.startswith(prefix) and key[len(prefix) :] not in OPTION_KEYS:
+            raise ConfigError(f"{key}: unknown key; valid keys: {', '.join(OPTION_KEYS)}")
 
 
 def check_data_files(config: Any) -> None:
@@ -64,11 +64,10 @@ def check_data_files(config: Any) -> None:
 def check_config(config: Mapping[str, Any] | Any, *, require_data: bool = True) -> None:
     """Every setting the plugin depends on: the reward manager's options and routing, and (when
     ``require_data``) the data files. Raises :class:`ConfigError`."""
-    from verl_toolrl.plugin.reward_manager import check_reward_config, options_from_config, think_prefill_mode
+    from verl_toolrl.plugin.reward_manager import check_reward_config  # imports verl's reward loop
 
     try:
-        options_from_config(config)
-        think_prefill_mode(config)
+        reward_config(config)
         check_reward_config(config)
     except ValueError as error:
         raise ConfigError(str(error)) from None

@@ -58,15 +58,15 @@ def rollout_prompt_ids(
 ) -> list[int]:
     """The prompt ids ``agent_loop`` sends the rollout for ``row``; ``ValueError`` when that loop would not
     show the row its tools (a ``--tool-prompt template`` row under ``single_turn_agent``) or refuses it."""
-    from verl_toolrl.core.chat_template import AGENT_NAME, leaves_tools_to_template, row_tools
+    from verl_toolrl.core.chat_template import TOOL_TEMPLATE_AGENT, leaves_tools_to_template, row_tools
 
     tools = None
-    if agent_loop == AGENT_NAME:
+    if agent_loop == TOOL_TEMPLATE_AGENT:
         tools = row_tools(row.get("extra_info"), row["prompt"])
     elif leaves_tools_to_template(row):
         raise ValueError(
             f"its tools are left to the chat template (--tool-prompt template), but {agent_loop} renders "
-            f"prompts without tools; set actor_rollout_ref.rollout.agent.default_agent_loop={AGENT_NAME}"
+            f"prompts without tools; set actor_rollout_ref.rollout.agent.default_agent_loop={TOOL_TEMPLATE_AGENT}"
         )
     return chat_prompt_ids(tokenizer, row["prompt"], tools, chat_template_kwargs)
 
@@ -124,7 +124,7 @@ def multi_turn_gold_record(manager: Any, row: Mapping[str, Any], step: int) -> d
     episode = training_episode(entry, format)
     for output in gold_outputs(entry, format):
         episode.advance(output)
-    return score_turns(episode, json.loads(row["reward_model"]["ground_truth"]), manager, manager.multi_turn, step)
+    return score_turns(episode, json.loads(row["reward_model"]["ground_truth"]), manager, manager.options, step)
 
 
 async def score_ground_truths(
@@ -146,7 +146,7 @@ async def score_ground_truths(
     configured ``agent_loop`` would render without its tools). A row's own ``agent_name`` wins over
     ``agent_loop``; multi-turn rows are replayed (:func:`multi_turn_gold_record`)."""
     from verl_toolrl.core.chat_template import model_continuation
-    from verl_toolrl.tasks.bfcl.multi_turn import AGENT_NAME as MULTI_TURN_AGENT
+    from verl_toolrl.tasks.bfcl.multi_turn import MULTI_TURN_AGENT
     from verl_toolrl.reward import VARIANTS
     from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD
     from verl_toolrl.reward.variants import format_range
@@ -303,7 +303,7 @@ def preflight(
 
     from verl.trainer.ppo.reward import load_reward_manager
 
-    from verl_toolrl.core.chat_template import AGENT_NAME
+    from verl_toolrl.core.chat_template import TOOL_TEMPLATE_AGENT
     from verl_toolrl.plugin.reward_manager import ToolRLRewardManager, chat_template_kwargs
 
     config = load_recipe(config_name, overrides, config_dir)
@@ -339,7 +339,7 @@ def preflight(
     )
     print_fn(f"chat template: {manager.think_prefill.describe()}")
     agent_loop = config.actor_rollout_ref.rollout.agent.default_agent_loop
-    template_tools = " (tools rendered by the chat template)" if agent_loop == AGENT_NAME else ""
+    template_tools = " (tools rendered by the chat template)" if agent_loop == TOOL_TEMPLATE_AGENT else ""
     print_fn(f"agent loop: {agent_loop}{template_tools}")
 
     all_ok = True

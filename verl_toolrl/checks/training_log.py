@@ -41,7 +41,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from verl_toolrl.reward import compute_score
-from verl_toolrl.plugin.reward_manager import options_from_config
+from verl_toolrl.reward.config import reward_config
 
 _STEP = re.compile(r"\bstep:(\d+) - (.*)$")
 _VALUE = re.compile(r"^(?:np\.\w+\()?([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\)?$")
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     reward_overrides = [item for item in args.overrides if item.startswith("reward.reward_kwargs.")]
     try:
-        options = asdict(options_from_config(OmegaConf.from_dotlist(reward_overrides)))
+        options = asdict(reward_config(OmegaConf.from_dotlist(reward_overrides)))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -33,8 +33,9 @@ from verl_toolrl.core.calls import THINK_CLOSE, THINK_OPEN
 THINK_PREFILL_MODES: tuple[str, ...] = ("auto", "none", "open")
 OPEN_PREFILL = THINK_OPEN + "\n"  # what Qwen3 thinking checkpoints prefill
 _PROBE = "Which tools do you have?"  # any user text the template copies verbatim
-#: The agent loop (verl_toolrl.plugin.agent_loop) that renders prompts with the row's tools in the chat template.
-AGENT_NAME = "toolrl_tool_template"
+#: The name of the single-turn agent loop (verl_toolrl.plugin.agent_loop) that renders prompts with the row's
+#: tools in the chat template (``tools=``), for rows built with ``--tool-prompt template``.
+TOOL_TEMPLATE_AGENT = "toolrl_tool_template"
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,9 @@ def think_prefill(tokenizer: Any, chat_template_kwargs: Mapping[str, Any] | None
 def resolve_think_prefill(
     mode: str, tokenizer: Any, chat_template_kwargs: Mapping[str, Any] | None = None
 ) -> ThinkPrefill:
-    """The prefill to score with under ``mode`` (one of ``THINK_PREFILL_MODES``).
+    """The prefill to score with under ``mode``, one of ``THINK_PREFILL_MODES``: an option its reader has
+    validated (``reward.reward_kwargs.think_prefill``: :class:`verl_toolrl.reward.config.RewardOptions`;
+    the evaluation's ``--think-prefill``: its argument parser); anything else is a ``ValueError``.
 
     >>> resolve_think_prefill("open", None).text, resolve_think_prefill("none", None).kind
     ('<think>\\n', 'none')
@@ -120,19 +123,14 @@ def resolve_think_prefill(
     ...
     ValueError: think_prefill: unknown value 'always'; valid choices: auto, none, open
     """
-    check_think_prefill_mode(mode)
     if mode == "none":
         return ThinkPrefill("none")
     if mode == "open":
         return ThinkPrefill("open", OPEN_PREFILL)
-    return think_prefill(tokenizer, chat_template_kwargs)
-
-
-def check_think_prefill_mode(mode: Any) -> None:
-    """Raise ``ValueError`` naming the valid modes unless ``mode`` is one of them."""
-    if mode not in THINK_PREFILL_MODES:
-        valid = ", ".join(THINK_PREFILL_MODES)
-        raise ValueError(f"think_prefill: unknown value {mode!r}; valid choices: {valid}")
+    if mode == "auto":
+        return think_prefill(tokenizer, chat_template_kwargs)
+    valid = ", ".join(THINK_PREFILL_MODES)
+    raise ValueError(f"think_prefill: unknown value {mode!r}; valid choices: {valid}")
 
 
 def model_continuation(target: str, prefill: ThinkPrefill) -> str:
@@ -171,13 +169,13 @@ def row_tools(
     where = f"row {info.get('source_id', info.get('index', '?'))}"
     if info.get("format", "hermes") != "hermes":
         raise ValueError(
-            f"{where}: {AGENT_NAME} needs --format hermes rows (the chat templates' own tool format), "
-            f"got format {info.get('format')!r}"
+            f"{where}: {TOOL_TEMPLATE_AGENT} needs --format hermes rows (the chat templates' own tool "
+            f"format), got format {info.get('format')!r}"
         )
     if _lists_tools(messages):
         raise ValueError(
-            f"{where}: {AGENT_NAME} hands extra_info.tools to the chat template, but the system prompt "
-            "already lists tools; build the data with --format hermes --tool-prompt template, "
+            f"{where}: {TOOL_TEMPLATE_AGENT} hands extra_info.tools to the chat template, but the system "
+            "prompt already lists tools; build the data with --format hermes --tool-prompt template, "
             "or use single_turn_agent"
         )
     try:

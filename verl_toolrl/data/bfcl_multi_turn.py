@@ -38,11 +38,17 @@ import pandas as pd
 
 from verl_toolrl.core.calls import FORMATS, Format
 from verl_toolrl.tasks.bfcl.episode import BfclRenderer, gold_turns
-from verl_toolrl.tasks.bfcl.multi_turn import AGENT_NAME, PROTOCOL, MultiTurnEntry, entry_spec, load_entries
+from verl_toolrl.tasks.bfcl.multi_turn import (
+    HELDOUT_FILE,
+    MULTI_TURN_AGENT,
+    PROTOCOL,
+    MultiTurnEntry,
+    entry_spec,
+    load_entries,
+)
 from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
 
 DATA_SOURCE = "bfcl_multi_turn"
-HELDOUT_FILE = "heldout_ids.json"
 #: Agent loops a single-turn row of a mix may name (verl's, and the package's chat-template one).
 SINGLE_TURN_AGENTS: tuple[str, ...] = ("single_turn_agent", "toolrl_tool_template")
 
@@ -67,7 +73,7 @@ def entry_row(entry: MultiTurnEntry, format: Format, split: str) -> dict[str, An
     """One verl parquet row for ``entry``."""
     return {
         "data_source": DATA_SOURCE,
-        "agent_name": AGENT_NAME,
+        "agent_name": MULTI_TURN_AGENT,
         "prompt": first_prompt(entry, format),
         "ability": "multi_turn_tool_use",
         "reward_model": {"style": "rule", "ground_truth": json.dumps(turn_ground_truths(entry, format), ensure_ascii=False)},
@@ -102,7 +108,7 @@ def mixed_rows(
     multi-turn recipe's default loop is the multi-turn one), and ``extra_info.index`` becomes text (the
     multi-turn rows' are entry ids, the single-turn rows' numbers; a parquet column has one type).
 
-    >>> rows = mixed_rows([{"agent_name": AGENT_NAME, "extra_info": {"index": "multi_turn_base_0"}}],
+    >>> rows = mixed_rows([{"agent_name": MULTI_TURN_AGENT, "extra_info": {"index": "multi_turn_base_0"}}],
     ...                   [{"extra_info": {"index": 3}}], seed=0)
     >>> sorted((row["agent_name"], row["extra_info"]["index"]) for row in rows)
     [('single_turn_agent', '3'), ('toolrl_bfcl_multi_turn', 'multi_turn_base_0')]
@@ -125,41 +131,10 @@ def read_mix(mix_dir: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise ValueError(f"--mix-with {mix_dir}: {path} not found (make it with python -m data_preprocess.mix --output {mix_dir})")
     frame = pd.read_parquet(path)
-    if "agent_name" in frame and (frame["agent_name"] == AGENT_NAME).any():
-        raise ValueError(f"--mix-with {mix_dir}: {path} already holds multi-turn rows (agent_name={AGENT_NAME})")
+    if "agent_name" in frame and (frame["agent_name"] == MULTI_TURN_AGENT).any():
+        raise ValueError(f"--mix-with {mix_dir}: {path} already holds multi-turn rows (agent_name={MULTI_TURN_AGENT})")
     return frame.to_dict("records")
 
-
-def read_heldout_ids(path: str | Path) -> dict[str, list[str]]:
-    """The held-out ids by category of a ``heldout_ids.json`` (:func:`write`); a ``ValueError`` naming the
-    file and what is wrong with it.
-
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / HELDOUT_FILE
-    >>> _ = path.write_text('{"seed": 0, "fraction": 0.2, "ids": {"multi_turn_base": ["multi_turn_base_4"]}}')
-    >>> read_heldout_ids(path)
-    {'multi_turn_base': ['multi_turn_base_4']}
-    >>> _ = path.write_text('{"ids": {"multi_turn_bass": []}}')
-    >>> read_heldout_ids(path)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: ...heldout_ids.json: ids.multi_turn_bass: not a BFCL multi-turn category; valid: multi_turn_base, ...
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file (python -m data_preprocess.bfcl_multi_turn writes {HELDOUT_FILE})")
-    try:
-        ids = json.loads(path.read_text(encoding="utf-8"))["ids"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not a {HELDOUT_FILE} (a JSON object with 'ids': {{category: [id, ...]}}): {error}") from None
-    if not isinstance(ids, dict):
-        raise ValueError(f"{path}: ids: not an object of category -> [id, ...]")
-    for category, category_ids in ids.items():
-        if category not in MULTI_TURN_CATEGORIES:
-            raise ValueError(f"{path}: ids.{category}: not a BFCL multi-turn category; valid: {', '.join(MULTI_TURN_CATEGORIES)}")
-        if not isinstance(category_ids, list) or not all(isinstance(i, str) for i in category_ids):
-            raise ValueError(f"{path}: ids.{category}: not a list of id strings")
-    return {category: list(category_ids) for category, category_ids in ids.items()}
 
 
 def write(

@@ -47,8 +47,8 @@ from dataclasses import replace
 from typing import Any
 
 from verl_toolrl.core.calls import ToolCall
-from verl_toolrl.data.errors import (
-    BAD_JSON,
+from verl_toolrl.core.errors import (
+    BAD_JSON_FIELD,
     BAD_LAYOUT,
     UNKNOWN_PARAMETER,
     UNKNOWN_TOOL,
@@ -56,7 +56,7 @@ from verl_toolrl.data.errors import (
     field_of,
 )
 from verl_toolrl.data.schema import Sample
-from verl_toolrl.data.tools import tool_from_flat
+from verl_toolrl.core.tools import tool_from_flat
 from verl_toolrl.data.xlam import NO_TOOL_RESPONSE, xlam_calls, xlam_sample
 
 HUB_NAME = "Salesforce/xlam-function-calling-60k"
@@ -301,7 +301,7 @@ def _decoded(text: str, field: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise RecordError(field, BAD_JSON, f"{error.msg} at character {error.pos}") from None
+        raise RecordError(field, BAD_JSON_FIELD, f"{error.msg} at character {error.pos}") from None
 
 
 def hammer_processed_sample(record: Mapping[str, Any], row: int) -> Sample:

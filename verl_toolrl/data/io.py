@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any
 
-from verl_toolrl.data.errors import SourceError
+from verl_toolrl.core.errors import SourceError
 
 LOCAL_SUFFIXES: tuple[str, ...] = (".json", ".jsonl", ".parquet")
 
@@ -88,7 +88,7 @@ def read_records(input_path: str | None, hub_name: str | None, hub_files: str | 
     >>> read_records(None, None)
     Traceback (most recent call last):
     ...
-    verl_toolrl.data.errors.SourceError: this command has no hub default; pass --input PATH
+    verl_toolrl.core.errors.SourceError: this command has no hub default; pass --input PATH
     """
     if input_path:
         return os.fspath(input_path), read_local(input_path)

@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from verl_toolrl.core.calls import Format
+from verl_toolrl.core.errors import RecordError, UsageError
 from verl_toolrl.core.prompts import history_blocks
-from verl_toolrl.data.errors import RecordError, UsageError
 from verl_toolrl.data.hammer import hammer_sample
 from verl_toolrl.data.pipeline import Summary, row_of
 from verl_toolrl.data.schema import Sample

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verl_toolrl.core.calls import Format, check_format
+from verl_toolrl.core.errors import RecordError
 from verl_toolrl.core.progress import progress_bar
-from verl_toolrl.data.errors import RecordError
 from verl_toolrl.data.schema import Sample, build_row
 
 Converter = Callable[[Any, int], list[Sample]]

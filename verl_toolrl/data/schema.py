@@ -40,14 +40,14 @@ from verl_toolrl.core.calls import (
     parse_response,
     render_output,
 )
-from verl_toolrl.data.errors import (
+from verl_toolrl.core.errors import (
     BAD_GROUND_TRUTH,
     EMPTY_TARGET,
     UNKNOWN_TOOL,
     WRONG_TYPE,
     RecordError,
 )
-from verl_toolrl.data.tools import prompt_tools
+from verl_toolrl.core.tools import prompt_tools
 from verl_toolrl.core.prompts import chat_messages, default_think, template_tool_prompt
 
 ABILITY = "tool_use"
@@ -85,7 +85,7 @@ ROW_SCHEMA = pa.schema(
 class Sample:
     """One training/validation example before rendering: the tools, the dialogue so far and the target.
 
-    ``tools`` are package tool dicts (see ``verl_toolrl.data.tools``); ``turns`` are
+    ``tools`` are package tool dicts (see ``verl_toolrl.core.tools``); ``turns`` are
     ``verl_toolrl.core.prompts.render_turn`` turns; the target is ``calls`` and/or ``response`` with ``think``
     (None: the default thought of ``prompts.default_think``). ``split`` empty means the command's default;
     ``row`` is the record's 0-based row in its input file (for error messages). ``messages``, when set,
@@ -125,7 +125,7 @@ def check_target(sample: Sample) -> None:
     >>> check_target(Sample("x", "0", ({"name": "f"},), (), calls=(ToolCall("g"),)))
     Traceback (most recent call last):
     ...
-    verl_toolrl.data.errors.RecordError: field 'target.calls[0].name': unknown_tool: 'g' is not in the tool list (f)
+    verl_toolrl.core.errors.RecordError: field 'target.calls[0].name': unknown_tool: 'g' is not in the tool list (f)
     """
     if not sample.calls and sample.response is None:
         raise RecordError("target", EMPTY_TARGET, "the target has neither calls nor a response")
@@ -170,7 +170,7 @@ def check_ground_truth(ground_truth: str, sample: Sample, format: Format = "tool
     >>> check_ground_truth(render_ground_truth(s) + " extra", s)
     Traceback (most recent call last):
     ...
-    verl_toolrl.data.errors.RecordError: field 'reward_model.ground_truth': bad_ground_truth: the parser reads it as stray_text
+    verl_toolrl.core.errors.RecordError: field 'reward_model.ground_truth': bad_ground_truth: the parser reads it as stray_text
     """
     from verl_toolrl.reward import compute_score, score_range  # the reward imports nothing from data
 

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from verl_toolrl.core.calls import ToolCall
-from verl_toolrl.core.prompts import default_think
-from verl_toolrl.data.errors import (
-    BAD_JSON,
+from verl_toolrl.core.errors import (
+    BAD_JSON_FIELD,
     BAD_LAYOUT,
     UNKNOWN_TOOL,
     UNPARSEABLE_CALL,
@@ -30,7 +29,8 @@ from verl_toolrl.data.errors import (
     field_of,
 )
 from verl_toolrl.data.schema import Sample
-from verl_toolrl.data.tools import tool_from_json_schema
+from verl_toolrl.core.tools import tool_from_json_schema
+from verl_toolrl.core.prompts import default_think
 
 HUB_NAME = "Team-ACE/ToolACE"
 SOURCE = "toolace"
@@ -59,7 +59,7 @@ def toolace_tools(system: str) -> tuple[dict[str, Any], ...]:
     try:
         tools = json.loads(system[start + len(TOOLS_START) : end])
     except json.JSONDecodeError as error:
-        raise RecordError("system", BAD_JSON, f"the embedded tool list is not JSON ({error.msg})") from None
+        raise RecordError("system", BAD_JSON_FIELD, f"the embedded tool list is not JSON ({error.msg})") from None
     if not isinstance(tools, list):
         raise RecordError("system", WRONG_TYPE, "the embedded tool list is not a JSON list")
     return tuple(tool_from_json_schema(tool, f"system.tools[{number}]") for number, tool in enumerate(tools))

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from verl_toolrl.core.calls import CALL_NOT_OBJECT, CALL_WITHOUT_NAME, ToolCall, call_problem, describe_call_problem
-from verl_toolrl.data.errors import BAD_JSON, MISSING_FIELD, WRONG_TYPE, RecordError, field_of
+from verl_toolrl.core.errors import BAD_JSON_FIELD, MISSING_FIELD, WRONG_TYPE, RecordError, field_of
 from verl_toolrl.data.schema import Sample
-from verl_toolrl.data.tools import tool_from_flat
+from verl_toolrl.core.tools import tool_from_flat
 
 HUB_NAME = "Salesforce/xlam-function-calling-60k"
 SOURCE = "xlam"
@@ -35,7 +35,7 @@ def json_field(record: Mapping[str, Any], key: str) -> list[Any]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as error:
-            raise RecordError(key, BAD_JSON, f"{error.msg} at character {error.pos}") from None
+            raise RecordError(key, BAD_JSON_FIELD, f"{error.msg} at character {error.pos}") from None
     if not isinstance(value, list):
         raise RecordError(key, WRONG_TYPE, f"expected a JSON list, got {type(value).__name__}")
     return value

@@ -16,7 +16,7 @@ from verl_toolrl.tasks.bfcl.single_turn import CATEGORY_GROUPS
 from verl_toolrl.tasks.protocols import MAX_NEW_TOKENS, PROTOCOLS, default_protocol
 from verl_toolrl.core.calls import FORMATS
 from verl_toolrl.core.chat_template import THINK_PREFILL_MODES
-from verl_toolrl.data.bfcl_multi_turn import HELDOUT_FILE, read_heldout_ids
+from verl_toolrl.tasks.bfcl.multi_turn import HELDOUT_FILE, read_heldout_ids
 from verl_toolrl.eval.backends import BACKENDS, DEFAULT_BATCH_SIZE, Sampling, make_backend
 from verl_toolrl.eval.generations import RunInfo, read_run_info
 from verl_toolrl.eval.pipeline import generate, score

@@ -1,11 +1,11 @@
 """API-Bank scoring under each protocol, and the benchmark (:class:`ApiBank`).
 
-Items come from the benchmark layer (:mod:`verl_toolrl.tasks.apibank`); in the toolrl format the
-prompts are the released ones under both protocols. In the hermes format (``--protocol strict``) they are
-the validation rows' prompts the data command writes (``data.apibank.apibank_sample``,
-``data.schema.sample_prompt``: the tools and dialogue read out of the released prompt and rendered in the
-hermes format), with ``--tool-prompt template`` rewritten by ``prompts.template_tool_prompt`` as the data
-command does, so the model sees the prompt it was validated on.
+Items and their prompts come from the task (:mod:`verl_toolrl.tasks.apibank`, :func:`item_prompt`); in the
+toolrl format the prompts are the released ones under both protocols. In the hermes format
+(``--protocol strict``) they are the validation rows' prompts the data command writes (the tools and
+dialogue read out of the released prompt and rendered in the hermes format), with ``--tool-prompt
+template`` rewritten by ``prompts.template_tool_prompt`` as the data command does, so the model sees the
+prompt it was validated on.
 
 ``--protocol toolrl`` scores as ToolRL's scripts did: ``generate.py``'s parsing and ``evaluate.py``'s loop
 (:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under ``--protocol strict`` two rules score a response, both read with :func:`verl_toolrl.core.calls.parse_response`:
@@ -21,45 +21,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from verl_toolrl.tasks.apibank import LEVELS, ApiBankItem, load_items
+from verl_toolrl.tasks.apibank import LEVELS, ApiBankItem, item_prompt, load_items
 from verl_toolrl.core.calls import Format, ToolCall, parse_response
-from verl_toolrl.data.apibank import apibank_sample
-from verl_toolrl.data.schema import sample_prompt
 from verl_toolrl.eval.benchmark import Prompts, Scored, ScoredRun, SingleShot, markdown_table, percent
 from verl_toolrl.eval.generations import Generation, RunInfo
 from verl_toolrl.eval.toolrl_scripts import apibank_correct, apibank_tool_calls
 from verl_toolrl.core.progress import progress_bar
-from verl_toolrl.core.prompts import check_tool_prompt, template_tool_prompt
 
 RULES: tuple[str, ...] = ("paper", "strict")
-
-
-def item_prompt(
-    item: ApiBankItem, format: Format = "toolrl", tool_prompt: str = "system"
-) -> tuple[list[dict[str, str]], list[dict[str, Any]] | None]:
-    """An item's prompt in ``format``: its messages, and the tool schemas its chat template lists (None
-    unless ``tool_prompt`` is ``template``). ``ValueError`` naming the item when its released prompt cannot
-    be read back (hermes).
-
-    >>> from verl_toolrl.tasks.apibank import item_from_record
-    >>> system = "**Available Tools**\\nIn your response, you can use the following tools:\\n1. Name: f\\nDescription: d\\nParameters: {}\\n\\n**Steps for Each Turn**\\n"
-    >>> item = item_from_record({"system": system, "user": "<user> Go.</user>", "answer": [{"name": "f", "parameters": {}}]}, 2, 0)
-    >>> item_prompt(item)[0] == item.messages
-    True
-    >>> messages, tools = item_prompt(item, "hermes", "template")
-    >>> "<tools>" in messages[0]["content"], tools[0]["function"]["name"]
-    (False, 'f')
-    """
-    check_tool_prompt(tool_prompt, format)
-    if format == "toolrl":
-        return item.messages, None
-    try:
-        tools, messages = sample_prompt(apibank_sample(item, format), format)
-    except ValueError as error:
-        raise ValueError(f"API-Bank item {item.id}: its released prompt cannot be read in the {format} format: {error}") from None
-    if tool_prompt == "system":
-        return messages, None
-    return template_tool_prompt(messages, tools)
 
 
 def score_calls(predicted: Sequence[ToolCall], gold: Sequence[ToolCall]) -> dict[str, bool]:

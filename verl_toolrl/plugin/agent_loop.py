@@ -20,10 +20,10 @@ from typing import Any
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
-from verl_toolrl.core.chat_template import AGENT_NAME, row_tools
+from verl_toolrl.core.chat_template import TOOL_TEMPLATE_AGENT, row_tools
 
 
-@register(AGENT_NAME)
+@register(TOOL_TEMPLATE_AGENT)
 class ToolTemplateAgentLoop(SingleTurnAgentLoop):
     """``single_turn_agent`` whose prompt is rendered with ``tools=`` the row's ``extra_info.tools``."""
 

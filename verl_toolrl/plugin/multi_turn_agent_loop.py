@@ -44,11 +44,12 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopOutp
 from verl.utils.profiler import simple_timer
 
 from verl_toolrl.core.calls import Format
-from verl_toolrl.plugin.reward_manager import ToolRLRewardManager, multi_turn_config, training_step
 from verl_toolrl.reward import score_range
-from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, MultiTurnOptions, turn_response, turn_score
+from verl_toolrl.plugin.reward_manager import ToolRLRewardManager, training_step
+from verl_toolrl.reward.config import RewardOptions
+from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, turn_response, turn_score
 from verl_toolrl.tasks.bfcl.episode import BfclEpisode
-from verl_toolrl.tasks.bfcl.multi_turn import AGENT_NAME, PROTOCOL, MultiTurnEntry, entry_from_spec
+from verl_toolrl.tasks.bfcl.multi_turn import MULTI_TURN_AGENT, PROTOCOL, MultiTurnEntry, entry_from_spec
 from verl_toolrl.tasks.episode import MAX_STEPS_PER_TURN
 
 
@@ -76,7 +77,7 @@ def score_turns(
     episode: BfclEpisode,
     ground_truths: list[str],
     scorer: ToolRLRewardManager,
-    options: MultiTurnOptions,
+    options: RewardOptions,
     step: int | None,
 ) -> dict[str, Any]:
     """The per-turn scores and components of a finished episode (see the module docstring)."""
@@ -114,7 +115,7 @@ def truncate(text: str, limit: int | None, side: str) -> str:
     return text[:half] + "...(truncated)..." + text[-half:]
 
 
-@register(AGENT_NAME)
+@register(MULTI_TURN_AGENT)
 class BfclMultiTurnAgentLoop(AgentLoopBase):
     """Multi-turn rollouts on BFCL's simulators (see the module docstring)."""
 
@@ -127,12 +128,12 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
         self.max_observation_chars = multi_turn.get("max_tool_response_length")
         self.truncate_side = multi_turn.get("tool_response_truncate_side", "middle")
         self.scorer = ToolRLRewardManager(self.config, self.tokenizer)
-        self.options = multi_turn_config(self.config)
+        self.options = self.scorer.options  # reward.reward_kwargs, read once by the manager
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         extra_info = kwargs.get("extra_info") or {}
         if "bfcl_entry" not in extra_info:
-            raise ValueError(f"{AGENT_NAME}: the row has no extra_info.bfcl_entry (rows come from data_preprocess.bfcl_multi_turn)")
+            raise ValueError(f"{MULTI_TURN_AGENT}: the row has no extra_info.bfcl_entry (rows come from data_preprocess.bfcl_multi_turn)")
         entry = entry_from_spec(extra_info["bfcl_entry"])
         ground_truths = json.loads(kwargs["reward_model"]["ground_truth"])
         episode = training_episode(entry, extra_info.get("format", self.scorer.options.format), self.max_assistant_turns)

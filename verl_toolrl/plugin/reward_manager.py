@@ -40,22 +40,9 @@ from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from verl_toolrl import REWARD_MANAGER_NAME as NAME  # reward.reward_manager.name
-from verl_toolrl.core.chat_template import ThinkPrefill, check_think_prefill_mode, resolve_think_prefill
-from verl_toolrl.reward import OPTION_NAMES, VARIANTS, RewardOptions, compute_score, reward_options
-from verl_toolrl.reward.multi_turn import (
-    MULTI_TURN_FIELD,
-    OPTION_KEYS,
-    MultiTurnOptions,
-    multi_turn_options,
-    single_turn_scores,
-    trajectory_scores,
-)
-
-OPTIONS_KEY = "reward_kwargs"  # the config node reward.reward_kwargs
-#: Options of reward.reward_kwargs that the manager reads itself (not the reward core), with defaults.
-MANAGER_OPTIONS: dict[str, str] = {"think_prefill": "auto"}
-#: Every key reward.reward_kwargs may hold: the reward core's options, the manager's, the multi-turn reward's.
-VALID_KEYS: tuple[str, ...] = (*OPTION_NAMES, *MANAGER_OPTIONS, *OPTION_KEYS)
+from verl_toolrl.core.chat_template import ThinkPrefill, resolve_think_prefill
+from verl_toolrl.reward import VARIANTS, RewardOptions, compute_score, reward_config
+from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, single_turn_scores, trajectory_scores
 
 
 class RewardLoopResult(TypedDict):
@@ -64,71 +51,6 @@ class RewardLoopResult(TypedDict):
 
     reward_score: float
     reward_extra_info: dict[str, float]
-
-
-def options_from_config(config: Mapping[str, Any] | DictConfig) -> RewardOptions:
-    """The validated reward options of a trainer config's ``reward.reward_kwargs`` node.
-
-    A missing node means the defaults; a bad key or value raises ``ValueError`` in one line naming the
-    key, the value and the valid choices.
-
-    >>> options_from_config({"reward": {"reward_kwargs": {"variant": "dynamic"}}}).variant
-    'dynamic'
-    >>> options_from_config({"reward": {"reward_kwargs": {"varaint": "dynamic"}}})
-    Traceback (most recent call last):
-    ...
-    ValueError: reward.reward_kwargs.varaint: unknown key; valid keys: variant, format, matching, values, schedule_steps, think_prefill, multi_turn_aggregation, multi_turn_state_weight
-    """
-    node = reward_kwargs_node(config)
-    for name in node:
-        if name not in VALID_KEYS:
-            raise ValueError(f"reward.{OPTIONS_KEY}.{name}: unknown key; valid keys: {', '.join(VALID_KEYS)}")
-    try:
-        return reward_options(**{key: value for key, value in node.items() if key in OPTION_NAMES})
-    except ValueError as error:  # "<option>: <what is wrong>"
-        raise ValueError(f"reward.{OPTIONS_KEY}.{error}") from None
-
-
-def reward_kwargs_node(config: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
-    """The ``reward.reward_kwargs`` node as a plain dict (empty when absent)."""
-    node = (config.get("reward") or {}).get(OPTIONS_KEY) or {}
-    if isinstance(node, DictConfig):
-        node = OmegaConf.to_container(node, resolve=True)
-    return dict(node)
-
-
-def think_prefill_mode(config: Mapping[str, Any] | DictConfig) -> str:
-    """The validated ``reward.reward_kwargs.think_prefill`` (default ``auto``: detect from the template).
-
-    >>> think_prefill_mode({}), think_prefill_mode({"reward": {"reward_kwargs": {"think_prefill": "open"}}})
-    ('auto', 'open')
-    >>> think_prefill_mode({"reward": {"reward_kwargs": {"think_prefill": "yes"}}})
-    Traceback (most recent call last):
-    ...
-    ValueError: reward.reward_kwargs.think_prefill: unknown value 'yes'; valid choices: auto, none, open
-    """
-    mode = reward_kwargs_node(config).get("think_prefill", MANAGER_OPTIONS["think_prefill"])
-    try:
-        check_think_prefill_mode(mode)
-    except ValueError as error:  # "think_prefill: <what is wrong>"
-        raise ValueError(f"reward.{OPTIONS_KEY}.{error}") from None
-    return mode
-
-
-def multi_turn_config(config: Mapping[str, Any] | DictConfig) -> MultiTurnOptions:
-    """The validated multi-turn options of ``reward.reward_kwargs`` (:mod:`verl_toolrl.reward.multi_turn`).
-
-    >>> multi_turn_config({"reward": {"reward_kwargs": {"multi_turn_aggregation": "last"}}}).aggregation
-    'last'
-    >>> multi_turn_config({"reward": {"reward_kwargs": {"multi_turn_aggregation": "max"}}})
-    Traceback (most recent call last):
-    ...
-    ValueError: reward.reward_kwargs.multi_turn_aggregation: unknown value 'max'; valid choices: mean, last, bfcl, mix
-    """
-    try:
-        return multi_turn_options(reward_kwargs_node(config))
-    except ValueError as error:  # "<key>: <what is wrong>"
-        raise ValueError(f"reward.{OPTIONS_KEY}.{error}") from None
 
 
 def chat_template_kwargs(config: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
@@ -207,7 +129,7 @@ class ToolRLRewardManager(RewardManagerBase):
     """Scores tool-calling responses with the ToolRL reward (``reward.reward_manager.name=toolrl``).
 
     Built by verl's ``load_reward_manager(config, tokenizer, ...)`` in every reward worker; the options come
-    from ``config.reward.reward_kwargs`` (see :func:`options_from_config`). ``compute_score`` (verl's default
+    from ``config.reward.reward_kwargs`` (see :func:`verl_toolrl.reward.config.reward_config`). ``compute_score`` (verl's default
     or custom function) and the reward-model arguments are accepted for signature compatibility and unused.
 
     >>> manager = ToolRLRewardManager({"reward": {"reward_kwargs": {"variant": "coarse"}}}, tokenizer=None)
@@ -226,13 +148,12 @@ class ToolRLRewardManager(RewardManagerBase):
     ) -> None:
         super().__init__(config, tokenizer, compute_score)
         check_reward_config(config)
-        self.options = options_from_config(config)
+        self.options: RewardOptions = reward_config(config)
         self.think_prefill: ThinkPrefill = resolve_think_prefill(
-            think_prefill_mode(config), tokenizer, chat_template_kwargs(config)
+            self.options.think_prefill, tokenizer, chat_template_kwargs(config)
         )
         self._option_kwargs = asdict(self.options)
         self._needs_step = step_scheduled(self.options.variant)
-        self.multi_turn: MultiTurnOptions = multi_turn_config(config)
 
     def score_text(
         self,
@@ -272,7 +193,7 @@ class ToolRLRewardManager(RewardManagerBase):
         tool_fields = non_tensor.get("tool_extra_fields")
         if isinstance(tool_fields, Mapping) and tool_fields.get(MULTI_TURN_FIELD) is not None:
             # a multi-turn trajectory: the agent loop scored its turns, the manager aggregates them
-            scores = trajectory_scores(tool_fields[MULTI_TURN_FIELD], self.multi_turn)
+            scores = trajectory_scores(tool_fields[MULTI_TURN_FIELD], self.options)
             return {"reward_score": scores["score"], "reward_extra_info": scores}
         response = self.tokenizer.decode(valid_response_ids(sample.batch), skip_special_tokens=True)
         response = self.think_prefill.text + response  # the model's full output (see chat_template)

@@ -6,12 +6,10 @@
 1.0
 """
 
+from verl_toolrl.reward.config import MATCHINGS, OPTION_KEYS, RewardOptions, reward_config
 from verl_toolrl.reward.score import (
-    MATCHINGS,
-    OPTION_NAMES,
     SCORE_KEYS,
     GroundTruth,
-    RewardOptions,
     compute_score,
     parse_ground_truth,
     reward_options,
@@ -21,7 +19,7 @@ from verl_toolrl.reward.variants import VARIANTS, Variant
 
 __all__ = [
     "MATCHINGS",
-    "OPTION_NAMES",
+    "OPTION_KEYS",
     "SCORE_KEYS",
     "VARIANTS",
     "GroundTruth",
@@ -29,6 +27,7 @@ __all__ = [
     "Variant",
     "compute_score",
     "parse_ground_truth",
+    "reward_config",
     "reward_options",
     "score_range",
 ]

@@ -9,64 +9,28 @@ A turn is scored twice (the agent loop, :mod:`verl_toolrl.plugin.multi_turn_agen
 
 ``turn_score = call score + state match`` (0 or 1), so a perfect turn scores the variant's maximum + 1;
 under the ``mix`` aggregation it is ``w * state + (1 - w) * call score scaled to [0, 1]`` instead. The
-trajectory's reward aggregates the turns (:data:`AGGREGATIONS`): ``mean`` (default), ``last`` (the last
-turn only), ``bfcl`` (BFCL's binary per-entry verdict) or ``mix`` (the mean of the mixed turn scores,
-NeMo RL's 0.5 state + 0.5 call match by default). Options live under ``reward.reward_kwargs``
-(``multi_turn_aggregation``, ``multi_turn_state_weight``) and are validated by :func:`multi_turn_options`.
+trajectory's reward aggregates the turns (``reward.reward_kwargs.multi_turn_aggregation``): ``mean``
+(default), ``last`` (the last turn only), ``bfcl`` (BFCL's binary per-entry verdict) or ``mix`` (the mean
+of the mixed turn scores, NeMo RL's 0.5 state + 0.5 call match by default, ``multi_turn_state_weight``).
+The options are the reward's one configuration, :class:`verl_toolrl.reward.config.RewardOptions`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 from verl_toolrl.core.calls import Format, parse_response, render_output
+from verl_toolrl.reward.config import RewardOptions
 from verl_toolrl.reward.score import SCORE_KEYS as SINGLE_TURN_KEYS
 
 #: The ``extra_fields`` key under which the agent loop hands its per-turn record to the reward manager.
 MULTI_TURN_FIELD = "toolrl_multi_turn"
-AGGREGATIONS: tuple[str, ...] = ("mean", "last", "bfcl", "mix")
-#: reward.reward_kwargs keys of the multi-turn reward -> the MultiTurnOptions field they set.
-OPTION_KEYS: dict[str, str] = {"multi_turn_aggregation": "aggregation", "multi_turn_state_weight": "state_weight"}
 #: Metrics a multi-turn trajectory adds to the single-turn reward's keys.
 MULTI_TURN_KEYS: tuple[str, ...] = ("turns", "turns_reached", "state_match", "call_score", "bfcl_valid", "calls", "call_errors")
 #: The keys of every row's ``reward_extra_info``, single- and multi-turn alike: verl gathers the batch's
 #: ``reward_extra_info`` per key, so a batch mixing both kinds of rows needs one key set.
 REWARD_EXTRA_KEYS: tuple[str, ...] = (*SINGLE_TURN_KEYS, *MULTI_TURN_KEYS)
-
-
-@dataclass(frozen=True)
-class MultiTurnOptions:
-    """How turns are mixed into one reward, validated on construction.
-
-    >>> MultiTurnOptions().aggregation
-    'mean'
-    >>> MultiTurnOptions(aggregation="sum")
-    Traceback (most recent call last):
-    ...
-    ValueError: multi_turn_aggregation: unknown value 'sum'; valid choices: mean, last, bfcl, mix
-    """
-
-    aggregation: str = "mean"
-    state_weight: float = 0.5  # weight of the state match under "mix" (the call score gets the rest)
-
-    def __post_init__(self) -> None:
-        if self.aggregation not in AGGREGATIONS:
-            raise ValueError(f"multi_turn_aggregation: unknown value {self.aggregation!r}; valid choices: {', '.join(AGGREGATIONS)}")
-        weight = self.state_weight
-        if isinstance(weight, bool) or not isinstance(weight, Real) or not 0.0 <= weight <= 1.0:
-            raise ValueError(f"multi_turn_state_weight: {weight!r} is not a number in [0, 1] (the state match's weight under mix)")
-
-
-def multi_turn_options(reward_kwargs: Mapping[str, Any]) -> MultiTurnOptions:
-    """The multi-turn options among ``reward.reward_kwargs`` (other keys are left to their owners).
-
-    >>> multi_turn_options({"variant": "coarse", "multi_turn_aggregation": "mix", "multi_turn_state_weight": 0.3})
-    MultiTurnOptions(aggregation='mix', state_weight=0.3)
-    """
-    return MultiTurnOptions(**{field: reward_kwargs[key] for key, field in OPTION_KEYS.items() if key in reward_kwargs})
 
 
 def turn_response(outputs: Sequence[str], format: Format) -> str:
@@ -95,32 +59,35 @@ def turn_response(outputs: Sequence[str], format: Format) -> str:
     return render_output(parsed[0].think or "", calls, format=format)
 
 
-def turn_score(call_score: float, state_match: bool, call_range: tuple[float, float], options: MultiTurnOptions) -> float:
+def turn_score(call_score: float, state_match: bool, call_range: tuple[float, float], options: RewardOptions) -> float:
     """The score of one turn (see the module docstring).
 
-    >>> turn_score(4.0, True, (-3.0, 4.0), MultiTurnOptions()), turn_score(0.5, True, (-3.0, 4.0), MultiTurnOptions("mix"))
+    >>> mix = RewardOptions(multi_turn_aggregation="mix")
+    >>> turn_score(4.0, True, (-3.0, 4.0), RewardOptions()), turn_score(0.5, True, (-3.0, 4.0), mix)
     (5.0, 0.75)
     """
-    if options.aggregation != "mix":
+    if options.multi_turn_aggregation != "mix":
         return float(call_score) + float(state_match)
     low, high = call_range
     scaled = (call_score - low) / (high - low) if high > low else float(call_score >= high)
-    return options.state_weight * float(state_match) + (1.0 - options.state_weight) * scaled
+    weight = options.multi_turn_state_weight
+    return weight * float(state_match) + (1.0 - weight) * scaled
 
 
-def aggregate(turn_scores: Sequence[float], bfcl_valid: bool, options: MultiTurnOptions) -> float:
+def aggregate(turn_scores: Sequence[float], bfcl_valid: bool, options: RewardOptions) -> float:
     """The trajectory's reward from its turn scores (and BFCL's verdict for ``bfcl``).
 
-    >>> aggregate([5.0, 1.0], False, MultiTurnOptions()), aggregate([5.0, 1.0], False, MultiTurnOptions("last"))
+    >>> last = RewardOptions(multi_turn_aggregation="last")
+    >>> aggregate([5.0, 1.0], False, RewardOptions()), aggregate([5.0, 1.0], False, last)
     (3.0, 1.0)
-    >>> aggregate([5.0, 1.0], True, MultiTurnOptions("bfcl"))
+    >>> aggregate([5.0, 1.0], True, RewardOptions(multi_turn_aggregation="bfcl"))
     1.0
     """
-    if options.aggregation == "bfcl":
+    if options.multi_turn_aggregation == "bfcl":
         return 1.0 if bfcl_valid else 0.0
     if not turn_scores:
         return 0.0
-    if options.aggregation == "last":
+    if options.multi_turn_aggregation == "last":
         return float(turn_scores[-1])
     return float(sum(turn_scores) / len(turn_scores))
 
@@ -147,14 +114,14 @@ def single_turn_scores(scores: Mapping[str, float]) -> dict[str, float]:
     }
 
 
-def trajectory_scores(record: Mapping[str, Any], options: MultiTurnOptions) -> dict[str, float]:
+def trajectory_scores(record: Mapping[str, Any], options: RewardOptions) -> dict[str, float]:
     """The reward and its logged components from the agent loop's per-turn record
     (``extra_fields[MULTI_TURN_FIELD]``): ``score`` the aggregate, each single-turn key the mean over the
     entry's turns, then :data:`MULTI_TURN_KEYS` (together :data:`REWARD_EXTRA_KEYS`, in that order).
 
     >>> turn = {"score": 4.0, "format_reward": 1.0, "correctness_reward": 3.0, "length_reward": 0.0, "parsed": 1.0,
     ...         "num_calls": 1.0, "exact_match": 1.0, "state_match": 1.0, "turn_score": 5.0}
-    >>> scores = trajectory_scores({"turns": [turn, turn], "turns_reached": 2, "bfcl_valid": True, "calls": 2, "call_errors": 0}, MultiTurnOptions())
+    >>> scores = trajectory_scores({"turns": [turn, turn], "turns_reached": 2, "bfcl_valid": True, "calls": 2, "call_errors": 0}, RewardOptions())
     >>> scores["score"], scores["call_score"], scores["state_match"], scores["bfcl_valid"]
     (5.0, 4.0, 1.0, 1.0)
     >>> tuple(scores) == REWARD_EXTRA_KEYS

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from numbers import Real
 from typing import Any
 
 from verl_toolrl.core.calls import (
     ARGUMENTS_KEY,
     CALL_OPEN,
-    FORMATS,
     RESPONSE_OPEN,
     call_problem,
     describe_call_problem,
@@ -24,6 +22,7 @@ from verl_toolrl.core.calls import (
     parse_response,
     released_call_lines,
 )
+from verl_toolrl.reward.config import OPTION_KEYS, RewardOptions
 from verl_toolrl.reward.correctness import (
     VALUE_EQUALITIES,
     call_correctness,
@@ -40,8 +39,6 @@ from verl_toolrl.reward.variants import (
     length_target,
 )
 
-MATCHINGS: tuple[str, ...] = ("greedy", "optimal")
-
 #: The keys of every :func:`compute_score` result, all floats.
 SCORE_KEYS: tuple[str, ...] = (
     "score",  # the reward
@@ -54,68 +51,31 @@ SCORE_KEYS: tuple[str, ...] = (
 )
 
 
-#: The valid values of each option that takes a name (``schedule_steps`` takes any positive number).
-OPTION_CHOICES: dict[str, tuple[str, ...]] = {
-    "variant": tuple(VARIANTS),
-    "format": FORMATS,
-    "matching": MATCHINGS,
-    "values": tuple(VALUE_EQUALITIES),
-}
-
-
-@dataclass(frozen=True)
-class RewardOptions:
-    """Reward configuration, validated on construction.
-
-    >>> RewardOptions(variant="dynamic").schedule_steps
-    150
-    >>> RewardOptions(variant="dinamic")
-    Traceback (most recent call last):
-    ...
-    ValueError: variant: unknown value 'dinamic'; valid choices: original, with_length, dynamic_length, equal_max, two_stage, dynamic, finegrained, intermediate, coarse, binary
-    """
-
-    variant: str = "original"
-    format: str = "toolrl"  # output format of responses and ground truths: toolrl | hermes
-    matching: str = "greedy"  # greedy (released code) | optimal (maximum-weight assignment)
-    values: str = "exact"  # exact (Python ==) | lenient (see correctness.py)
-    schedule_steps: float = 150  # horizon of the step-scheduled variants (150 in the paper)
-
-    def __post_init__(self) -> None:
-        for name, choices in OPTION_CHOICES.items():
-            value = getattr(self, name)
-            if value not in choices:
-                raise ValueError(f"{name}: unknown value {value!r}; valid choices: {', '.join(choices)}")
-        steps = self.schedule_steps
-        if isinstance(steps, bool) or not isinstance(steps, Real) or not steps > 0:
-            raise ValueError(f"schedule_steps: {steps!r} is not a positive number (the schedules' horizon)")
-
-
-OPTION_NAMES: tuple[str, ...] = tuple(RewardOptions.__dataclass_fields__)
 DEFAULT_OPTIONS = RewardOptions()
 
 
 @lru_cache(maxsize=256)
-def _options(variant: str, format: str, matching: str, values: str, schedule_steps: float) -> RewardOptions:
-    return RewardOptions(variant, format, matching, values, schedule_steps)
+def _options(*values: Any) -> RewardOptions:
+    return RewardOptions(*values)
 
 
 def reward_options(**options: Any) -> RewardOptions:
-    """Validated options from keyword arguments; an unknown name is a ``ValueError`` listing the valid ones.
+    """Validated options from keyword arguments (any ``reward.reward_kwargs`` node); an unknown name is a
+    ``ValueError`` listing the valid ones.
 
     >>> reward_options(variant="coarse").variant
     'coarse'
     >>> reward_options(varient="coarse")
     Traceback (most recent call last):
     ...
-    ValueError: unknown reward option 'varient'; valid options: variant, format, matching, values, schedule_steps
+    ValueError: unknown reward option 'varient'; valid options: variant, format, matching, values, schedule_steps, think_prefill, multi_turn_aggregation, multi_turn_state_weight
     """
     if not options:
         return DEFAULT_OPTIONS
     for name in options:
-        if name not in OPTION_NAMES:
-            raise ValueError(f"unknown reward option {name!r}; valid options: {', '.join(OPTION_NAMES)}")
-    return _options(*(options.get(name, getattr(DEFAULT_OPTIONS, name)) for name in OPTION_NAMES))
+        if name not in OPTION_KEYS:
+            raise ValueError(f"unknown reward option {name!r}; valid options: {', '.join(OPTION_KEYS)}")
+    return _options(*(options.get(name, getattr(DEFAULT_OPTIONS, name)) for name in OPTION_KEYS))
 
 
 @dataclass(frozen=True)
@@ -210,8 +170,10 @@ def compute_score(
 ) -> dict[str, float]:
     """Score one decoded response against its ground truth; see ``SCORE_KEYS`` for the result.
 
-    ``options`` are those of :class:`RewardOptions` (``variant``, ``format``, ``matching``, ``values``,
-    ``schedule_steps``); ``step`` is the trainer's global step (read by the scheduled variants).
+    ``options`` are those of :class:`~verl_toolrl.reward.config.RewardOptions` (``variant``, ``format``,
+    ``matching``, ``values`` and ``schedule_steps`` are read here; the manager's and the multi-turn options
+    are accepted, so any ``reward.reward_kwargs`` node may be passed); ``step`` is the trainer's global
+    step (read by the scheduled variants).
     ``data_source`` and ``extra_info`` are accepted for verl's signature and not read.
 
     >>> gt = '<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": 1, "b": 2}}\\n</tool_call>'

@@ -6,7 +6,7 @@
   come at the turn BFCL adds them, :meth:`MultiTurnEntry.functions_at`), the simulators' initial
   configuration and BFCL's ground truth per turn (call strings).
 - :func:`entry_spec` / :func:`entry_from_spec`: an entry as JSON, the environment spec a training row carries
-  (``extra_info.bfcl_entry``, rows of :data:`AGENT_NAME`, the agent loop's name);
+  (``extra_info.bfcl_entry``, rows of :data:`MULTI_TURN_AGENT`, the agent loop's name);
 - :func:`render_prompt` writes the prompt of the next step from the dialogue so far (BFCL-style messages:
   ``user``; ``assistant`` with the raw output; ``tool`` with ``name``, the call, and ``content``, its result,
   as :func:`verl_toolrl.tasks.episode.tool_message` writes them):
@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from verl_toolrl.tasks.bfcl import toolrl_handler
@@ -40,7 +41,10 @@ from verl_toolrl.core.calls import Format
 from verl_toolrl.core.prompts import BFCL_TURN_INSTRUCTION, system_prompt
 
 #: The name verl knows the multi-turn agent loop by (the ``agent_name`` of rows run on BFCL's simulators).
-AGENT_NAME = "toolrl_bfcl_multi_turn"
+MULTI_TURN_AGENT = "toolrl_bfcl_multi_turn"
+#: The held-out id list python -m data_preprocess.bfcl_multi_turn writes beside its rows, and the
+#: evaluation's ``--ids`` reads: the split between training and evaluation.
+HELDOUT_FILE = "heldout_ids.json"
 #: Training's protocol: chat roles, so the token stream of a trajectory only grows.
 PROTOCOL = "strict"
 #: The user message of a turn at which held-out functions are added (BFCL's prompting handlers).
@@ -98,7 +102,7 @@ class MultiTurnEntry:
         key = (protocol, format, len(docs))
         if key not in self._system_prompts:
             if protocol == "toolrl":
-                self._system_prompts[key] = toolrl_handler.system_prompt(docs)
+                self._system_prompts[key] = toolrl_handler.handler_system_prompt(docs)
             else:
                 self._system_prompts[key] = system_prompt([to_tool(doc) for doc in docs], format)
         return self._system_prompts[key]
@@ -202,7 +206,7 @@ def render_prompt(entry: MultiTurnEntry, turn: int, dialogue: Sequence[Mapping[s
     check_protocol(protocol, format)
     system = {"role": "system", "content": entry.system_prompt(turn, protocol, format)}
     if protocol == "toolrl":  # toolrl_handler.messages, with the system message computed once
-        return [system, {"role": "user", "content": toolrl_handler.user_prompt(dialogue)}]
+        return [system, {"role": "user", "content": toolrl_handler.handler_user_prompt(dialogue)}]
     messages = [system]
     for message in dialogue:
         content = message["content"]
@@ -210,3 +214,35 @@ def render_prompt(entry: MultiTurnEntry, turn: int, dialogue: Sequence[Mapping[s
             content = f"{content}\n{BFCL_TURN_INSTRUCTION[format]}"
         messages.append({"role": message["role"], "content": content})
     return messages
+
+
+def read_heldout_ids(path: str | Path) -> dict[str, list[str]]:
+    """The held-out ids by category of a ``heldout_ids.json`` (:func:`write`); a ``ValueError`` naming the
+    file and what is wrong with it.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / HELDOUT_FILE
+    >>> _ = path.write_text('{"seed": 0, "fraction": 0.2, "ids": {"multi_turn_base": ["multi_turn_base_4"]}}')
+    >>> read_heldout_ids(path)
+    {'multi_turn_base': ['multi_turn_base_4']}
+    >>> _ = path.write_text('{"ids": {"multi_turn_bass": []}}')
+    >>> read_heldout_ids(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ...heldout_ids.json: ids.multi_turn_bass: not a BFCL multi-turn category; valid: multi_turn_base, ...
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file (python -m data_preprocess.bfcl_multi_turn writes {HELDOUT_FILE})")
+    try:
+        ids = json.loads(path.read_text(encoding="utf-8"))["ids"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a {HELDOUT_FILE} (a JSON object with 'ids': {{category: [id, ...]}}): {error}") from None
+    if not isinstance(ids, dict):
+        raise ValueError(f"{path}: ids: not an object of category -> [id, ...]")
+    for category, category_ids in ids.items():
+        if category not in MULTI_TURN_CATEGORIES:
+            raise ValueError(f"{path}: ids.{category}: not a BFCL multi-turn category; valid: {', '.join(MULTI_TURN_CATEGORIES)}")
+        if not isinstance(category_ids, list) or not all(isinstance(i, str) for i in category_ids):
+            raise ValueError(f"{path}: ids.{category}: not a list of id strings")
+    return {category: list(category_ids) for category, category_ids in ids.items()}

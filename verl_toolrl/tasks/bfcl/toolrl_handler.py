@@ -19,7 +19,7 @@ which is exactly what a Qwen2.5 chat template renders for the two messages ``[sy
 
 The handler takes ``turn_type`` but BFCL's ``OSSHandler._query_prompting`` calls ``_format_prompt(message,
 function)`` without it, so the multi-turn instruction (line 80) is never sent, on multi-turn entries too:
-:func:`user_prompt` defaults to that behaviour. The function docs are BFCL's after its language hints
+:func:`handler_user_prompt` defaults to that behaviour. The function docs are BFCL's after its language hints
 (``func_doc_language_specific_pre_processing``, applied by ``OSSHandler._pre_query_processing_prompting``),
 i.e. ``BfclItem.prompt_functions``.
 """
@@ -29,8 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from verl_toolrl.core.prompts import HISTORY_HEADER
-from verl_toolrl.core.prompts import system_prompt as toolrl_system_prompt
+from verl_toolrl.core.prompts import HISTORY_HEADER, system_prompt
 
 TurnType = Literal["single_turn", "multi_turn"]
 
@@ -57,29 +56,27 @@ AFTER_LAST_RESULT = (
 )
 
 
-def system_prompt(functions: Sequence[Mapping[str, Any]]) -> str:
+def handler_system_prompt(functions: Sequence[Mapping[str, Any]]) -> str:
     """The handler's system message for BFCL function docs (their ``parameters.properties`` only).
 
-    >>> doc = {"name": "f", "description": "Adds.",
-    ...        "parameters": {"type": "dict", "properties": {"x": {"type": "integer"}}}}
-    >>> system_prompt([doc]).split("\\n")[4:7]
+    >>> doc = {"name": "f", "description": "Adds.", "parameters": {"type": "dict", "properties": {"x": {"type": "integer"}}}}
+    >>> handler_system_prompt([doc]).split("\\n")[4:7]
     ['1. Name: f', 'Description: Adds.', 'Parameters: {"x": {"type": "integer"}}']
-    >>> system_prompt([doc]).endswith("(if exists).\\n")
+    >>> handler_system_prompt([doc]).endswith("(if exists).\\n")
     True
     """
     tools = [
         {"name": f["name"], "description": f["description"], "parameters": f["parameters"].get("properties", {})}
         for f in functions
     ]
-    return toolrl_system_prompt(tools, "toolrl") + "\n"
+    return system_prompt(tools, "toolrl") + "\n"
 
 
-def user_prompt(messages: Sequence[Mapping[str, Any]], turn_type: TurnType = "single_turn") -> str:
+def handler_user_prompt(messages: Sequence[Mapping[str, Any]], turn_type: TurnType = "single_turn") -> str:
     """The handler's user message for a BFCL message list (roles system, user, assistant, tool; a tool
     message carries ``name``: the executed call, and ``content``: its result).
 
-    >>> text = user_prompt([{"role": "system", "content": "Be brief."}, {"role": "user", "content": " Add 1 and 2. "}])
-    >>> print(text.replace(SINGLE_TURN_INSTRUCTION, "{SINGLE_TURN_INSTRUCTION}"))
+    >>> print(handler_user_prompt([{"role": "system", "content": "Be brief."}, {"role": "user", "content": " Add 1 and 2. "}]))
     **Dialogue Records History**
     <user> Add 1 and 2.
     {SINGLE_TURN_INSTRUCTION} </user>
@@ -113,8 +110,8 @@ def messages(
     ['system', 'user']
     """
     return [
-        {"role": "system", "content": system_prompt(functions)},
-        {"role": "user", "content": user_prompt(dialogue, turn_type)},
+        {"role": "system", "content": handler_system_prompt(functions)},
+        {"role": "user", "content": handler_user_prompt(dialogue, turn_type)},
     ]
 
 

@@ -1,6 +1,7 @@
 """What goes wrong with input data, said precisely: which file, which row, which field, and why.
 
-Converters raise :class:`RecordError` with the field and a reason code; the conversion loop adds the
+The data converters (``verl_toolrl.data``) and the tasks' readers of released prompts
+(``verl_toolrl.tasks``) raise :class:`RecordError` with the field and a reason code; the conversion loop adds the
 file and row (:meth:`RecordError.located`), and either stops the run or, with ``--skip-invalid``, counts
 the reason. :class:`SourceError` is a source that cannot be read at all (a missing file, an unreachable
 hub dataset): a one-line message saying what to do.
@@ -14,7 +15,7 @@ from typing import Any
 # Reason codes: the keys of the per-reason skip counts.
 MISSING_FIELD = "missing_field"  # a required field is absent
 WRONG_TYPE = "wrong_type"  # a field has the wrong JSON type
-BAD_JSON = "bad_json"  # a JSON-string field does not decode
+BAD_JSON_FIELD = "bad_json"  # a JSON-string field of a record does not decode (calls.BAD_JSON: a model's call)
 BAD_LAYOUT = "bad_layout"  # a prompt, history or tool list does not follow its documented layout
 UNPARSEABLE_CALL = "unparseable_call"  # a call string does not parse (ToolACE's [Func(k=v)] syntax)
 UNKNOWN_TOOL = "unknown_tool"  # a call names a tool missing from the record's tool list
@@ -24,7 +25,7 @@ BAD_GROUND_TRUTH = "bad_ground_truth"  # the rendered ground truth fails the par
 REASONS: tuple[str, ...] = (
     MISSING_FIELD,
     WRONG_TYPE,
-    BAD_JSON,
+    BAD_JSON_FIELD,
     BAD_LAYOUT,
     UNPARSEABLE_CALL,
     UNKNOWN_TOOL,
@@ -38,7 +39,7 @@ class RecordError(ValueError):
     """A malformed input record: ``file``, ``row`` (0-based), ``field`` (a path such as
     ``conversations[3].value``), ``reason`` (one of ``REASONS``) and a human ``detail``.
 
-    >>> str(RecordError("answers", BAD_JSON, "Expecting value").located("xlam.json", 7))
+    >>> str(RecordError("answers", BAD_JSON_FIELD, "Expecting value").located("xlam.json", 7))
     "xlam.json: row 7: field 'answers': bad_json: Expecting value"
     """
 
@@ -82,7 +83,7 @@ def field_of(record: Mapping[str, Any], key: str, kind: type | tuple[type, ...],
     >>> field_of({"query": 3}, "query", str)
     Traceback (most recent call last):
     ...
-    verl_toolrl.data.errors.RecordError: field 'query': wrong_type: expected a string, got int
+    verl_toolrl.core.errors.RecordError: field 'query': wrong_type: expected a string, got int
     """
     path = path or key
     if not isinstance(record, Mapping):

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from verl_toolrl.core.calls import Format, check_format
-from verl_toolrl.data.errors import BAD_LAYOUT, MISSING_FIELD, WRONG_TYPE, RecordError
+from verl_toolrl.core.errors import BAD_LAYOUT, MISSING_FIELD, WRONG_TYPE, RecordError
 
 OPTIONAL_SUFFIX = ", optional"
 
