@@ -3,5 +3,6 @@
 - ``calls``: the tool-call grammar: parse and render both output formats, reason codes;
 - ``prompts``: the system prompt and dialogue rendering (one source of truth);
 - ``chat_template``: tool prompts through a model's chat template, and think-prefill detection;
-- ``progress``: the one progress bar the commands show.
+- ``progress``: the one progress bar the commands show;
+- ``table``: the one markdown-table writer.
 """
