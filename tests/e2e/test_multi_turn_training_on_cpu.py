@@ -41,7 +41,7 @@ def multi_turn_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     run_dir = data_dir.parent / "run"
     env = {"DATA_DIR": str(data_dir), "VAL_SPLIT": "heldout", "RECIPE": "toolrl_multiturn_grpo_cpu",
-           "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+           "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
     result = subprocess.run(
         ["bash", "recipes/train_cpu.sh", f"trainer.rollout_data_dir={run_dir / 'rollouts'}",
          f"trainer.default_local_dir={run_dir / 'checkpoints'}"],
@@ -49,7 +49,7 @@ def multi_turn_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    return {"metrics": step_metrics(output.splitlines()), "records": rollout_records(run_dir / "rollouts")}
+    return {"metrics": step_metrics(run_dir / "metrics.jsonl"), "records": rollout_records(run_dir / "rollouts")}
 
 
 def test_one_grpo_step_runs_the_agent_loop_and_updates_the_policy(multi_turn_run: dict) -> None:
