@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every target MET
 
 from verl_toolrl.reward import compute_score
 from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS
@@ -163,3 +164,13 @@ def test_ppo_trains_a_critic_and_the_actor_with_gae(quickstart: dict, tmp_path: 
     assert {"critic/vf_loss", "critic/values/mean", "critic/vf_explained_var", "actor/grad_norm"} <= step.keys()
     # GAE advantages come from the critic's values, which differ per token: not all zero as without a critic.
     assert step["critic/advantages/max"] > step["critic/advantages/min"]
+
+
+def test_the_cpu_training_benchmark_reaches_its_verdict_on_the_quickstart_run(quickstart: dict, tmp_path: Path) -> None:
+    # At smoke size the benchmark reads the run the quickstart trained (verl's JSONL and the rollout dump)
+    # instead of training again: a third trainer start would cost CI minutes and prove nothing new.
+    output = run_smoke(
+        ROOT / "benchmarks" / "bench_cpu_training.py", "--metrics", str(quickstart["dir"] / "metrics.jsonl"),
+        "--rollouts", str(quickstart["dir"] / "rollouts"), "--output", str(tmp_path),
+    )
+    assert "target steady-state step" in output and (tmp_path / "steps.csv").is_file()
