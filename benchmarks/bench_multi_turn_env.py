@@ -14,12 +14,16 @@ CPU training step.
    (``timing_s/agent_loop/*/mean``) beside the step's time (``timing_s/step``). Share = (tool_calls +
    compute_score) x trajectories of the step / step time. Target: under 5 %. The run is one GRPO step of
    ``RECIPE=toolrl_multiturn_grpo_cpu`` (recipes/train_cpu.sh, a few minutes), or one given with
-   ``--train-log`` and ``--rollouts`` (its ``trainer.rollout_data_dir``, which counts the trajectories).
+   ``--train-log`` (the JSONL of verl's file logger) and ``--rollouts`` (its ``trainer.rollout_data_dir``,
+   which counts the trajectories).
 
 Run from the repository root after recipes/setup.sh:
 
     python benchmarks/bench_multi_turn_env.py [--limit N] [--output runs/bench-multi-turn-env]
-    python benchmarks/bench_multi_turn_env.py --train-log LOG --rollouts DIR
+    python benchmarks/bench_multi_turn_env.py --train-log RUN/metrics.jsonl --rollouts RUN/rollouts
+
+``--smoke`` (CI) plays the first 3 entries of each category; it needs ``--train-log`` and ``--rollouts`` (the
+e2e multi-turn test's run) rather than training a step of its own.
 """
 
 from __future__ import annotations
@@ -89,31 +93,38 @@ def bfcl_executor(entries) -> tuple[float, int]:
 
 
 def cpu_step(output: Path) -> tuple[Path, Path]:
-    """Run one GRPO step of toolrl_multiturn_grpo_cpu into ``output``; (its log, its rollout dump)."""
+    """Run one GRPO step of toolrl_multiturn_grpo_cpu into ``output``; (its metrics JSONL, its rollout dump)."""
     data = output / "data"
     if not (data / "train.parquet").is_file():
         subprocess.run([sys.executable, "-m", "data_preprocess.bfcl_multi_turn", "--output-dir", str(data),
                         "--categories", "multi_turn_base", "--limit", "10"], cwd=ROOT, check=True)
-    log, rollouts = output / "train.log", output / "rollouts"
+    log, metrics, rollouts = output / "train.log", output / "metrics.jsonl", output / "rollouts"
     with open(log, "w") as handle:
         subprocess.run(
             ["bash", "recipes/train_cpu.sh", f"trainer.rollout_data_dir={rollouts}",
              f"trainer.default_local_dir={output / 'checkpoints'}"],
             cwd=ROOT, check=True, stdout=handle, stderr=subprocess.STDOUT,
-            env={**os.environ, "DATA_DIR": str(data), "VAL_SPLIT": "heldout", "RECIPE": "toolrl_multiturn_grpo_cpu"},
+            env={**os.environ, "DATA_DIR": str(data), "VAL_SPLIT": "heldout", "RECIPE": "toolrl_multiturn_grpo_cpu",
+                 "VERL_FILE_LOGGER_PATH": str(metrics)},
         )
-    return log, rollouts
+    return metrics, rollouts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="first N entries of each multi-turn category")
     parser.add_argument("--output", type=Path, default=ROOT / "runs" / "bench-multi-turn-env", help="the CPU step's folder")
-    parser.add_argument("--train-log", type=Path, default=None, help="log of a toolrl_multiturn_grpo_cpu run (skips the run)")
+    parser.add_argument("--train-log", type=Path, default=None,
+                        help="metrics JSONL (verl's file logger) of a toolrl_multiturn_grpo_cpu run (skips the run)")
     parser.add_argument("--rollouts", type=Path, default=None, help="with --train-log: its trainer.rollout_data_dir")
+    parser.add_argument("--smoke", action="store_true", help="CI size: 3 entries a category, a given run")
     args = parser.parse_args()
     if (args.train_log is None) != (args.rollouts is None):
         parser.error("--train-log and --rollouts go together")
+    if args.smoke:
+        if args.train_log is None:
+            parser.error("--smoke reads a run already trained: give --train-log and --rollouts")
+        args.limit = args.limit or 3
     os.environ.setdefault("BFCL_PROJECT_ROOT", tempfile.mkdtemp(prefix="bfcl_project_root_"))
     entries = list(load_multi_turn_entries(MULTI_TURN_CATEGORIES, args.limit).values())
     scorer = ToolRLRewardManager({"reward": {"reward_kwargs": {}}}, tokenizer=None)
@@ -135,7 +146,7 @@ def main() -> None:
     if args.train_log is None:
         args.output.mkdir(parents=True, exist_ok=True)
         args.train_log, args.rollouts = cpu_step(args.output)
-    steps = step_metrics(args.train_log.read_text(encoding="utf-8", errors="replace").splitlines())
+    steps = step_metrics(args.train_log)
     records = rollout_records(args.rollouts)
     for step, metrics in sorted(steps.items()):
         trajectories = len(records.get(step, []))

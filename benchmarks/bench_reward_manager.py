@@ -5,13 +5,19 @@ targets, each with four answers of different quality), tokenized with a byte-lev
 on them, right-padded to 1,024 tokens as verl's agent loop pads them. Both managers are built by verl's
 own ``RewardLoopWorker`` from the composed ``toolrl_grpo`` recipe (``naive`` with the ToolRL reward as
 ``reward.custom_reward_function``), and score the batch through the worker's ``compute_score_batch``,
-the code a reward worker runs for a whole batch (one task per sample slice). Results must be identical.
+the code a reward worker runs for a whole batch (one task per sample slice). Scores and the reward
+components both managers return must be identical; ``toolrl`` also returns the multi-turn keys for
+single-turn rows (verl gathers a batch's ``reward_extra_info`` over its first row's keys, so a batch that
+mixes single- and multi-turn rows needs one key set; ``verl_toolrl.plugin.reward_manager``), and nothing else.
 
 Prints samples/s for both, the ratio (target: toolrl no slower than naive), and the batch's reward time
 against a realistic 60 s training step (target: under 1 %), for one reward worker; verl runs
 ``reward.num_workers`` (8 by default) of them in parallel.
 
-    python benchmarks/bench_reward_manager.py [--shared ../shared] [--repeat 5]
+    python benchmarks/bench_reward_manager.py [--shared ../shared] [--repeat 5] [--smoke]
+
+``--smoke`` (CI): 32 prompts (128 responses), 2 rounds; the share is that of the full batch, scaled from the
+smoke batch's time per response.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from verl_toolrl.core.calls import ToolCall, parse_response, render_output
 from verl_toolrl.checks.preflight import compose_recipe
 from verl_toolrl.checks.stand_in import byte_level_tokenizer
 from verl_toolrl.plugin.verl_batch import rollout_batch
+from verl_toolrl.reward.multi_turn import MULTI_TURN_KEYS
 
 PROMPTS, ROLLOUTS, RESPONSE_LENGTH, PROMPT_LENGTH = 512, 4, 1024, 256
 STEP_SECONDS = 60.0
@@ -65,15 +72,16 @@ def rollouts(target: str) -> list[str]:
     ]
 
 
-def step_batch(tokenizer, shared: Path):
-    """The 2,048-response batch of one training step, as verl's agent loop returns it."""
+def step_batch(tokenizer, shared: Path, prompts: int = PROMPTS):
+    """The batch of one training step (``prompts`` x 4 responses), as verl's agent loop returns it."""
     pool = targets(shared)
     prompt_ids = tokenizer.apply_chat_template(
         [{"role": "user", "content": "Which tool answers this?"}], add_generation_prompt=True, tokenize=True
     )["input_ids"]
     samples = []
-    for prompt in range(PROMPTS):
-        target = pool[prompt % len(pool)]
+    for prompt in range(prompts):
+        # every target in turn; a smaller batch takes them evenly spread (both sources, all lengths)
+        target = pool[prompt % len(pool) if prompts >= len(pool) else prompt * len(pool) // prompts]
         fields = {
             "data_source": "rlla",
             "reward_model": {"ground_truth": target, "style": "rule"},
@@ -122,8 +130,11 @@ def timed(worker: RewardLoopWorker, batch, repeat: int) -> tuple[float, float, l
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=None, help="rounds of each timing, the median kept [5]")
+    parser.add_argument("--smoke", action="store_true", help="CI size: 32 prompts, 2 rounds")
     args = parser.parse_args()
+    args.repeat = args.repeat or (3 if args.smoke else 5)
+    prompts = 32 if args.smoke else PROMPTS
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -135,10 +146,10 @@ def main() -> None:
         )
         tokenizer.save_pretrained(folder / "tokenizer")
         (folder / "reward.py").write_text(textwrap.dedent(REWARD_FILE))
-        pool, batch = step_batch(tokenizer, args.shared)
+        pool, batch = step_batch(tokenizer, args.shared, prompts)
         lengths = batch.batch["response_mask"].sum(-1).float()
         print(
-            f"batch: {len(batch)} responses ({PROMPTS} prompts x {ROLLOUTS}) from {len(pool)} ToolRL targets,"
+            f"batch: {len(batch)} responses ({prompts} prompts x {ROLLOUTS}) from {len(pool)} ToolRL targets,"
             f" {lengths.mean():.0f} tokens on average (max {lengths.max():.0f}), padded to {RESPONSE_LENGTH}"
         )
 
@@ -155,14 +166,16 @@ def main() -> None:
         naive_seconds, naive_cpu, naive_results = timed(naive, batch, args.repeat)
         toolrl_seconds, toolrl_cpu, toolrl_results = timed(toolrl, batch, args.repeat)
 
+    extra = {key for ours in toolrl_results for key in ours["reward_extra_info"]}
+    extra -= {key for theirs in naive_results for key in theirs["reward_extra_info"]}
     same = all(
         ours["reward_score"] == theirs["reward_score"]
-        and ours["reward_extra_info"] == theirs["reward_extra_info"]
+        and all(ours["reward_extra_info"][key] == value for key, value in theirs["reward_extra_info"].items())
         for ours, theirs in zip(toolrl_results, naive_results, strict=True)
     )
-    print(f"results identical: {same}")
-    if not same:
-        raise SystemExit("toolrl and naive disagree")
+    print(f"scores and naive's reward components identical: {same}; toolrl's keys beyond naive's: {sorted(extra)}")
+    if not same or extra != set(MULTI_TURN_KEYS):
+        raise SystemExit(f"toolrl and naive disagree (toolrl's keys beyond naive's should be {sorted(MULTI_TURN_KEYS)})")
     for name, seconds, cpu in (("naive", naive_seconds, naive_cpu), ("toolrl", toolrl_seconds, toolrl_cpu)):
         print(
             f"{name:>6}: {len(batch) / seconds:9.0f} samples/s  ({seconds * 1000:7.1f} ms per batch, "
@@ -175,9 +188,11 @@ def main() -> None:
         ">= 1.00x",
         naive_cpu >= toolrl_cpu,
     )
-    share, wall_share = 100 * toolrl_cpu / STEP_SECONDS, 100 * toolrl_seconds / STEP_SECONDS
+    scale = PROMPTS * ROLLOUTS / len(batch)  # the paper's batch from this one's time per response
+    share, wall_share = 100 * toolrl_cpu * scale / STEP_SECONDS, 100 * toolrl_seconds * scale / STEP_SECONDS
     check.target(
-        f"toolrl's reward for one step's batch, share of a {STEP_SECONDS:.0f} s step on one reward worker",
+        f"toolrl's reward for one step's batch ({PROMPTS * ROLLOUTS:,} responses), share of a {STEP_SECONDS:.0f} s step"
+        " on one reward worker",
         f"{share:.2f} % of CPU time (wall clock {wall_share:.2f} %, which also counts waiting for a core)",
         "< 1 %",
         share < 1,

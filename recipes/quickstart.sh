@@ -67,9 +67,10 @@ if ! python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 
     run_dir="$DATA_DIR/cpu-run"
     echo "No CUDA device here: training on CPU instead ($cpu_recipe: verl's real trainer, the tiny local policy,"
     echo "a few steps). This proves the training loop and lets you try settings; it does not train a useful model."
-    echo "Full log: $run_dir/train.log"
+    echo "Full log: $run_dir/train.log; each step's metrics (verl's file logger): $run_dir/metrics.jsonl"
     mkdir -p "$run_dir"
-    RECIPE="$cpu_recipe" MODEL="$cpu_model" bash "$recipes/train_cpu.sh" \
+    RECIPE="$cpu_recipe" MODEL="$cpu_model" VERL_FILE_LOGGER_PATH="$run_dir/metrics.jsonl" \
+        bash "$recipes/train_cpu.sh" \
         trainer.default_local_dir="$run_dir/checkpoints" trainer.rollout_data_dir="$run_dir/rollouts" "$@" \
         > "$run_dir/train.log" 2>&1 &
     trainer=$!
@@ -81,7 +82,7 @@ if ! python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 
         exit 1
     fi
     echo "Training steps on CPU (verl's metrics; format/correctness/exact: the rollouts' mean reward components):"
-    python -m verl_toolrl.checks.training_log "$run_dir/train.log" --rollouts "$run_dir/rollouts" "$@"
+    python -m verl_toolrl.checks.training_log "$run_dir/metrics.jsonl" --rollouts "$run_dir/rollouts" "$@"
     echo "To train a real model, on a GPU machine run:"
     if [[ -n "$demo" ]]; then
         echo "    python -m data_preprocess.mix --output $full_data_dir --seed 0 --skip-invalid   # with hub access: the full 4k mix"

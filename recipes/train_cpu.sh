@@ -11,6 +11,8 @@
 #   RECIPE     toolrl_grpo_cpu, toolrl_ppo_cpu or toolrl_multiturn_grpo_cpu   [toolrl_grpo_cpu]
 #   MODEL      model to train                                [DATA_DIR/tiny-policy, built here when missing]
 #   CPU_VENV   the CPU training environment (recipes/setup_cpu.sh)            [.venv-cpu]
+#   VERL_FILE_LOGGER_PATH  where verl's file logger writes each step's metrics, one JSON line a step
+#              (read back by python -m verl_toolrl.checks.training_log)          [DATA_DIR/RECIPE.metrics.jsonl]
 set -euo pipefail
 
 recipes="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,6 +48,10 @@ fi
 
 echo "train_cpu.sh: $RECIPE on $MODEL, data $DATA_DIR, CPU platform (VERL_PLATFORM=cpu)"
 export VERL_PLATFORM=cpu HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+# verl's file logger (trainer.logger in recipes/toolrl/cpu.yaml) takes its path from this variable only; without
+# it, verl writes to ./<project>/<experiment>.jsonl, inside the checkout.
+export VERL_FILE_LOGGER_PATH="${VERL_FILE_LOGGER_PATH:-$DATA_DIR/$RECIPE.metrics.jsonl}"
+echo "train_cpu.sh: step metrics -> $VERL_FILE_LOGGER_PATH"
 # The CPU recipe declares one fake Ray GPU for verl's placement; Ray refuses it under an empty CUDA_VISIBLE_DEVICES
 # (as set to hide GPUs), and no process here uses CUDA.
 unset CUDA_VISIBLE_DEVICES

@@ -1,16 +1,29 @@
 """Every benchmark states its targets the same way: target, measured figure, MET or MISSED, and exits 1
-when one is missed (``benchmarks/verdict.py``). The benchmarks themselves are run by hand, not here."""
+when one is missed (``benchmarks/verdict.py``); and every benchmark runs here at its smoke size
+(``--smoke``: the same verdicts on tiny work), so one that no longer reaches its verdict fails the build.
+The two that need a trained CPU run read the run the e2e tests already train
+(``tests/e2e/test_cpu_training_on_cpu.py``, ``tests/e2e/test_multi_turn_training_on_cpu.py``)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
+#: The benchmarks the e2e tests run at smoke size on the runs they train, and the test that does.
+SMOKED_IN_E2E = {
+    "bench_cpu_training.py": "tests/e2e/test_cpu_training_on_cpu.py",
+    "bench_multi_turn_env.py": "tests/e2e/test_multi_turn_training_on_cpu.py",
+}
+#: Benchmarks that read the shared material and take its folder.
+TAKE_SHARED = {"bench_preprocess.py", "bench_reward.py", "bench_reward_manager.py"}
 
 from verdict import Verdicts  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
 
@@ -44,3 +57,36 @@ def test_every_benchmark_reports_its_targets_through_verdicts(script):
     assert "Verdicts()" in source and ".finish()" in source
     assert re.search(r"\.target\(", source)
     assert not re.search(r"\b(meets|MISSES|met)\b\"", source)  # no home-made verdict words left
+
+
+def run_smoke(script: Path, *args: str) -> str:
+    """Run a benchmark with ``--smoke``; its output, after checking it exited 0 and printed a verdict for
+    every target (``benchmarks/verdict.py``) with none missed."""
+    result = subprocess.run(
+        [sys.executable, str(script), "--smoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    output = result.stdout + result.stderr
+    verdicts = re.findall(r"^target .*: (MET|MISSED)$", result.stdout, flags=re.MULTILINE)
+    assert result.returncode == 0 and verdicts and set(verdicts) == {"MET"}, output[-4000:]
+    return output
+
+
+def test_every_benchmark_has_a_smoke_size_that_a_test_runs():
+    here = Path(__file__).read_text(encoding="utf-8")
+    for script in sorted(BENCHMARKS.glob("bench_*.py")):
+        assert '"--smoke"' in script.read_text(encoding="utf-8"), script.name
+        if script.name in SMOKED_IN_E2E:
+            runner = (ROOT / SMOKED_IN_E2E[script.name]).read_text(encoding="utf-8")
+            assert script.name in runner and "run_smoke(" in runner, (script.name, SMOKED_IN_E2E[script.name])
+    assert set(SMOKED_IN_E2E) <= {script.name for script in BENCHMARKS.glob("bench_*.py")}
+    assert "run_smoke(" in here
+
+
+@pytest.mark.parametrize(
+    "script",
+    sorted(path for path in BENCHMARKS.glob("bench_*.py") if path.name not in SMOKED_IN_E2E),
+    ids=lambda path: path.name,
+)
+def test_the_benchmark_reaches_its_verdict_at_smoke_size(script: Path, shared_dir: Path) -> None:
+    run_smoke(script, *(["--shared", str(shared_dir)] if script.name in TAKE_SHARED else []))

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every target MET
 
 from verl_toolrl.reward import compute_score
 from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS
@@ -34,16 +35,18 @@ def _cpu_venv() -> Path:
     return CPU_VENV
 
 
-def train(data_dir: Path, *overrides: str, recipe: str = "toolrl_grpo_cpu") -> str:
-    """Run recipes/train_cpu.sh to the end; its output (the test fails with the output's end on exit != 0)."""
-    env = {"DATA_DIR": str(data_dir), "RECIPE": recipe, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+def train(data_dir: Path, metrics: Path, *overrides: str, recipe: str = "toolrl_grpo_cpu") -> dict:
+    """Run recipes/train_cpu.sh to the end; the step metrics verl's file logger wrote to ``metrics`` (the
+    test fails with the output's end on exit != 0)."""
+    env = {"DATA_DIR": str(data_dir), "RECIPE": recipe, "VERL_FILE_LOGGER_PATH": str(metrics),
+           "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
     result = subprocess.run(
         ["bash", "recipes/train_cpu.sh", *overrides], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=RUN_TIMEOUT_S,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    return output
+    return step_metrics(metrics)
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +67,8 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> di
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     demo = data_dir.parent / "data-samples"
     run_dir = demo / "cpu-run"
-    log = (run_dir / "train.log").read_text()
-    return {"stdout": result.stdout, "data": demo, "dir": run_dir, "metrics": step_metrics(log.splitlines())}
+    metrics = step_metrics(run_dir / "metrics.jsonl")
+    return {"stdout": result.stdout, "data": demo, "dir": run_dir, "metrics": metrics}
 
 
 def test_the_quickstart_checks_then_trains_on_cpu_and_prints_each_steps_rewards(quickstart: dict) -> None:
@@ -140,13 +143,12 @@ def test_training_resumes_from_the_saved_checkpoint_with_gdpo(quickstart: dict) 
     checkpoints = quickstart["dir"] / "checkpoints"
     assert (checkpoints / "latest_checkpointed_iteration.txt").read_text().strip() == "2"
     assert (checkpoints / "global_step_2" / "actor").is_dir()
-    output = train(
-        quickstart["data"], "reward.reward_kwargs.variant=dynamic", "trainer.total_training_steps=3",
-        "trainer.test_freq=-1", "trainer.save_freq=-1", f"trainer.default_local_dir={checkpoints}",
+    metrics = train(
+        quickstart["data"], quickstart["dir"] / "resumed.jsonl", "reward.reward_kwargs.variant=dynamic",
+        "trainer.total_training_steps=3", "trainer.test_freq=-1", "trainer.save_freq=-1", f"trainer.default_local_dir={checkpoints}",
         "algorithm.adv_estimator=gdpo", "+algorithm.gdpo_reward_keys=[format_reward,correctness_reward]",
         "trainer.use_v1=false",
     )
-    metrics = step_metrics(output.splitlines())
     assert sorted(metrics) == [3]
     step = metrics[3]
     assert "critic/advantages/mean" in step and "actor/grad_norm" in step
@@ -154,11 +156,21 @@ def test_training_resumes_from_the_saved_checkpoint_with_gdpo(quickstart: dict) 
 
 
 def test_ppo_trains_a_critic_and_the_actor_with_gae(quickstart: dict, tmp_path: Path) -> None:
-    output = train(
-        quickstart["data"], "trainer.total_training_steps=1", "trainer.test_freq=-1",
+    metrics = train(
+        quickstart["data"], tmp_path / "metrics.jsonl", "trainer.total_training_steps=1", "trainer.test_freq=-1",
         f"trainer.default_local_dir={tmp_path}", recipe="toolrl_ppo_cpu",
     )
-    (step,) = step_metrics(output.splitlines()).values()
+    (step,) = metrics.values()
     assert {"critic/vf_loss", "critic/values/mean", "critic/vf_explained_var", "actor/grad_norm"} <= step.keys()
     # GAE advantages come from the critic's values, which differ per token: not all zero as without a critic.
     assert step["critic/advantages/max"] > step["critic/advantages/min"]
+
+
+def test_the_cpu_training_benchmark_reaches_its_verdict_on_the_quickstart_run(quickstart: dict, tmp_path: Path) -> None:
+    # At smoke size the benchmark reads the run the quickstart trained (verl's JSONL and the rollout dump)
+    # instead of training again: a third trainer start would cost CI minutes and prove nothing new.
+    output = run_smoke(
+        ROOT / "benchmarks" / "bench_cpu_training.py", "--metrics", str(quickstart["dir"] / "metrics.jsonl"),
+        "--rollouts", str(quickstart["dir"] / "rollouts"), "--output", str(tmp_path),
+    )
+    assert "target steady-state step" in output and (tmp_path / "steps.csv").is_file()

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every target MET
 from test_cpu_training_on_cpu import RUN_TIMEOUT_S, _cpu_venv  # the CPU environment's check, the run limit
 
 from verl_toolrl.reward.multi_turn import REWARD_EXTRA_KEYS
@@ -41,7 +42,7 @@ def multi_turn_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     run_dir = data_dir.parent / "run"
     env = {"DATA_DIR": str(data_dir), "VAL_SPLIT": "heldout", "RECIPE": "toolrl_multiturn_grpo_cpu",
-           "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+           "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
     result = subprocess.run(
         ["bash", "recipes/train_cpu.sh", f"trainer.rollout_data_dir={run_dir / 'rollouts'}",
          f"trainer.default_local_dir={run_dir / 'checkpoints'}"],
@@ -49,7 +50,8 @@ def multi_turn_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    return {"metrics": step_metrics(output.splitlines()), "records": rollout_records(run_dir / "rollouts")}
+    return {"metrics": step_metrics(run_dir / "metrics.jsonl"), "records": rollout_records(run_dir / "rollouts"),
+            "dir": run_dir}
 
 
 def test_one_grpo_step_runs_the_agent_loop_and_updates_the_policy(multi_turn_run: dict) -> None:
@@ -81,3 +83,12 @@ def test_every_trajectory_logs_every_reward_component_and_its_score_follows_them
     scores = [record["score"] for record in records[1]]
     assert step["critic/score/mean"] == pytest.approx(sum(scores) / len(scores), abs=1e-4)
     assert (step["critic/score/min"], step["critic/score/max"]) == pytest.approx((min(scores), max(scores)), abs=1e-4)
+
+
+def test_the_multi_turn_environment_benchmark_reaches_its_verdict_on_this_run(multi_turn_run: dict) -> None:
+    # At smoke size the benchmark reads this module's run rather than training a step of its own.
+    output = run_smoke(
+        ROOT / "benchmarks" / "bench_multi_turn_env.py", "--train-log", str(multi_turn_run["dir"] / "metrics.jsonl"),
+        "--rollouts", str(multi_turn_run["dir"] / "rollouts"),
+    )
+    assert "environment + reward share of the CPU step" in output

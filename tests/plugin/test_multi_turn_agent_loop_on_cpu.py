@@ -3,7 +3,7 @@
 The one stand-in is the policy: :class:`ScriptedServer` takes the place of verl's server manager and
 returns given token sequences and log-probs (the texts of a script, tokenized). Everything else is real: verl 0.9.1's
 ``AgentLoopBase`` and Continuous Token builder, a byte-level BPE tokenizer trained here with a ChatML
-template (``verl_toolrl.cpu.tiny_policy.train_tokenizer``), BFCL's simulators and checker from the
+template (``verl_toolrl.checks.stand_in.byte_level_tokenizer``), BFCL's simulators and checker from the
 ``bfcl-eval`` wheel, the rows of ``data_preprocess.bfcl_multi_turn`` and the ``toolrl`` reward manager.
 """
 
@@ -40,7 +40,7 @@ from verl_toolrl.reward import score_range
 from verl_toolrl.reward import compute_score
 from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, REWARD_EXTRA_KEYS
 from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
-from verl_toolrl.cpu.tiny_policy import IM_END, train_tokenizer
+from verl_toolrl.checks.stand_in import byte_level_tokenizer
 from verl_toolrl.plugin.verl_batch import agent_loop_sample
 
 pytestmark = pytest.mark.usefixtures("bfcl_scratch")
@@ -56,7 +56,7 @@ def entries(bfcl_scratch: None) -> dict[str, Any]:
 def tokenizer(entries: dict[str, Any]) -> Any:
     texts = [json.dumps(entry_row(entry, "toolrl", "train")) for entry in entries.values()]
     texts += [output for entry in entries.values() for output in gold_outputs(entry)]
-    return train_tokenizer(texts, vocab_size=1200)
+    return byte_level_tokenizer(texts, vocab_size=1200)
 
 
 class ScriptedServer:
@@ -64,7 +64,7 @@ class ScriptedServer:
     (ending with ``<|im_end|>``, as a chat model stops) and records the prompt it was given."""
 
     def __init__(self, tokenizer: Any, outputs: list[str]) -> None:
-        end = tokenizer.convert_tokens_to_ids(IM_END)
+        end = tokenizer.eos_token_id
         self.sequences = [tokenizer.encode(text, add_special_tokens=False) + [end] for text in outputs]
         self.generated: list[list[int]] = []
         self.prompts: list[list[int]] = []

@@ -13,19 +13,21 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from conftest import RAY_TIMEOUT_S  # tests/conftest.py: the shared Ray settings
 from omegaconf import open_dict
+from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics, AgentLoopWorker, _InternalAgentLoopOutput
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
 from verl.trainer.ppo.reward import load_reward_manager
 
 from verl_toolrl.checks.preflight import compose_recipe
 from verl_toolrl.reward import SCORE_KEYS, compute_score
-from verl_toolrl.reward.multi_turn import REWARD_EXTRA_KEYS, single_turn_scores
+from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, REWARD_EXTRA_KEYS, single_turn_scores
 from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
 from verl_toolrl.checks.stand_in import byte_level_tokenizer
 from verl_toolrl.plugin.verl_batch import agent_loop_sample, rollout_batch
@@ -267,6 +269,45 @@ def test_run_single_on_an_agent_loop_sample_scores_the_decoded_response(tokenize
     assert result["reward_score"] == expected["score"]
     assert list(result["reward_extra_info"]) == list(REWARD_EXTRA_KEYS)
     assert all(type(value) is float for value in result["reward_extra_info"].values())
+
+
+def gathered_by_verl(results: list[dict]):
+    """The batch verl 0.9.1's ``AgentLoopWorker._postprocess`` builds from these reward results (the real
+    method; the worker's only state it reads says no reward workers are attached)."""
+    ids = torch.tensor([[1, 2, 3, 4]])
+    outputs = [
+        _InternalAgentLoopOutput(
+            prompt_ids=ids[:, :2], response_ids=ids[:, 2:], input_ids=ids, position_ids=torch.arange(4)[None],
+            response_mask=torch.ones(1, 2, dtype=torch.long), attention_mask=torch.ones(1, 4, dtype=torch.long),
+            reward_score=result["reward_score"], num_turns=2, metrics=AgentLoopMetrics(),
+            extra_fields={"reward_extra_info": result["reward_extra_info"]},
+        )
+        for result in results
+    ]
+    return AgentLoopWorker._postprocess(SimpleNamespace(reward_loop_worker_handles=None), outputs)
+
+
+def test_verl_batches_single_and_multi_turn_rows_only_with_one_key_set(tokenizer):
+    # verl gathers reward_extra_info over the FIRST row's keys (``np.array([info[key] for info in infos])``,
+    # in the agent loop and in the reward loop alike), so a batch that mixes single- and multi-turn rows
+    # needs one key set: a single-turn row carries the multi-turn keys too, with their one-turn values.
+    manager = manager_for(tokenizer)
+    ids = prompt_ids(tokenizer), response_ids(tokenizer, WEATHER)
+    single = run(manager, agent_loop_sample(*ids, fields(WEATHER)))
+    turn = {**compute_score("rlla", WEATHER, WEATHER), "state_match": 1.0, "turn_score": 4.0}
+    record = {"turns": [turn], "turns_reached": 1, "bfcl_valid": True, "calls": 2, "call_errors": 0}
+    multi = run(manager, agent_loop_sample(*ids, fields(WEATHER), tool_extra_fields={MULTI_TURN_FIELD: record}))
+    for rows in ([single, multi], [multi, single]):
+        batch = gathered_by_verl(rows)
+        assert batch.meta_info["reward_extra_keys"] == list(REWARD_EXTRA_KEYS)
+        logged = [row["reward_extra_info"]["bfcl_valid"] for row in rows]
+        assert batch.non_tensor_batch["bfcl_valid"].tolist() == logged == ([0.0, 1.0] if rows[0] is single else [1.0, 0.0])
+    # Were single-turn rows to log only their own keys, verl would fail on a batch that starts with a
+    # multi-turn row, and silently drop the multi-turn metrics of one that starts with a single-turn row.
+    own_keys = {**single, "reward_extra_info": {key: single["reward_extra_info"][key] for key in SCORE_KEYS}}
+    with pytest.raises(KeyError, match="turns"):
+        gathered_by_verl([multi, own_keys])
+    assert gathered_by_verl([own_keys, multi]).meta_info["reward_extra_keys"] == list(SCORE_KEYS)
 
 
 def test_the_cases_span_distinct_rewards(tokenizer):

@@ -1,8 +1,8 @@
 """Local stand-ins for a model's tokenizer and config, built without any download.
 
 The preflight decodes with :func:`byte_level_tokenizer` and validates a critic with
-:func:`stand_in_model_dir` when the model cannot be loaded (no hub access); tests and benchmarks build
-their tokenizers with the same function.
+:func:`stand_in_model_dir` when the model cannot be loaded (no hub access); the CPU path's tiny policy
+(``verl_toolrl.cpu.tiny_policy``), tests and benchmarks build their tokenizers with the same function.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ def byte_level_tokenizer(
     >>> text = "<tool_call>\\n{\\"a\\": \\"é\\"}"
     >>> tokenizer.decode(tokenizer.encode(text) + [tokenizer.eos_token_id], skip_special_tokens=True)
     '<tool_call>\\n{"a": "é"}'
+    >>> tokenizer.decode(tokenizer.encode("f(a , b) ?"))
+    'f(a , b) ?'
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -47,7 +49,11 @@ def byte_level_tokenizer(
     backend.train_from_iterator(list(corpus), trainer)
     pad, start, end = BYTE_LEVEL_SPECIAL_TOKENS
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, eos_token=end, pad_token=pad, additional_special_tokens=[start]
+        tokenizer_object=backend,
+        eos_token=end,
+        pad_token=pad,
+        additional_special_tokens=[start],
+        clean_up_tokenization_spaces=False,  # decode gives back the exact text, spaces before "," included
     )
     tokenizer.add_tokens(list(added_tokens))
     tokenizer.chat_template = CHATML_TEMPLATE

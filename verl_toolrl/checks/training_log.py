@@ -1,13 +1,14 @@
-"""What a verl training run logged, read back: per-step metrics from the console logger, and per-step reward
+"""What a verl training run logged, read back: per-step metrics from verl's file logger, and per-step reward
 components from the rollout dump.
 
-verl's console logger (``trainer.logger=[console]``) prints one line per step,
-``step:N - key:value - key:value ...``; :func:`step_metrics` reads those lines back into numbers. verl 0.9.1
-logs the reward's extra outputs (format, correctness, ...) as metrics for validation only
-(``val-aux/<data_source>/<key>/mean@1``); for training steps it dumps every response with its ground truth
-and score to ``trainer.rollout_data_dir/<step>.jsonl``. :func:`step_rewards` scores those dumped responses
-with :func:`verl_toolrl.reward.compute_score` at the step they were generated for, giving each training step's
-mean reward components, and checks that the scores agree with what the trainer logged.
+verl's file logger (``trainer.logger=[console,file]``, ``verl.utils.tracking.FileLogger``) writes one JSON
+line per step, ``{"step": N, "data": {metric: value, ...}}``, to the file named by ``VERL_FILE_LOGGER_PATH``
+(verl has no config key for it, so the launcher sets it: ``recipes/train_cpu.sh``); :func:`step_metrics`
+reads that file back. verl 0.9.1 logs the reward's extra outputs (format, correctness, ...) as metrics for
+validation only (``val-aux/<data_source>/<key>/mean@1``); for training steps it dumps every response with
+its ground truth and score to ``trainer.rollout_data_dir/<step>.jsonl``. :func:`step_rewards` scores those
+dumped responses with :func:`verl_toolrl.reward.compute_score` at the step they were generated for, giving
+each training step's mean reward components, and checks that the scores agree with what the trainer logged.
 
 It also counts each step's zero-variance groups (:func:`zero_variance_fraction`): the prompts whose rollouts
 all got the same reward, from which GRPO learns nothing (every advantage is 0; ToolRL's issue #13 shows a run
@@ -18,20 +19,15 @@ on it logs how many samples dynamic sampling dropped (``training/filter_groups/e
 fraction before filtering. The dump carries what is needed: each response's trajectory key
 (``uid``: ``{prompt uid}_{session}_{index}``, one prompt uid per group) and the reward the trainer used.
 
-    python -m verl_toolrl.checks.training_log TRAIN_LOG --rollouts DIR [reward.reward_kwargs.KEY=VALUE ...]
+    python -m verl_toolrl.checks.training_log METRICS_JSONL --rollouts DIR [reward.reward_kwargs.KEY=VALUE ...]
 
 prints one row per step (the table ``recipes/quickstart.sh`` shows after training on CPU).
-
->>> line = "(TaskRunner pid=1) step:2 - actor/grad_norm:0.5 - critic/score/mean:np.float64(-1.5) - n:np.int32(2)"
->>> step_metrics([line])
-{2: {'actor/grad_norm': 0.5, 'critic/score/mean': -1.5, 'n': 2.0}}
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
@@ -40,26 +36,36 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from verl_toolrl.core.table import markdown_table
 from verl_toolrl.reward import compute_score
 from verl_toolrl.reward.config import reward_config
 
-_STEP = re.compile(r"\bstep:(\d+) - (.*)$")
-_VALUE = re.compile(r"^(?:np\.\w+\()?([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\)?$")
 
+def step_metrics(path: Path) -> dict[int, dict[str, float]]:
+    """The numeric metrics verl's file logger wrote to ``path``, by step (a step logged in several lines, as
+    a run's final validation is: merged, later lines win). A line that is not the logger's JSON raises
+    ``ValueError`` naming the file and line.
 
-def step_metrics(lines: Iterable[str]) -> dict[int, dict[str, float]]:
-    """The numeric metrics of every ``step:N - ...`` console line, by step (later lines win)."""
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "run.jsonl"
+    >>> _ = path.write_text('{"step": 2, "data": {"actor/grad_norm": 0.5, "n": 2, "note": "x"}}\\n')
+    >>> step_metrics(path)
+    {2: {'actor/grad_norm': 0.5, 'n': 2.0}}
+    """
     steps: dict[int, dict[str, float]] = {}
-    for line in lines:
-        match = _STEP.search(line.rstrip())
-        if not match:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
             continue
-        metrics = steps.setdefault(int(match.group(1)), {})
-        for item in match.group(2).split(" - "):
-            key, _, value = item.rpartition(":")
-            number = _VALUE.match(value.strip())
-            if key and number:
-                metrics[key.strip()] = float(number.group(1))
+        try:
+            record = json.loads(line)
+            step, data = int(record["step"]), record["data"]
+        except (ValueError, TypeError, KeyError) as error:
+            shape = '{"step": N, "data": {...}}'
+            raise ValueError(f"{path}:{number}: not a line of verl's file logger ({shape}): {error}") from None
+        metrics = steps.setdefault(step, {})
+        for key, value in data.items():
+            if isinstance(value, (int, float)):
+                metrics[key] = float(value)
     return steps
 
 
@@ -141,28 +147,32 @@ COLUMNS = (
 
 def summary_table(metrics: Mapping[int, Mapping[str, float]], rewards: Mapping[int, Mapping[str, float]]) -> str:
     """A markdown table, one row per training step: verl's score and timings, the mean reward components."""
-    lines = ["| " + " | ".join(heading for heading, _, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    rows = []
     for step in sorted(metrics):
         cells = []
         for _, source, key in COLUMNS:
             values = metrics[step] if source == "verl" else rewards.get(step, {})
             cells.append(str(step) if key is None else (f"{values[key]:.3f}" if key in values else "-"))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return "\n".join(markdown_table([heading for heading, _, _ in COLUMNS], rows))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m verl_toolrl.checks.training_log", description=__doc__.splitlines()[0])
-    parser.add_argument("log", type=Path, help="the trainer's console output")
+    parser.add_argument("log", type=Path, help="the JSONL of verl's file logger (VERL_FILE_LOGGER_PATH)")
     parser.add_argument("--rollouts", type=Path, help="its trainer.rollout_data_dir")
     parser.add_argument("overrides", nargs="*", help="the run's Hydra overrides (reward.reward_kwargs.* are read)")
     args = parser.parse_intermixed_args(argv)
     if not args.log.is_file():
         print(f"error: {args.log}: no such file", file=sys.stderr)
         return 2
-    metrics = step_metrics(args.log.read_text(encoding="utf-8", errors="replace").splitlines())
+    try:
+        metrics = step_metrics(args.log)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if not metrics:
-        print(f"error: {args.log}: no training step was logged (see the log for why)", file=sys.stderr)
+        print(f"error: {args.log}: no training step was logged (the trainer's output says why)", file=sys.stderr)
         return 1
     reward_overrides = [item for item in args.overrides if item.startswith("reward.reward_kwargs.")]
     try:

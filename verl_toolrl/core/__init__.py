@@ -5,5 +5,6 @@
 - ``tools``: tool descriptions, every source's layout read into one and written out for each format;
 - ``errors``: what goes wrong with input records (file, row, field, reason), for data and tasks alike;
 - ``chat_template``: tool prompts through a model's chat template, and think-prefill detection;
-- ``progress``: the one progress bar the commands show.
+- ``progress``: the one progress bar the commands show;
+- ``table``: the one markdown-table writer.
 """

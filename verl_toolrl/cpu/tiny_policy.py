@@ -1,5 +1,6 @@
-"""A tiny local policy for training on CPU: a tokenizer trained on the data's own text, a 2-layer Qwen2 with
-a ChatML chat template, and a short supervised warm start on the data's ground truths.
+"""A tiny local policy for training on CPU: a tokenizer trained on the data's own text (the package's one
+byte-level BPE builder, :func:`verl_toolrl.checks.stand_in.byte_level_tokenizer`, with its ChatML chat
+template), a 2-layer Qwen2, and a short supervised warm start on the data's ground truths.
 
 Hub downloads are not needed (nor possible on this project's machines). An untrained model writes noise:
 every rollout then scores the minimum, every GRPO advantage is 0 and an update proves nothing. A few
@@ -8,7 +9,7 @@ GRPO group. The policy is for proving the training loop, not for learning to cal
 
     python -m verl_toolrl.cpu.tiny_policy --data DATA_DIR/train.parquet --output DATA_DIR/tiny-policy
 
->>> tokenizer = train_tokenizer(["<think> hi </think>", '{"name": "get_weather"}'], vocab_size=300)
+>>> tokenizer = byte_level_tokenizer(["<think> hi </think>", '{"name": "get_weather"}'], vocab_size=300)
 >>> text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
 ...                                      add_generation_prompt=True)
 >>> text
@@ -32,44 +33,15 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-IM_START, IM_END, PAD = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
+from verl_toolrl.checks.stand_in import byte_level_tokenizer
+
 #: Prompt tokens the policy is trained and run on: the warm start keeps each prompt's last CONTEXT_TOKENS,
 #: and the CPU recipe cuts rollout prompts to the same length (recipes/toolrl/cpu.yaml,
 #: data.max_prompt_length with truncation: left). A 2-layer model trained on one prompt length and sampled on
 #: another writes noise; trained and sampled alike, its rewards differ within a GRPO group.
 CONTEXT_TOKENS = 192
-#: Qwen2.5's ChatML layout, without its default system prompt and tool rendering.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] "
-    "+ '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
-
-
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer trained on ``texts``, with ChatML's special tokens and chat template.
-
-    Byte-level, so any text (model output included) encodes and decodes losslessly.
-    """
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=[PAD, IM_START, IM_END],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        eos_token=IM_END,
-        pad_token=PAD,
-        chat_template=CHAT_TEMPLATE,
-        clean_up_tokenization_spaces=False,
-    )
 
 
 def build_policy(
@@ -146,7 +118,7 @@ def _encode(tokenizer: PreTrainedTokenizerFast, example: Example, context: int) 
     starts."""
     prompt = tokenizer.apply_chat_template(example.messages, tokenize=False, add_generation_prompt=True)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"][-context:]
-    target_ids = tokenizer(example.target + IM_END, add_special_tokens=False)["input_ids"]
+    target_ids = tokenizer(example.target + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
     return prompt_ids + target_ids, len(prompt_ids)
 
 
@@ -208,7 +180,7 @@ def make_tiny_policy(
     ``output``; returns a summary (parameters, first and last loss, seconds)."""
     started = time.perf_counter()
     frames = [pd.read_parquet(path, columns=["prompt", "reward_model"]) for path in (train_file, *extra_files)]
-    tokenizer = train_tokenizer(corpus(frames), vocab_size=vocab_size)
+    tokenizer = byte_level_tokenizer(corpus(frames), vocab_size=vocab_size)
     model = build_policy(tokenizer, seed=seed)
     losses = warm_start(model, tokenizer, examples_from_parquet(train_file), steps=steps, seed=seed)
     output.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,8 @@ from verl_toolrl.eval.generations import (
     read_generations,
 )
 from verl_toolrl.core.progress import progress_bar
+# markdown_table is re-exported: it is what the benchmarks' report_rows write their tables with.
+from verl_toolrl.core.table import markdown_table  # noqa: F401
 from verl_toolrl.core.prompts import check_tool_prompt
 
 Prompts = dict[str, tuple[str, list[dict[str, str]]]]  # id -> (category, messages)
@@ -82,16 +84,6 @@ def percent(value: float | None) -> str:
     ('58.38', 'n/a')
     """
     return "n/a" if value is None else f"{100 * value:.2f}"
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """The lines of a markdown table.
-
-    >>> markdown_table(["a", "b"], [["1", "2"]])
-    ['| a | b |', '|---|---|', '| 1 | 2 |']
-    """
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 class Benchmark(ABC):

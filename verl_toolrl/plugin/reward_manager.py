@@ -10,8 +10,10 @@ manager does, reads the trainer's step, the ground truth, ``data_source`` and ``
 :func:`verl_toolrl.reward.compute_score` with the options of the config node ``reward.reward_kwargs``
 (validated when the manager is built, so a typo fails at start-up). Unlike ``naive`` it runs in the
 event loop, without a thread hop per sample (the work is a few microseconds of pure Python), and always
-returns the same float keys (``REWARD_EXTRA_KEYS``, single- and multi-turn rows alike, so one batch may mix
-them), so verl logs every reward component as a metric.
+returns the same float keys (``REWARD_EXTRA_KEYS``), so verl logs every reward component as a metric.
+Single-turn rows carry the multi-turn keys too (one turn, no executed call): verl 0.9.1 gathers a batch's
+``reward_extra_info`` over its first row's keys (``AgentLoopWorker._postprocess``, ``RewardLoopManager``),
+so a batch mixing single- and multi-turn rows needs one key set.
 
 Data contract of :meth:`ToolRLRewardManager.run_single` (one trajectory; the last sequence is scored):
 

@@ -185,7 +185,8 @@ def _greedy(
 def _optimal(
     gt: Sequence[dict], pred: Sequence[dict], key: str, exact_lists: bool, whole_call: bool, value_eq: ValueEq
 ) -> list[float] | None:
-    """Maximum-weight assignment of predicted calls to ground-truth calls (Hungarian algorithm).
+    """Maximum-weight assignment of predicted calls to ground-truth calls (SciPy's
+    ``linear_sum_assignment``; when no two ground-truth calls have the same best prediction, each takes it).
 
     Only each ground-truth call's ``len(gt)`` best candidates can be part of an optimal assignment, so the
     matrix stays ``G x G²`` however many calls were predicted.
@@ -203,57 +204,23 @@ def _optimal(
         rows.append(candidates)
     size = len(rows)
     kept = [sorted(candidates, key=lambda item: -item[1])[:size] for candidates in rows]
+    best = [candidates[0] for candidates in kept if candidates]
+    if len({p_index for p_index, _ in best}) == len(best):  # no two calls want the same prediction most
+        return [candidates[0][1] if candidates else 0.0 for candidates in kept]
+    # Imported here: only matching="optimal" needs it, and scipy.optimize takes over a second to import,
+    # which the default reward (imported by every verl worker and command) should not pay.
+    from scipy.optimize import linear_sum_assignment
+
     columns = sorted({p_index for candidates in kept for p_index, _ in candidates})
-    if not columns:
-        return [0.0] * size
     column_of = {p_index: c for c, p_index in enumerate(columns)}
-    width = max(len(columns), size)
-    weight = [[0.0] * width for _ in range(size)]
+    weight = [[0.0] * len(columns) for _ in range(size)]
     for g_index, candidates in enumerate(kept):
         for p_index, score in candidates:
             weight[g_index][column_of[p_index]] = score
-    assignment = _hungarian_max(weight)
-    return [weight[g_index][column] for g_index, column in enumerate(assignment)]
-
-
-def _hungarian_max(weight: list[list[float]]) -> list[int]:
-    """Column assigned to each row maximising the total weight (rows <= columns); O(rows² · columns)."""
-    rows, cols = len(weight), len(weight[0])
-    inf = float("inf")
-    u, v = [0.0] * (rows + 1), [0.0] * (cols + 1)
-    owner, way = [0] * (cols + 1), [0] * (cols + 1)
-    for row in range(1, rows + 1):
-        owner[0], col0 = row, 0
-        best = [inf] * (cols + 1)
-        done = [False] * (cols + 1)
-        while True:
-            done[col0] = True
-            r0, delta, col1 = owner[col0], inf, 0
-            for col in range(1, cols + 1):
-                if not done[col]:
-                    cost = -weight[r0 - 1][col - 1] - u[r0] - v[col]
-                    if cost < best[col]:
-                        best[col], way[col] = cost, col0
-                    if best[col] < delta:
-                        delta, col1 = best[col], col
-            for col in range(cols + 1):
-                if done[col]:
-                    u[owner[col]] += delta
-                    v[col] -= delta
-                else:
-                    best[col] -= delta
-            col0 = col1
-            if owner[col0] == 0:
-                break
-        while col0:
-            col1 = way[col0]
-            owner[col0] = owner[col1]
-            col0 = col1
-    assignment = [0] * rows
-    for col in range(1, cols + 1):
-        if owner[col]:
-            assignment[owner[col] - 1] = col - 1
-    return assignment
+    gains = [0.0] * size  # a ground-truth call left without a column (more rows than columns) gains 0
+    for g_index, column in zip(*linear_sum_assignment(weight, maximize=True)):
+        gains[g_index] = weight[g_index][column]
+    return gains
 
 
 def call_correctness(
