@@ -5,10 +5,6 @@ a local stand-in of Search-R1's retrieval server, and the environment's transcri
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -44,36 +40,6 @@ SERPER_SNIPPET_BOX = {
 SERPER_EMPTY = {"searchParameters": {"q": "zzzz"}, "organic": []}
 
 
-@contextmanager
-def json_server(answer: Callable[[str, dict], tuple[int, Any]]) -> Iterator[tuple[str, list[dict]]]:
-    """A JSON-over-POST endpoint on 127.0.0.1 answering ``answer(path, body) -> (status, reply)``; yields its
-    base URL and the bodies it received (with their ``X-API-KEY`` header)."""
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            received.append({"path": self.path, "key": self.headers.get("X-API-KEY"), "body": body})
-            status, reply = answer(self.path, body)
-            payload = json.dumps(reply).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_serper_formatting_matches_toolrl_utils() -> None:
     assert format_serper(SERPER_ANSWER_BOX) == (
         "1. Citibank / Founded\n- Answer: June 16, 1812\n"
@@ -86,14 +52,14 @@ def test_serper_formatting_matches_toolrl_utils() -> None:
     assert format_serper({"answerBox": {"answer": "no title"}, "organic": []}) == ""
 
 
-def test_serper_engine_posts_the_query_with_the_key_and_formats_the_reply() -> None:
+def test_serper_engine_posts_the_query_with_the_key_and_formats_the_reply(json_server) -> None:
     with json_server(lambda path, body: (200, SERPER_ANSWER_BOX)) as (url, received):
         engine = SerperEngine(SearchSettings("serper", url=f"{url}/search"), api_key="k-123")
         assert engine.search("when was citibank founded") == format_serper(SERPER_ANSWER_BOX)
     assert received == [{"path": "/search", "key": "k-123", "body": {"q": "when was citibank founded", "num": 15}}]
 
 
-def test_serper_asks_again_while_organic_is_empty_then_times_out() -> None:
+def test_serper_asks_again_while_organic_is_empty_then_times_out(json_server) -> None:
     replies = iter([SERPER_EMPTY, SERPER_EMPTY, SERPER_ANSWER_BOX])
     with json_server(lambda path, body: (200, next(replies))) as (url, received):
         engine = SerperEngine(SearchSettings("serper", url=url), api_key="k", empty_sleep=0.0)
@@ -105,7 +71,7 @@ def test_serper_asks_again_while_organic_is_empty_then_times_out() -> None:
         assert len(received) == 7  # the script: a first request and 6 more while the organic results are empty
 
 
-def test_serper_errors_become_the_observation_and_the_probe_refuses_them() -> None:
+def test_serper_errors_become_the_observation_and_the_probe_refuses_them(json_server) -> None:
     with json_server(lambda path, body: (403, {"message": "Unauthorized.", "statusCode": 403})) as (url, received):
         engine = SerperEngine(SearchSettings("serper", url=url, retries=1), api_key="bad", sleep=0.0)
         result = engine.search("q")
@@ -121,7 +87,7 @@ def test_serper_errors_become_the_observation_and_the_probe_refuses_them() -> No
         make_engine(SearchSettings("serper"), {})
 
 
-def test_retriever_engine_speaks_search_r1s_api() -> None:
+def test_retriever_engine_speaks_search_r1s_api(json_server) -> None:
     def answer(path: str, body: dict) -> tuple[int, Any]:
         hits = [
             {"document": {"id": "7", "contents": '"Uranus"\nVoyager 2 flew by Uranus in 1986.'}, "score": 0.9},

@@ -184,6 +184,16 @@ class Judge:
         )
         self.connection_error, self.api_error = openai.APIConnectionError, openai.APIError
 
+    def probe(self) -> None:
+        """``ValueError`` (one line) when nothing answers at the judge's URL; any HTTP answer will do (a server
+        without ``/models`` is still reachable)."""
+        try:
+            self.client.with_options(max_retries=0).models.list()
+        except self.connection_error as error:
+            raise ValueError(f"no judge answers at --judge-base-url {self.settings.base_url} ({error})") from None
+        except self.api_error:
+            pass
+
     def reply(self, messages: list[dict[str, str]]) -> str:
         response = self.client.chat.completions.create(model=self.settings.model, messages=messages, temperature=0, n=1)
         return (response.choices[0].message.content or "").strip()
@@ -212,9 +222,20 @@ def read_judgments(path: Path) -> dict[str, dict[str, Any]]:
             except json.JSONDecodeError as error:
                 raise ValueError(f"{path}:{number}: not JSON ({error.msg})") from None
             if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not isinstance(record.get("judge"), str):
-                raise ValueError(f"{path}:{number}: expected an object with 'id', 'judge' and 'reply'")
+                raise ValueError(f"{path}:{number}: expected an object with 'id', 'judge', 'answer' and 'reply'")
             judgments[record["id"]] = record
     return judgments
+
+
+def judged_reply(judgment: Mapping[str, Any] | None, answer: str) -> str | None:
+    """The judge's reply about ``answer``, if it has given one (a judgment of another answer does not count).
+
+    >>> judged_reply({"answer": "x", "reply": "- Judgment: Yes"}, "x"), judged_reply({"answer": "y", "reply": "r"}, "x")
+    ('- Judgment: Yes', None)
+    """
+    if not judgment or judgment.get("answer") != answer or not isinstance(judgment.get("reply"), str):
+        return None
+    return judgment["reply"]
 
 
 def judge_run(output: str | Path, info: RunInfo, items: Mapping[str, BamboogleItem], judge: Judge, progress: bool = True) -> int:
@@ -232,13 +253,13 @@ def judge_run(output: str | Path, info: RunInfo, items: Mapping[str, BamboogleIt
             "score into a new run directory or delete that file"
         )
     records = read_transcripts(output / TRANSCRIPTS_FILE, items, info)
-    todo = [r for r in records if needs_judge(r) and judgments.get(r["id"], {}).get("reply") is None]
+    todo = [r for r in records if needs_judge(r) and judged_reply(judgments.get(r["id"]), r["answer"]) is None]
     if not todo:
         return 0
 
     def ask(record: Mapping[str, Any]) -> dict[str, Any]:
         item = items[record["id"]]
-        line: dict[str, Any] = {"id": item.id, "judge": judge.settings.model}
+        line: dict[str, Any] = {"id": item.id, "judge": judge.settings.model, "answer": record["answer"]}
         try:
             line["reply"] = judge.reply(judge_messages(item.question, item.answer, record["answer"]))
         except judge.api_error as error:
@@ -248,7 +269,7 @@ def judge_run(output: str | Path, info: RunInfo, items: Mapping[str, BamboogleIt
     first = todo[0]
     try:
         item = items[first["id"]]
-        first_line = {"id": item.id, "judge": judge.settings.model,
+        first_line = {"id": item.id, "judge": judge.settings.model, "answer": first["answer"],
                       "reply": judge.reply(judge_messages(item.question, item.answer, first["answer"]))}
     except judge.connection_error as error:
         raise ValueError(f"no judge answers at --judge-base-url {judge.settings.base_url} ({error})") from None
@@ -350,7 +371,8 @@ def item_row(item: BamboogleItem, record: Mapping[str, Any], judgment: Mapping[s
     """One line of ``item_scores.jsonl``; ``judge`` names the run's judge (None: scored without one).
 
     >>> item = BamboogleItem("0", "Q?", "james madison")
-    >>> row = item_row(item, {"answer": "James Madison", "timed_out": False, "searches": 1}, {"reply": "- Judgment: Yes"}, "m")
+    >>> judgment = {"answer": "James Madison", "reply": "- Judgment: Yes"}
+    >>> row = item_row(item, {"answer": "James Madison", "timed_out": False, "searches": 1}, judgment, "m")
     >>> row["valid"], row["em"], row["searches"], row["outcome"]
     (True, 1.0, 1, 'correct')
     """
@@ -362,14 +384,14 @@ def item_row(item: BamboogleItem, record: Mapping[str, Any], judgment: Mapping[s
     elif timed_out or answer == "":
         valid, outcome = False, "timeout" if timed_out else "empty_answer"
     else:
-        reply = (judgment or {}).get("reply")
-        valid = parse_judgment(reply) if isinstance(reply, str) else None
+        reply = judged_reply(judgment, answer)
+        valid = parse_judgment(reply) if reply is not None else None
         outcome = "unjudged" if valid is None else "correct" if valid else "judged_wrong"
     return {
         "id": item.id, "category": CATEGORY, "valid": valid, "answer": answer, "gold": item.answer,
         "em": exact_match(scored, item.answer), "subem": substring_match(scored, item.answer) if scored else 0.0,
         "f1": token_f1(scored, item.answer), "searches": record["searches"], "timed_out": timed_out,
-        "outcome": outcome, "judge": judge, "judge_reply": (judgment or {}).get("reply"),
+        "outcome": outcome, "judge": judge, "judge_reply": judged_reply(judgment, answer),
     }
 
 
