@@ -85,8 +85,13 @@ def form_user_prompt(history):
     return output.strip()
 
 
-def oracle(question: str, gt_answer: str, policy: Callable[[list], str], search_serper: Callable[[str, int], str],
-           judge: Callable[[list], str]) -> dict:
+def oracle(
+    question: str,
+    gt_answer: str,
+    policy: Callable[[list], str],
+    search_serper: Callable[[str, int], str],
+    judge: Callable[[list], str],
+) -> dict:
     """One item of the script's main loop; returns what it sent and decided."""
     sent, judged = [], None
     history = [{"role": "user", "content": USER.format(query=question)}]
@@ -97,7 +102,10 @@ def oracle(question: str, gt_answer: str, policy: Callable[[list], str], search_
         if round_idx > round_threshold:
             pd_answer = "Round Limit Exceeded, no answer is derived."
             break
-        messages = [{"role": "system", "content": SYS}, {"role": "user", "content": form_user_prompt(history)}]
+        messages = [
+            {"role": "system", "content": SYS},
+            {"role": "user", "content": form_user_prompt(history)},
+        ]
         sent.append(messages)
         assistant_output = policy(messages).strip()
         if "<tool_call>" in assistant_output:
@@ -111,12 +119,32 @@ def oracle(question: str, gt_answer: str, policy: Callable[[list], str], search_
                 tool_call = ast.literal_eval(tool_call)
                 query = tool_call["parameters"]["query"]
                 search_result = search_serper(query, 5).strip()
-                history.append({"role": "assistant", "content": f"<think> {thought} </think>\n<tool_call>\n{tool_call}\n</tool_call>"})
-                history.append({"role": "obs", "content": f"Search results for the first tool call query:\n{search_result}"})
+                history.append(
+                    {
+                        "role": "assistant",
+                        "content": f"<think> {thought} </think>\n<tool_call>\n{tool_call}\n</tool_call>",
+                    }
+                )
+                history.append(
+                    {
+                        "role": "obs",
+                        "content": f"Search results for the first tool call query:\n{search_result}",
+                    }
+                )
                 if round_idx < round_threshold - 1:
-                    history.append({"role": "user", "content": "Please continue to search if needed. If you can obtain the answer, please do not call any tool and directly provide a succinct answer in the response."})
+                    history.append(
+                        {
+                            "role": "user",
+                            "content": "Please continue to search if needed. If you can obtain the answer, please do not call any tool and directly provide a succinct answer in the response.",
+                        }
+                    )
                 else:
-                    history.append({"role": "user", "content": "Do not make tool call any more. Please directly provide a succinct answer in your next response."})
+                    history.append(
+                        {
+                            "role": "user",
+                            "content": "Do not make tool call any more. Please directly provide a succinct answer in your next response.",
+                        }
+                    )
             except Exception:  # the script's bare except
                 pass
         elif "<response>" in assistant_output:
@@ -125,7 +153,12 @@ def oracle(question: str, gt_answer: str, policy: Callable[[list], str], search_
             else:
                 thought = assistant_output.split("<response>")[0].strip()
             response = assistant_output.split("<response>")[1].split("</response>")[0].strip()
-            history.append({"role": "assistant", "content": f"<think> {thought} </think>\n<response> {response} </response>"})
+            history.append(
+                {
+                    "role": "assistant",
+                    "content": f"<think> {thought} </think>\n<response> {response} </response>",
+                }
+            )
             pd_answer = response
             break
         else:
@@ -138,16 +171,28 @@ def oracle(question: str, gt_answer: str, policy: Callable[[list], str], search_
     if pd_answer == "Round Limit Exceeded, no answer is derived." or pd_answer == "":
         final_score, timeout = 0, True
     else:
-        messages = [{"role": "system", "content": JUDGE_SYS},
-                    {"role": "user", "content": JUDGE_USER.format(query=question, ground_truth=gt_answer, predicted=pd_answer)}]
+        messages = [
+            {"role": "system", "content": JUDGE_SYS},
+            {
+                "role": "user",
+                "content": JUDGE_USER.format(query=question, ground_truth=gt_answer, predicted=pd_answer),
+            },
+        ]
         judged = messages
         response = judge(messages).strip()
         response.split("- Thought:")[1].split("- Judgment:")[0].strip()
         judgment = response.split("- Judgment:")[1].strip()
         final_score, timeout = int(judgment == "Yes"), False
     tool_total = sum(h["role"] == "obs" for h in history)
-    return {"sent": sent, "judge": judged, "answer": pd_answer, "score": final_score, "timeout": timeout,
-            "searches": tool_total, "history": history}
+    return {
+        "sent": sent,
+        "judge": judged,
+        "answer": pd_answer,
+        "score": final_score,
+        "timeout": timeout,
+        "searches": tool_total,
+        "history": history,
+    }
 
 
 # --- the scripted policies -------------------------------------------------------------------------
@@ -165,21 +210,39 @@ def call(query: str, think: str = "I will search.") -> str:
 
 
 SCRIPTS: dict[str, list[str]] = {
-    "searches then an answer": [call("Citibank founded"), "  " + call("US president 1812") + "\n",
-                                "<think> Madison. </think>\n<response> James Madison </response>"],
+    "searches then an answer": [
+        call("Citibank founded"),
+        "  " + call("US president 1812") + "\n",
+        "<think> Madison. </think>\n<response> James Madison </response>",
+    ],
     "an answer without search": ["<think> I know it. </think>\n<response> Titan IIIE </response>"],
-    "an unparsable call, then an answer": ["<think> t </think>\n<tool_call>\n{'name': 'Search', 'parameters': {'q': 1}}\n</tool_call>",
-                                           "<think> t </think>\n<tool_call>\nSearch(query='x')\n</tool_call>",
-                                           "<tool_call>\n[1, 2]\n</tool_call>", "<response> Madison </response>"],
+    "an unparsable call, then an answer": [
+        "<think> t </think>\n<tool_call>\n{'name': 'Search', 'parameters': {'q': 1}}\n</tool_call>",
+        "<think> t </think>\n<tool_call>\nSearch(query='x')\n</tool_call>",
+        "<tool_call>\n[1, 2]\n</tool_call>",
+        "<response> Madison </response>",
+    ],
     "calls past round 4": [call(f"query {n}") for n in range(1, 9)],
-    "three searches then an answer": [call("a"), call("b"), call("c"), "<think> done </think>\n<response> 1812 </response>"],
-    "no <response>: the text after </think>": [call("x"), "<think> so </think>\nJames Madison was president."],
+    "three searches then an answer": [
+        call("a"),
+        call("b"),
+        call("c"),
+        "<think> done </think>\n<response> 1812 </response>",
+    ],
+    "no <response>: the text after </think>": [
+        call("x"),
+        "<think> so </think>\nJames Madison was president.",
+    ],
     "no tags at all": ["James Madison"],
     "an empty answer": ["<think> unsure </think>\n<response>   </response>"],
-    "a call and a response in one output": [call("Citibank") + "\n<response> 1812 </response>",
-                                            "<think> ok </think>\n<response> 1812 </response>"],
-    "a call without a think, single-quoted": ["Let me look.\n<tool_call>\n{'name': 'Search', 'parameters': {'query': 'Voyager 2'}}\n</tool_call>",
-                                              "<think> x </think>\n<response> Titan IIIE </response>"],
+    "a call and a response in one output": [
+        call("Citibank") + "\n<response> 1812 </response>",
+        "<think> ok </think>\n<response> 1812 </response>",
+    ],
+    "a call without a think, single-quoted": [
+        "Let me look.\n<tool_call>\n{'name': 'Search', 'parameters': {'query': 'Voyager 2'}}\n</tool_call>",
+        "<think> x </think>\n<response> Titan IIIE </response>",
+    ],
 }
 JUDGE_REPLIES = ["- Thought: same person.\n- Judgment: Yes", "- Thought: different.\n- Judgment: No"]
 
@@ -187,10 +250,18 @@ JUDGE_REPLIES = ["- Thought: same person.\n- Judgment: Yes", "- Thought: differe
 @pytest.mark.parametrize("name", list(SCRIPTS))
 @pytest.mark.parametrize("judge_reply", JUDGE_REPLIES)
 def test_rounds_and_judge_match_toolrls_script(name: str, judge_reply: str) -> None:
-    item = BamboogleItem("0", "Who was president of the United States in the year that Citibank was founded?", "james madison")
+    item = BamboogleItem(
+        "0", "Who was president of the United States in the year that Citibank was founded?", "james madison"
+    )
     engine = ScriptedEngine(SearchSettings("serper"))
     outputs = iter(SCRIPTS[name])
-    expected = oracle(item.question, item.answer, lambda _: next(outputs), lambda q, n: engine.fetch(q), lambda _: judge_reply)
+    expected = oracle(
+        item.question,
+        item.answer,
+        lambda _: next(outputs),
+        lambda q, n: engine.fetch(q),
+        lambda _: judge_reply,
+    )
 
     trajectory = Trajectory(item, "toolrl", "toolrl", SearchEnvironment(engine))
     sent = []
@@ -226,7 +297,11 @@ def test_the_scripted_policies_cover_each_path() -> None:
             if not trajectory.done:
                 trajectory.advance(output)
         outcomes[name] = (trajectory.answer, trajectory.searches, [r.kind for r in trajectory.rounds])
-    assert outcomes["calls past round 4"] == ("Round Limit Exceeded, no answer is derived.", 4, ["search"] * 4)
+    assert outcomes["calls past round 4"] == (
+        "Round Limit Exceeded, no answer is derived.",
+        4,
+        ["search"] * 4,
+    )
     assert outcomes["an unparsable call, then an answer"] == ("Madison", 0, ["unparsed"] * 3 + ["answer"])
     assert outcomes["an empty answer"][0] == ""
     assert outcomes["no <response>: the text after </think>"][0] == "James Madison was president."
@@ -243,14 +318,18 @@ def test_strict_protocol_runs_every_search_call_as_tool_messages() -> None:
     item = BamboogleItem("1", "Q?", "a")
     engine = ScriptedEngine(SearchSettings("serper"))
     trajectory = Trajectory(item, "strict", "hermes", SearchEnvironment(engine), "template")
-    output = ('<think>\nTwo searches.\n</think>\n\n<tool_call>\n{"name": "Search", "arguments": {"query": "a"}}\n</tool_call>\n'
-              '<tool_call>\n{"name": "Lookup", "arguments": {"query": "b"}}\n</tool_call>')
+    output = (
+        '<think>\nTwo searches.\n</think>\n\n<tool_call>\n{"name": "Search", "arguments": {"query": "a"}}\n</tool_call>\n'
+        '<tool_call>\n{"name": "Lookup", "arguments": {"query": "b"}}\n</tool_call>'
+    )
     assert trajectory.tools[0]["function"]["name"] == "Search"
     assert "<tools>" not in trajectory.prompt()[0]["content"]
     trajectory.advance(output)
     roles = [m["role"] for m in trajectory.prompt()]
     assert roles == ["system", "user", "assistant", "tool", "tool", "user"]
-    assert trajectory.prompt()[3]["content"].startswith("1. About a") and trajectory.prompt()[4]["content"].startswith("Error:")
+    assert trajectory.prompt()[3]["content"].startswith("1. About a") and trajectory.prompt()[4][
+        "content"
+    ].startswith("Error:")
     assert trajectory.searches == 1
     trajectory.advance('<think>\nt\n</think>\n\n<tool_call>\n{"name": "Search", "arguments": \n</tool_call>')
     assert trajectory.rounds[-1].kind == "unparsed" and len(trajectory.prompt()) == 6

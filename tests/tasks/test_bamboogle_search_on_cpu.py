@@ -26,11 +26,19 @@ SERPER_ANSWER_BOX = {
     "searchParameters": {"q": "when was citibank founded", "type": "search", "engine": "google"},
     "answerBox": {"title": "Citibank / Founded", "answer": "June 16, 1812"},
     "organic": [
-        {"title": "Citibank - Wikipedia", "link": "https://en.wikipedia.org/wiki/Citibank",
-         "snippet": "Citibank was founded in 1812 as the City Bank of New York.", "position": 1},
+        {
+            "title": "Citibank - Wikipedia",
+            "link": "https://en.wikipedia.org/wiki/Citibank",
+            "snippet": "Citibank was founded in 1812 as the City Bank of New York.",
+            "position": 1,
+        },
         {"title": "No snippet here", "link": "https://example.org", "position": 2},
-        {"title": "Our History | Citi", "link": "https://www.citigroup.com/global/about-us/history",
-         "snippet": "Citi's history began in 1812.", "position": 3},
+        {
+            "title": "Our History | Citi",
+            "link": "https://www.citigroup.com/global/about-us/history",
+            "snippet": "Citi's history began in 1812.",
+            "position": 3,
+        },
     ],
 }
 SERPER_SNIPPET_BOX = {
@@ -47,7 +55,10 @@ def test_serper_formatting_matches_toolrl_utils() -> None:
         "3. Our History | Citi\n- Snippet: Citi's history began in 1812."
     )
     text = format_serper(SERPER_SNIPPET_BOX, num=5)
-    assert text.splitlines()[:2] == ["1. James Madison", "- Snippet: James Madison was president from 1809 to 1817."]
+    assert text.splitlines()[:2] == [
+        "1. James Madison",
+        "- Snippet: James Madison was president from 1809 to 1817.",
+    ]
     assert text.splitlines()[-2:] == ["5. Result 4", "- Snippet: Snippet 4."]  # top 5, the box counted
     assert format_serper({"answerBox": {"answer": "no title"}, "organic": []}) == ""
 
@@ -56,7 +67,9 @@ def test_serper_engine_posts_the_query_with_the_key_and_formats_the_reply(json_s
     with json_server(lambda path, body: (200, SERPER_ANSWER_BOX)) as (url, received):
         engine = SerperEngine(SearchSettings("serper", url=f"{url}/search"), api_key="k-123")
         assert engine.search("when was citibank founded") == format_serper(SERPER_ANSWER_BOX)
-    assert received == [{"path": "/search", "key": "k-123", "body": {"q": "when was citibank founded", "num": 15}}]
+    assert received == [
+        {"path": "/search", "key": "k-123", "body": {"q": "when was citibank founded", "num": 15}}
+    ]
 
 
 def test_serper_asks_again_while_organic_is_empty_then_times_out(json_server) -> None:
@@ -68,18 +81,27 @@ def test_serper_asks_again_while_organic_is_empty_then_times_out(json_server) ->
     with json_server(lambda path, body: (200, SERPER_EMPTY)) as (url, received):
         engine = SerperEngine(SearchSettings("serper", url=url), api_key="k", empty_sleep=0.0)
         assert engine.search("q") == "Search Error: Timeout"
-        assert len(received) == 7  # the script: a first request and 6 more while the organic results are empty
+        assert (
+            len(received) == 7
+        )  # the script: a first request and 6 more while the organic results are empty
 
 
 def test_serper_errors_become_the_observation_and_the_probe_refuses_them(json_server) -> None:
-    with json_server(lambda path, body: (403, {"message": "Unauthorized.", "statusCode": 403})) as (url, received):
+    with json_server(lambda path, body: (403, {"message": "Unauthorized.", "statusCode": 403})) as (
+        url,
+        received,
+    ):
         engine = SerperEngine(SearchSettings("serper", url=url, retries=1), api_key="bad", sleep=0.0)
         result = engine.search("q")
         assert result.startswith("Search Error: HTTP 403") and "Unauthorized" in result
         assert len(received) == 1  # an HTTP error is an answer, not a transport failure: no retry
         with pytest.raises(ValueError, match=r"^--search serper .*HTTP 403"):
             engine.probe()
-    closed = SerperEngine(SearchSettings("serper", url="http://127.0.0.1:9/search", timeout=2, retries=2), api_key="k", sleep=0.0)
+    closed = SerperEngine(
+        SearchSettings("serper", url="http://127.0.0.1:9/search", timeout=2, retries=2),
+        api_key="k",
+        sleep=0.0,
+    )
     assert closed.search("q").startswith("Search Error: ")
     with pytest.raises(ValueError, match="^--search serper"):
         closed.probe()
@@ -90,8 +112,14 @@ def test_serper_errors_become_the_observation_and_the_probe_refuses_them(json_se
 def test_retriever_engine_speaks_search_r1s_api(json_server) -> None:
     def answer(path: str, body: dict) -> tuple[int, Any]:
         hits = [
-            {"document": {"id": "7", "contents": '"Uranus"\nVoyager 2 flew by Uranus in 1986.'}, "score": 0.9},
-            {"document": {"id": "8", "contents": '"Titan IIIE"\nVoyager 2 was launched on a Titan IIIE.'}, "score": 0.8},
+            {
+                "document": {"id": "7", "contents": '"Uranus"\nVoyager 2 flew by Uranus in 1986.'},
+                "score": 0.9,
+            },
+            {
+                "document": {"id": "8", "contents": '"Titan IIIE"\nVoyager 2 was launched on a Titan IIIE.'},
+                "score": 0.8,
+            },
         ]
         return 200, {"result": [hits[: body["topk"]] for _ in body["queries"]]}
 
@@ -102,7 +130,11 @@ def test_retriever_engine_speaks_search_r1s_api(json_server) -> None:
         assert engine.search("Voyager 2 launch vehicle") == (
             "1. Uranus\n- Snippet: Voyager 2 flew by Uranus in 1986.\n2. Titan IIIE\n- Snippet: Voyager 2 was launched on a Titan IIIE."
         )
-    assert received[-1] == {"path": "/retrieve", "key": None, "body": {"queries": ["Voyager 2 launch vehicle"], "topk": 2, "return_scores": True}}
+    assert received[-1] == {
+        "path": "/retrieve",
+        "key": None,
+        "body": {"queries": ["Voyager 2 launch vehicle"], "topk": 2, "return_scores": True},
+    }
     with json_server(lambda path, body: (200, {"unexpected": []})) as (url, _):
         assert RetrieverEngine(SearchSettings("retriever", url=url)).search("q").startswith("Search Error: ")
 
@@ -110,9 +142,21 @@ def test_retriever_engine_speaks_search_r1s_api(json_server) -> None:
 #: A corpus written for this test (not Wikipedia): each passage holds one fact, the distractors share words.
 CORPUS = [
     {"id": "1", "title": "Citibank", "text": "Citibank was founded in 1812 as the City Bank of New York."},
-    {"id": "2", "title": "James Madison", "text": "James Madison served as president of the United States from 1809 to 1817."},
-    {"id": "3", "title": "Voyager 2", "text": "Voyager 2 was launched on a Titan IIIE rocket and approached Uranus in 1986."},
-    {"id": "4", "title": "Bank of America", "text": "Bank of America traces its history to a bank founded in San Francisco."},
+    {
+        "id": "2",
+        "title": "James Madison",
+        "text": "James Madison served as president of the United States from 1809 to 1817.",
+    },
+    {
+        "id": "3",
+        "title": "Voyager 2",
+        "text": "Voyager 2 was launched on a Titan IIIE rocket and approached Uranus in 1986.",
+    },
+    {
+        "id": "4",
+        "title": "Bank of America",
+        "text": "Bank of America traces its history to a bank founded in San Francisco.",
+    },
     {"id": "5", "title": "Uranus", "text": "Uranus is the seventh planet from the Sun."},
 ]
 
@@ -125,11 +169,16 @@ def write_corpus(path: Path, records: list[dict[str, str]]) -> Path:
 def test_bm25_engine_finds_the_passage_holding_the_answer(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus.jsonl", CORPUS)
     assert build_bm25_index(corpus, tmp_path / "index") == 5
-    engine = make_engine(SearchSettings("bm25", index=str(tmp_path / "index"), corpus=str(corpus), topk=2), {})
+    engine = make_engine(
+        SearchSettings("bm25", index=str(tmp_path / "index"), corpus=str(corpus), topk=2), {}
+    )
     assert isinstance(engine, Bm25Engine)
     engine.probe()
     result = engine.search("What year was Citibank founded?")
-    assert result.splitlines()[:2] == ["1. Citibank", "- Snippet: Citibank was founded in 1812 as the City Bank of New York."]
+    assert result.splitlines()[:2] == [
+        "1. Citibank",
+        "- Snippet: Citibank was founded in 1812 as the City Bank of New York.",
+    ]
     assert len(result.splitlines()) == 4
     assert engine.search("rocket that launched the spacecraft to Uranus").startswith("1. Voyager 2\n")
     environment = SearchEnvironment(engine)

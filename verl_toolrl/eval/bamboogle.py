@@ -39,8 +39,8 @@ from typing import Any
 from verl_toolrl.core.progress import progress_bar
 from verl_toolrl.eval.backends import require
 from verl_toolrl.eval.benchmark import (
-    Benchmark,
     BackendFactory,
+    Benchmark,
     Prompts,
     Scored,
     ScoredRun,
@@ -86,7 +86,10 @@ Your Response:
 """
 
 #: The paper's Table 4 rows the issue quotes (accuracy %, average tool calls), for the report's reference.
-PAPER_REFERENCE: dict[str, tuple[float, float]] = {"Qwen2.5-3B GRPO": (60.0, 1.32), "Qwen2.5-7B GRPO": (72.0, 1.63)}
+PAPER_REFERENCE: dict[str, tuple[float, float]] = {
+    "Qwen2.5-3B GRPO": (60.0, 1.32),
+    "Qwen2.5-7B GRPO": (72.0, 1.63),
+}
 
 
 # --- metrics ---------------------------------------------------------------------------------------
@@ -152,8 +155,10 @@ def parse_judgment(reply: str) -> bool | None:
     """The verdict of a judge's reply: the script's ``reply.split("- Judgment:")[1].strip() == "Yes"`` on the
     stripped reply; None (unjudged) when the reply has no ``- Judgment:`` field.
 
-    >>> parse_judgment("- Thought: same person\\n- Judgment: Yes"), parse_judgment("- Judgment: Yes."), parse_judgment("Yes")
-    (True, False, None)
+    >>> parse_judgment("- Thought: same person\\n- Judgment: Yes"), parse_judgment("- Judgment: Yes.")
+    (True, False)
+    >>> parse_judgment("Yes") is None
+    True
     """
     reply = reply.strip()
     if "- Judgment:" not in reply:
@@ -180,22 +185,30 @@ class Judge:
         openai = require("openai", "openai")
         self.settings = settings
         self.client = openai.OpenAI(
-            base_url=settings.base_url, api_key=settings.api_key, timeout=settings.timeout, max_retries=settings.retries
+            base_url=settings.base_url,
+            api_key=settings.api_key,
+            timeout=settings.timeout,
+            max_retries=settings.retries,
         )
         self.connection_error, self.api_error = openai.APIConnectionError, openai.APIError
 
     def probe(self) -> None:
-        """``ValueError`` (one line) when nothing answers at the judge's URL; any HTTP answer will do (a server
+        """``ValueError`` (one line) when nothing answers at the judge's URL; any HTTP answer will do (a
+        server
         without ``/models`` is still reachable)."""
         try:
             self.client.with_options(max_retries=0).models.list()
         except self.connection_error as error:
-            raise ValueError(f"no judge answers at --judge-base-url {self.settings.base_url} ({error})") from None
+            raise ValueError(
+                f"no judge answers at --judge-base-url {self.settings.base_url} ({error})"
+            ) from None
         except self.api_error:
             pass
 
     def reply(self, messages: list[dict[str, str]]) -> str:
-        response = self.client.chat.completions.create(model=self.settings.model, messages=messages, temperature=0, n=1)
+        response = self.client.chat.completions.create(
+            model=self.settings.model, messages=messages, temperature=0, n=1
+        )
         return (response.choices[0].message.content or "").strip()
 
 
@@ -221,8 +234,14 @@ def read_judgments(path: Path) -> dict[str, dict[str, Any]]:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise ValueError(f"{path}:{number}: not JSON ({error.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not isinstance(record.get("judge"), str):
-                raise ValueError(f"{path}:{number}: expected an object with 'id', 'judge', 'answer' and 'reply'")
+            if (
+                not isinstance(record, dict)
+                or not isinstance(record.get("id"), str)
+                or not isinstance(record.get("judge"), str)
+            ):
+                raise ValueError(
+                    f"{path}:{number}: expected an object with 'id', 'judge', 'answer' and 'reply'"
+                )
             judgments[record["id"]] = record
     return judgments
 
@@ -230,15 +249,19 @@ def read_judgments(path: Path) -> dict[str, dict[str, Any]]:
 def judged_reply(judgment: Mapping[str, Any] | None, answer: str) -> str | None:
     """The judge's reply about ``answer``, if it has given one (a judgment of another answer does not count).
 
-    >>> judged_reply({"answer": "x", "reply": "- Judgment: Yes"}, "x"), judged_reply({"answer": "y", "reply": "r"}, "x")
-    ('- Judgment: Yes', None)
+    >>> judged_reply({"answer": "x", "reply": "- Judgment: Yes"}, "x")
+    '- Judgment: Yes'
+    >>> judged_reply({"answer": "y", "reply": "- Judgment: Yes"}, "x") is None
+    True
     """
     if not judgment or judgment.get("answer") != answer or not isinstance(judgment.get("reply"), str):
         return None
     return judgment["reply"]
 
 
-def judge_run(output: str | Path, info: RunInfo, items: Mapping[str, BamboogleItem], judge: Judge, progress: bool = True) -> int:
+def judge_run(
+    output: str | Path, info: RunInfo, items: Mapping[str, BamboogleItem], judge: Judge, progress: bool = True
+) -> int:
     """Judge every answered item of the run in ``output`` without a reply in ``judgments.jsonl``; returns how
     many were asked. The first request goes alone: a judge that cannot be reached is a one-line
     ``ValueError`` before anything is written; a later failed request is saved as an error (unjudged, asked
@@ -253,7 +276,9 @@ def judge_run(output: str | Path, info: RunInfo, items: Mapping[str, BamboogleIt
             "score into a new run directory or delete that file"
         )
     records = read_transcripts(output / TRANSCRIPTS_FILE, items, info)
-    todo = [r for r in records if needs_judge(r) and judged_reply(judgments.get(r["id"]), r["answer"]) is None]
+    todo = [
+        r for r in records if needs_judge(r) and judged_reply(judgments.get(r["id"]), r["answer"]) is None
+    ]
     if not todo:
         return 0
 
@@ -269,13 +294,24 @@ def judge_run(output: str | Path, info: RunInfo, items: Mapping[str, BamboogleIt
     first = todo[0]
     try:
         item = items[first["id"]]
-        first_line = {"id": item.id, "judge": judge.settings.model, "answer": first["answer"],
-                      "reply": judge.reply(judge_messages(item.question, item.answer, first["answer"]))}
+        first_line = {
+            "id": item.id,
+            "judge": judge.settings.model,
+            "answer": first["answer"],
+            "reply": judge.reply(judge_messages(item.question, item.answer, first["answer"])),
+        }
     except judge.connection_error as error:
-        raise ValueError(f"no judge answers at --judge-base-url {judge.settings.base_url} ({error})") from None
+        raise ValueError(
+            f"no judge answers at --judge-base-url {judge.settings.base_url} ({error})"
+        ) from None
     except judge.api_error as error:
-        raise ValueError(f"the judge at {judge.settings.base_url} refused the first request: {error}") from None
-    with open(path, "a", encoding="utf-8") as handle, progress_bar(total=len(todo), description="judge bamboogle", enabled=progress) as bar:
+        raise ValueError(
+            f"the judge at {judge.settings.base_url} refused the first request: {error}"
+        ) from None
+    with (
+        open(path, "a", encoding="utf-8") as handle,
+        progress_bar(total=len(todo), description="judge bamboogle", enabled=progress) as bar,
+    ):
         handle.write(json.dumps(first_line, ensure_ascii=False) + "\n")
         bar.update(1)
         with ThreadPoolExecutor(max(1, judge.settings.concurrency)) as pool:
@@ -310,15 +346,25 @@ def _check_record(record: Any, items: Mapping[str, BamboogleItem], info: RunInfo
         raise ValueError(f"{where}: expected a transcript object with an 'id'")
     if record["id"] not in items:
         raise ValueError(f"{where}: id {record['id']!r} is not an item of this run")
-    for key, expected in (("protocol", info.protocol), ("format", info.format), ("tool_prompt", info.tool_prompt)):
+    for key, expected in (
+        ("protocol", info.protocol),
+        ("format", info.format),
+        ("tool_prompt", info.tool_prompt),
+    ):
         if record.get(key) != expected:
             raise ValueError(f"{where}: {key} {record.get(key)!r}, this run has {expected!r}")
     rounds = record.get("rounds")
     if not isinstance(rounds, list) or not all(
-        isinstance(r, dict) and isinstance(r.get("output"), str) and isinstance(r.get("prompt_sha256"), str)
-        and isinstance(r.get("queries"), list) and isinstance(r.get("results"), list) for r in rounds
+        isinstance(r, dict)
+        and isinstance(r.get("output"), str)
+        and isinstance(r.get("prompt_sha256"), str)
+        and isinstance(r.get("queries"), list)
+        and isinstance(r.get("results"), list)
+        for r in rounds
     ):
-        raise ValueError(f"{where}: 'rounds' must be a list of objects with prompt_sha256, output, queries, results")
+        raise ValueError(
+            f"{where}: 'rounds' must be a list of objects with prompt_sha256, output, queries, results"
+        )
     if not isinstance(record.get("answer"), str) or not isinstance(record.get("timed_out"), bool):
         raise ValueError(f"{where}: 'answer' must be a string and 'timed_out' a boolean")
 
@@ -350,12 +396,17 @@ def replay(item: BamboogleItem, record: Mapping[str, Any], info: RunInfo) -> Tra
     """The trajectory rebuilt from a transcript's outputs and saved results; ``ValueError`` naming the line
     and round where a prompt, a reading or the answer differs from what was saved."""
     where = record.get("where", TRANSCRIPTS_FILE)
-    saved = [r for step in record["rounds"] for q, r in zip(step["queries"], step["results"]) if q is not None]
+    saved = [
+        r for step in record["rounds"] for q, r in zip(step["queries"], step["results"]) if q is not None
+    ]
     trajectory = Trajectory(item, info.protocol, info.format, ReplayEnvironment(saved), info.tool_prompt)  # type: ignore[arg-type]
     for number, step in enumerate(record["rounds"], start=1):
         prompt = trajectory.prompt()
         if prompt is None or prompt_hash(prompt) != step["prompt_sha256"]:
-            raise ValueError(f"{where}: round {number}: the prompt differs from the one this run sends (another run or data version?)")
+            raise ValueError(
+                f"{where}: round {number}: the prompt differs from the one this run sends "
+                "(another run or data version?)"
+            )
         trajectory.advance(step["output"])
         if trajectory.rounds[-1].queries != step["queries"]:
             raise ValueError(f"{where}: round {number}: the saved queries are not what the output asks for")
@@ -367,7 +418,9 @@ def replay(item: BamboogleItem, record: Mapping[str, Any], info: RunInfo) -> Tra
 # --- the benchmark ---------------------------------------------------------------------------------
 
 
-def item_row(item: BamboogleItem, record: Mapping[str, Any], judgment: Mapping[str, Any] | None, judge: str | None) -> dict[str, Any]:
+def item_row(
+    item: BamboogleItem, record: Mapping[str, Any], judgment: Mapping[str, Any] | None, judge: str | None
+) -> dict[str, Any]:
     """One line of ``item_scores.jsonl``; ``judge`` names the run's judge (None: scored without one).
 
     >>> item = BamboogleItem("0", "Q?", "james madison")
@@ -388,14 +441,25 @@ def item_row(item: BamboogleItem, record: Mapping[str, Any], judgment: Mapping[s
         valid = parse_judgment(reply) if reply is not None else None
         outcome = "unjudged" if valid is None else "correct" if valid else "judged_wrong"
     return {
-        "id": item.id, "category": CATEGORY, "valid": valid, "answer": answer, "gold": item.answer,
-        "em": exact_match(scored, item.answer), "subem": substring_match(scored, item.answer) if scored else 0.0,
-        "f1": token_f1(scored, item.answer), "searches": record["searches"], "timed_out": timed_out,
-        "outcome": outcome, "judge": judge, "judge_reply": judged_reply(judgment, answer),
+        "id": item.id,
+        "category": CATEGORY,
+        "valid": valid,
+        "answer": answer,
+        "gold": item.answer,
+        "em": exact_match(scored, item.answer),
+        "subem": substring_match(scored, item.answer) if scored else 0.0,
+        "f1": token_f1(scored, item.answer),
+        "searches": record["searches"],
+        "timed_out": timed_out,
+        "outcome": outcome,
+        "judge": judge,
+        "judge_reply": judged_reply(judgment, answer),
     }
 
 
-def bamboogle_summary(rows: Sequence[Mapping[str, Any]], judge: str | None, search: str, protocol: str) -> dict[str, Any]:
+def bamboogle_summary(
+    rows: Sequence[Mapping[str, Any]], judge: str | None, search: str, protocol: str
+) -> dict[str, Any]:
     """Accuracy (None without a judge), average searches per question, EM, SubEM, F1, and the outcomes.
 
     >>> rows = [{"valid": True, "em": 1.0, "subem": 1.0, "f1": 1.0, "searches": 1, "outcome": "correct"},
@@ -465,29 +529,45 @@ class Bamboogle(Benchmark):
         return {item_id: tools for item_id in items} if tools else {}
 
     def generate(
-        self, output: Path, info: RunInfo, items: Mapping[str, Any], backend: BackendFactory, batch_size: int, progress: bool
+        self,
+        output: Path,
+        info: RunInfo,
+        items: Mapping[str, Any],
+        backend: BackendFactory,
+        batch_size: int,
+        progress: bool,
     ) -> None:
         path = output / TRANSCRIPTS_FILE
         done = {record["id"] for record in read_transcripts(path, items, info)}
         todo = [item for item_id, item in items.items() if item_id not in done]
         if not todo:
             return
-        engine = search_engine(info, os.environ)  # the Serper key is read where the engine is made, never saved
+        engine = search_engine(
+            info, os.environ
+        )  # the Serper key is read where the engine is made, never saved
         engine.probe()
         policy = backend()
-        active = [Trajectory(item, info.protocol, info.format, SearchEnvironment(engine), info.tool_prompt) for item in todo]  # type: ignore[arg-type]
-        with open(path, "a", encoding="utf-8") as handle, progress_bar(
-            total=len(items), description="generate bamboogle", enabled=progress
-        ) as bar:
+        active = [
+            Trajectory(item, info.protocol, info.format, SearchEnvironment(engine), info.tool_prompt)
+            for item in todo
+        ]  # type: ignore[arg-type]
+        with (
+            open(path, "a", encoding="utf-8") as handle,
+            progress_bar(total=len(items), description="generate bamboogle", enabled=progress) as bar,
+        ):
             bar.update(len(done))
             while active:
                 for start in range(0, len(active), max(1, batch_size)):
                     batch = active[start : start + max(1, batch_size)]
                     prompts = [trajectory.prompt() for trajectory in batch]
                     tools = [trajectory.tools for trajectory in batch]
-                    outputs = policy.generate(prompts, tools=tools) if any(tools) else policy.generate(prompts)  # type: ignore[arg-type]
+                    outputs = (
+                        policy.generate(prompts, tools=tools) if any(tools) else policy.generate(prompts)
+                    )  # type: ignore[arg-type]
                     if len(outputs) != len(batch):
-                        raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(batch)} prompts")
+                        raise RuntimeError(
+                            f"backend returned {len(outputs)} outputs for {len(batch)} prompts"
+                        )
                     for trajectory, text in zip(batch, outputs):
                         trajectory.advance(text)
                 finished = [t for t in active if t.done]
@@ -498,14 +578,21 @@ class Bamboogle(Benchmark):
                 active = [t for t in active if not t.done]
 
     def score(
-        self, output: Path, info: RunInfo, items: Mapping[str, Any], workers: int, progress: bool, allow_missing: bool
+        self,
+        output: Path,
+        info: RunInfo,
+        items: Mapping[str, Any],
+        workers: int,
+        progress: bool,
+        allow_missing: bool,
     ) -> Scored:
         path = output / TRANSCRIPTS_FILE
         records = read_transcripts(path, items, info)
         missing = sorted(set(items) - {record["id"] for record in records}, key=int)
         if missing and not allow_missing:
             raise ValueError(
-                f"{path}: {len(missing)} Bamboogle items of this run have no transcript (first: {missing[:3]}); "
+                f"{path}: {len(missing)} Bamboogle items of this run have no transcript "
+                f"(first: {missing[:3]}); "
                 "finish `generate` or pass --allow-missing"
             )
         judgments = read_judgments(output / JUDGMENTS_FILE)
@@ -530,28 +617,52 @@ class Bamboogle(Benchmark):
         }
 
     def report_rows(self, runs: Sequence[ScoredRun]) -> list[str]:
-        header = ["run", "accuracy (%)", "avg tool calls", "EM (%)", "SubEM (%)", "F1 (%)", "judge", "search", "unjudged", "timeouts"]
+        header = [
+            "run",
+            "accuracy (%)",
+            "avg tool calls",
+            "EM (%)",
+            "SubEM (%)",
+            "F1 (%)",
+            "judge",
+            "search",
+            "unjudged",
+            "timeouts",
+        ]
         rows = []
         for run in runs:
             overall = run.summary.get("overall") or {}
             searches = overall.get("avg_searches")
-            rows.append([
-                run.label, percent(overall.get("accuracy")), "n/a" if searches is None else f"{searches:.2f}",
-                percent(overall.get("em")), percent(overall.get("subem")), percent(overall.get("f1")),
-                str(run.summary.get("judge") or NO_JUDGE), str(run.summary.get("search", "")),
-                str(run.summary.get("unjudged", 0)), str(run.summary.get("timeouts", 0)),
-            ])
-        reference = "; ".join(f"{name} {acc:.1f}% with {calls:.2f} calls" for name, (acc, calls) in PAPER_REFERENCE.items())
+            rows.append(
+                [
+                    run.label,
+                    percent(overall.get("accuracy")),
+                    "n/a" if searches is None else f"{searches:.2f}",
+                    percent(overall.get("em")),
+                    percent(overall.get("subem")),
+                    percent(overall.get("f1")),
+                    str(run.summary.get("judge") or NO_JUDGE),
+                    str(run.summary.get("search", "")),
+                    str(run.summary.get("unjudged", 0)),
+                    str(run.summary.get("timeouts", 0)),
+                ]
+            )
+        reference = "; ".join(
+            f"{name} {acc:.1f}% with {calls:.2f} calls" for name, (acc, calls) in PAPER_REFERENCE.items()
+        )
         return [
             "## Bamboogle (the paper's Table 4 layout)",
             "",
             *markdown_table(header, rows),
             "",
-            "- accuracy: the judge's verdict (ToolRL's judge prompt, temperature 0) over all items; a time-out or "
+            "- accuracy: the judge's verdict (ToolRL's judge prompt, temperature 0) over all items; "
+            "a time-out or "
             "an empty answer counts as wrong, an unjudged reply (no `- Judgment:` field) as not correct; "
             f"`{NO_JUDGE}`: the run was scored without one",
-            "- avg tool calls: searches per question; EM / SubEM / F1: exact match, substring match and token F1 "
+            "- avg tool calls: searches per question; EM / SubEM / F1: exact match, substring match "
+            "and token F1 "
             "after SQuAD answer normalisation (verl's search_r1_like_qa_em)",
-            "- a resumed run generates only the missing items (ToolRL's script re-ran its wrong items, best-of-k)",
+            "- a resumed run generates only the missing items "
+            "(ToolRL's script re-ran its wrong items, best-of-k)",
             f"- the paper (Table 4): {reference}",
         ]

@@ -25,13 +25,18 @@ SEARCH_TOOL: dict[str, Any] = {
     "parameters": {"query": {"description": "The query to search for.", "type": "string", "default": ""}},
 }
 #: The script's ``USER``: the first user turn.
-FIRST_USER = "{question}\nPerform tool call if you are not sure about the answer. Make a plan to solve the problem step by step."
+FIRST_USER = (
+    "{question}\nPerform tool call if you are not sure about the answer. "
+    "Make a plan to solve the problem step by step."
+)
 #: The user turn after a search in rounds 1-2, and in rounds 3-4.
 CONTINUE_NUDGE = (
-    "Please continue to search if needed. If you can obtain the answer, please do not call any tool and directly "
-    "provide a succinct answer in the response."
+    "Please continue to search if needed. If you can obtain the answer, "
+    "please do not call any tool and directly provide a succinct answer in the response."
 )
-ANSWER_NUDGE = "Do not make tool call any more. Please directly provide a succinct answer in your next response."
+ANSWER_NUDGE = (
+    "Do not make tool call any more. Please directly provide a succinct answer in your next response."
+)
 #: What precedes the search results in an observation.
 OBS_PREFIX = "Search results for the first tool call query:\n"
 #: Rounds (generations) per question; a question still unanswered after them times out with this answer.
@@ -62,7 +67,8 @@ def toolrl_system_prompt() -> str:
 def history_prompt(history: Sequence[Mapping[str, str]]) -> str:
     """The script's ``form_user_prompt``: the dialogue (roles ``user``, ``obs``, ``assistant``) as one text.
 
-    >>> print(history_prompt([{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "<think> t </think>"}]))
+    >>> history = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "<think> t </think>"}]
+    >>> print(history_prompt(history))
     **Dialogue Records History**
     <user> Q? </user>
     <BLANKLINE>
@@ -85,7 +91,10 @@ def toolrl_messages(history: Sequence[Mapping[str, str]]) -> list[dict[str, str]
     >>> [m["role"] for m in toolrl_messages([{"role": "user", "content": FIRST_USER.format(question="Q?")}])]
     ['system', 'user']
     """
-    return [{"role": "system", "content": toolrl_system_prompt()}, {"role": "user", "content": history_prompt(history)}]
+    return [
+        {"role": "system", "content": toolrl_system_prompt()},
+        {"role": "user", "content": history_prompt(history)},
+    ]
 
 
 def strict_messages(question: str, format: Format, tool_prompt: str = "system") -> list[dict[str, str]]:

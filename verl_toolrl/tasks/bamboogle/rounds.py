@@ -58,7 +58,8 @@ class Environment(Protocol):
 @dataclass(frozen=True)
 class Read:
     """What one output asks for: ``kind`` is ``search`` (``queries``, and the assistant turn as the dialogue
-    keeps it), ``answer`` (``answer``) or ``unparsed`` (a tool call that does not read: the round is spent)."""
+    keeps it), ``answer`` (``answer``) or ``unparsed`` (a tool call that does not read: the round is
+    spent)."""
 
     kind: str
     queries: tuple[str | None, ...] = ()
@@ -67,7 +68,11 @@ class Read:
 
 
 def _thought(text: str, marker: str) -> str:
-    return text.split("<think>")[1].split("</think>")[0].strip() if "<think>" in text else text.split(marker)[0].strip()
+    return (
+        text.split("<think>")[1].split("</think>")[0].strip()
+        if "<think>" in text
+        else text.split(marker)[0].strip()
+    )
 
 
 def _text_answer(text: str) -> str:
@@ -77,8 +82,15 @@ def _text_answer(text: str) -> str:
 def read_toolrl(output: str) -> Read:
     """An output as the script reads it (after ``strip``).
 
-    >>> read_toolrl('<think> Look it up. </think>\\n<tool_call>\\n{"name": "Search", "parameters": {"query": "Citibank founded"}}\\n</tool_call>')
-    Read(kind='search', queries=('Citibank founded',), assistant="<think> Look it up. </think>\\n<tool_call>\\n{'name': 'Search', 'parameters': {'query': 'Citibank founded'}}\\n</tool_call>", answer='')
+    >>> call = '{"name": "Search", "parameters": {"query": "Q"}}'
+    >>> read = read_toolrl("<think> Look. </think>\\n<tool_call>\\n" + call + "\\n</tool_call>")
+    >>> read.kind, read.queries
+    ('search', ('Q',))
+    >>> print(read.assistant)
+    <think> Look. </think>
+    <tool_call>
+    {'name': 'Search', 'parameters': {'query': 'Q'}}
+    </tool_call>
     >>> read_toolrl("<think> x </think>\\n<response> James Madison </response>").answer
     'James Madison'
     >>> read_toolrl("<tool_call>\\nnot a call\\n</tool_call>").kind
@@ -101,7 +113,9 @@ def read_toolrl(output: str) -> Read:
     if "<response>" in text:
         thought = _thought(text, "<response>")
         answer = text.split("<response>")[1].split("</response>")[0].strip()
-        return Read("answer", assistant=f"<think> {thought} </think>\n<response> {answer} </response>", answer=answer)
+        return Read(
+            "answer", assistant=f"<think> {thought} </think>\n<response> {answer} </response>", answer=answer
+        )
     return Read("answer", assistant=text, answer=_text_answer(text))
 
 
@@ -109,7 +123,8 @@ def read_strict(output: str, format: Format) -> Read:
     """An output read with the package's parser: the ``Search`` calls' queries (None for a call to another
     tool or without a string ``query``: it gets :data:`BAD_CALL` as its result), or the answer.
 
-    >>> read_strict('<think>\\nt\\n</think>\\n\\n<tool_call>\\n{"name": "Search", "arguments": {"query": "q"}}\\n</tool_call>', "hermes").queries
+    >>> call = '<tool_call>\\n{"name": "Search", "arguments": {"query": "q"}}\\n</tool_call>'
+    >>> read_strict("<think>\\nt\\n</think>\\n\\n" + call, "hermes").queries
     ('q',)
     >>> read_strict("<think>\\nt\\n</think>\\n\\nJames Madison", "hermes").answer
     'James Madison'
@@ -120,8 +135,10 @@ def read_strict(output: str, format: Format) -> Read:
         return Read("unparsed")
     if parsed.calls:
         queries = tuple(
-            call.arguments["query"] if call.name == SEARCH_TOOL["name"] and isinstance(call.arguments.get("query"), str)
-            else None for call in parsed.calls
+            call.arguments["query"]
+            if call.name == SEARCH_TOOL["name"] and isinstance(call.arguments.get("query"), str)
+            else None
+            for call in parsed.calls
         )
         return Read("search", queries, text)
     answer = parsed.response if parsed.response is not None else _text_answer(text)
@@ -148,7 +165,12 @@ class Trajectory:
     """One question's rounds under ``protocol``: :meth:`prompt` (None when finished), :meth:`advance`."""
 
     def __init__(
-        self, item: BamboogleItem, protocol: str, format: Format, environment: Environment, tool_prompt: str = "system"
+        self,
+        item: BamboogleItem,
+        protocol: str,
+        format: Format,
+        environment: Environment,
+        tool_prompt: str = "system",
     ) -> None:
         check_protocol(protocol, format)
         self.item, self.protocol, self.format, self.tool_prompt = item, protocol, format, tool_prompt
@@ -158,7 +180,9 @@ class Trajectory:
         self.answer: str | None = None
         self.timed_out = False
         if protocol == "toolrl":
-            self.dialogue: list[Message] = [{"role": "user", "content": FIRST_USER.format(question=item.question)}]
+            self.dialogue: list[Message] = [
+                {"role": "user", "content": FIRST_USER.format(question=item.question)}
+            ]
         else:
             self.dialogue = strict_messages(item.question, format, tool_prompt)
 
@@ -179,7 +203,9 @@ class Trajectory:
     def prompt(self) -> list[Message] | None:
         if self.done:
             return None
-        return toolrl_messages(self.dialogue) if self.protocol == "toolrl" else [dict(m) for m in self.dialogue]
+        return (
+            toolrl_messages(self.dialogue) if self.protocol == "toolrl" else [dict(m) for m in self.dialogue]
+        )
 
     def advance(self, output: str) -> None:
         prompt = self.prompt()

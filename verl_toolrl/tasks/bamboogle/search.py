@@ -1,16 +1,17 @@
 """Search engines for the ``Search`` tool, and the environment that runs a trajectory's searches.
 
 Every engine turns a query into the text the model sees, in the layout of ToolRL's
-``benchmarks/Bamboogle/utils.py`` (``search_serper``): numbered results, ``"{i}. {title}\\n- Snippet: {text}"``,
-top ``topk``. Every engine has a timeout and bounded retries; :meth:`SearchEngine.search` never raises: a
-failure becomes the observation text (``"Search Error: …"``). :meth:`SearchEngine.probe` is the one check that
-raises (``ValueError``, one line), made once before a run so that an unreachable endpoint stops it early.
+``benchmarks/Bamboogle/utils.py`` (``search_serper``): numbered results,
+``"{i}. {title}\\n- Snippet: {text}"``, top ``topk``. Every engine has a timeout and bounded retries;
+:meth:`SearchEngine.search` never raises: a failure becomes the observation text (``"Search Error: …"``).
+:meth:`SearchEngine.probe` is the one check that raises (``ValueError``, one line), made once before a run
+so that an unreachable endpoint stops it early.
 
 - ``serper``: Google results through Serper's HTTP API (answer box first, then organic results; the script's
   rule of asking again while the organic results are empty, then ``"Search Error: Timeout"``);
-- ``bm25``: a local ``bm25s`` index (``PyStemmer`` stemming) over a JSONL corpus of ``{"id", "title", "text"}``
-  passages, built once by :func:`build_bm25_index`; the index records the corpus's SHA-256, so an index built
-  for another corpus is refused;
+- ``bm25``: a local ``bm25s`` index (``PyStemmer`` stemming) over a JSONL corpus of
+  ``{"id", "title", "text"}`` passages, built once by :func:`build_bm25_index`; the index records the
+  corpus's SHA-256, so an index built for another corpus is refused;
 - ``retriever``: a server speaking Search-R1's retrieval API (``POST /retrieve`` with ``queries``, ``topk``,
   ``return_scores``; the server verl's search examples run), e.g. a dense Wikipedia index.
 """
@@ -119,7 +120,11 @@ class SearchEngine:
                 return self.fetch(query)
             except _HTTP_ERRORS as error:
                 last = _first_line(error)
-            except (ValueError, KeyError, TypeError) as error:  # a reply of the wrong shape: not worth a retry
+            except (
+                ValueError,
+                KeyError,
+                TypeError,
+            ) as error:  # a reply of the wrong shape: not worth a retry
                 return f"Search Error: {_first_line(error)}"
             if attempt < self.settings.retries:
                 time.sleep(self.sleep * (attempt + 1))
@@ -160,7 +165,10 @@ class SerperEngine(SearchEngine):
 
     def reply(self, query: str) -> Mapping[str, Any]:
         data = _post_json(
-            self.settings.url or SERPER_URL, {"q": query, "num": 15}, {"X-API-KEY": self.api_key}, self.settings.timeout
+            self.settings.url or SERPER_URL,
+            {"q": query, "num": 15},
+            {"X-API-KEY": self.api_key},
+            self.settings.timeout,
         )
         if not isinstance(data, Mapping):
             raise ValueError(f"Serper answered {type(data).__name__}, not an object")
@@ -197,14 +205,22 @@ def passage_title_text(document: Mapping[str, Any]) -> tuple[str, str]:
 
 @dataclass
 class RetrieverEngine(SearchEngine):
-    """A Search-R1 retrieval server: ``POST {url}`` with ``{"queries": [q], "topk": k, "return_scores": true}``,
-    reply ``{"result": [[{"document": {...}, "score": s}, ...]]}`` (or the documents without scores)."""
+    """A Search-R1 retrieval server: ``POST {url}`` with
+    ``{"queries": [q], "topk": k, "return_scores": true}``, reply
+    ``{"result": [[{"document": {...}, "score": s}, ...]]}`` (or the documents without scores)."""
 
     def fetch(self, query: str) -> str:
         url = self.settings.url or ""
-        data = _post_json(url, {"queries": [query], "topk": self.settings.topk, "return_scores": True}, {}, self.settings.timeout)
+        data = _post_json(
+            url,
+            {"queries": [query], "topk": self.settings.topk, "return_scores": True},
+            {},
+            self.settings.timeout,
+        )
         hits = data["result"][0]
-        documents = [hit["document"] if isinstance(hit, Mapping) and "document" in hit else hit for hit in hits]
+        documents = [
+            hit["document"] if isinstance(hit, Mapping) and "document" in hit else hit for hit in hits
+        ]
         return snippet_list([passage_title_text(d) for d in documents[: self.settings.topk]])
 
 
@@ -224,8 +240,14 @@ def read_corpus(path: str | Path) -> tuple[list[tuple[str, str]], str]:
                 record = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
                 raise ValueError(f"--corpus {path}:{number}: not JSON ({error})") from None
-            if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("title", "text")) or "id" not in record:
-                raise ValueError(f"--corpus {path}:{number}: expected an object with 'id', and 'title' and 'text' strings")
+            if (
+                not isinstance(record, dict)
+                or not all(isinstance(record.get(k), str) for k in ("title", "text"))
+                or "id" not in record
+            ):
+                raise ValueError(
+                    f"--corpus {path}:{number}: expected an object with 'id', and 'title' and 'text' strings"
+                )
             passages.append((record["title"], record["text"]))
     if not passages:
         raise ValueError(f"--corpus {path}: no passages")
@@ -247,7 +269,9 @@ def _bm25s() -> tuple[Any, Any]:
 
 def _tokenize(texts: Sequence[str]) -> Any:
     bm25s, stemmer = _bm25s()
-    return bm25s.tokenize(list(texts), stopwords="en", stemmer=stemmer.Stemmer("english"), show_progress=False)
+    return bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=stemmer.Stemmer("english"), show_progress=False
+    )
 
 
 def build_bm25_index(corpus: str | Path, index: str | Path) -> int:
@@ -276,12 +300,15 @@ class Bm25Engine(SearchEngine):
         folder, corpus = Path(self.settings.index or ""), Path(self.settings.corpus or "")
         manifest_path = folder / INDEX_MANIFEST
         if not manifest_path.is_file():
-            raise FileNotFoundError(f"--index {folder}: not a BM25 index (no {INDEX_MANIFEST}); build it with `bamboogle index`")
+            raise FileNotFoundError(
+                f"--index {folder}: not a BM25 index (no {INDEX_MANIFEST}); build it with `bamboogle index`"
+            )
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         self.passages, sha256 = read_corpus(corpus)
         if manifest.get("sha256") != sha256:
             raise ValueError(
-                f"--index {folder} was built for another corpus ({manifest.get('corpus')}), not --corpus {corpus}; "
+                f"--index {folder} was built for another corpus ({manifest.get('corpus')}), "
+                f"not --corpus {corpus}; "
                 "rebuild it with `bamboogle index`"
             )
         self.retriever = bm25s.BM25.load(str(folder))
@@ -311,7 +338,9 @@ def make_engine(settings: SearchSettings, environ: Mapping[str, str] | None = No
     if settings.engine == "serper":
         key = (environ or {}).get(SERPER_KEY_VARIABLE, "")
         if not key:
-            raise ValueError(f"--search serper needs a Serper API key in the {SERPER_KEY_VARIABLE} environment variable")
+            raise ValueError(
+                f"--search serper needs a Serper API key in the {SERPER_KEY_VARIABLE} environment variable"
+            )
         return SerperEngine(settings, api_key=key)
     if settings.engine == "retriever":
         if not settings.url:
@@ -319,9 +348,14 @@ def make_engine(settings: SearchSettings, environ: Mapping[str, str] | None = No
         return RetrieverEngine(settings)
     if settings.engine == "bm25":
         if not settings.index or not settings.corpus:
-            raise ValueError("--search bm25 needs --index (built by `bamboogle index`) and the --corpus it was built from")
+            raise ValueError(
+                "--search bm25 needs --index (built by `bamboogle index`) and the --corpus it was built from"
+            )
         if not (Path(settings.index) / INDEX_MANIFEST).is_file():
-            raise FileNotFoundError(f"--index {settings.index}: not a BM25 index (no {INDEX_MANIFEST}); build it with `bamboogle index`")
+            raise FileNotFoundError(
+                f"--index {settings.index}: not a BM25 index (no {INDEX_MANIFEST}); "
+                "build it with `bamboogle index`"
+            )
         if not Path(settings.corpus).is_file():
             raise FileNotFoundError(f"--corpus {settings.corpus}: no such file")
         return Bm25Engine(settings)
