@@ -26,6 +26,7 @@ from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
 from verl_toolrl.tasks.protocols import PROTOCOLS
 from verl_toolrl.tasks.bfcl.environment import official_verdict
 from verl_toolrl.eval import bfcl_multi_turn as mt
+from verl_toolrl.tasks.bfcl.episode import gold_outputs
 
 TARGET_SECONDS = 30.0
 
@@ -47,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / mt.TRANSCRIPTS_FILE
         seconds, trajectories = timed(
-            lambda: [mt.run_scripted(e, mt.gold_outputs(e, args.format), args.protocol, args.format) for e in entries.values()]
+            lambda: [mt.run_scripted(e, gold_outputs(e, args.format), args.protocol, args.format) for e in entries.values()]
         )
         with open(path, "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(t.record(), ensure_ascii=False) + "\n" for t in trajectories)

@@ -2,7 +2,7 @@
 CPU training step.
 
 1. Calls per second, one process (one core): BFCL's ground truth of every multi-turn entry played through
-   the agent loop's own driver (:class:`verl_toolrl.plugin.multi_turn_agent_loop.Episode`: parse each output,
+   the agent loop's own episode (:func:`verl_toolrl.plugin.multi_turn_agent_loop.training_episode`: parse each output,
    execute its calls on the entry's fresh simulators, BFCL's state match after each turn) and then its
    per-turn reward (:func:`~verl_toolrl.plugin.multi_turn_agent_loop.score_turns`: the toolrl reward of each turn,
    BFCL's verdict) and the reward manager's aggregation. Target: at least 1,000 executed calls per second
@@ -38,8 +38,9 @@ from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSE
 from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
 from verl_toolrl.data.bfcl_multi_turn import turn_ground_truths
 from verl_toolrl.tasks.bfcl.environment import bfcl_module
-from verl_toolrl.eval.bfcl_multi_turn import gold_outputs, load_multi_turn_entries
-from verl_toolrl.plugin.multi_turn_agent_loop import Episode, score_turns
+from verl_toolrl.eval.bfcl_multi_turn import load_multi_turn_entries
+from verl_toolrl.plugin.multi_turn_agent_loop import score_turns, training_episode
+from verl_toolrl.tasks.bfcl.episode import gold_outputs
 from verl_toolrl.reward.multi_turn import MultiTurnOptions, trajectory_scores
 from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
 from verl_toolrl.checks.training_log import rollout_records, step_metrics
@@ -57,7 +58,7 @@ def play(entries, scorer: ToolRLRewardManager) -> tuple[float, float, int, int]:
     for entry in entries:
         outputs, ground_truths = gold_outputs(entry), turn_ground_truths(entry, "toolrl")
         start = time.process_time()
-        episode = Episode(entry, "toolrl")
+        episode = training_episode(entry, "toolrl")
         for output in outputs:
             episode.advance(output)
         middle = time.process_time()

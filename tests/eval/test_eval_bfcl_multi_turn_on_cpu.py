@@ -19,7 +19,9 @@ import pytest
 
 from verl_toolrl.tasks.bfcl import toolrl_handler
 from verl_toolrl.tasks.bfcl.single_turn import CATEGORIES, MULTI_TURN_CATEGORIES, expand_categories, gold_output, item_messages
-from verl_toolrl.tasks.bfcl.multi_turn import ADDED_FUNCTIONS_PROMPT_FC, MAX_STEPS_PER_TURN, MultiTurnEntry, load_entries
+from verl_toolrl.tasks.bfcl.episode import gold_outputs
+from verl_toolrl.tasks.bfcl.multi_turn import ADDED_FUNCTIONS_PROMPT_FC, MultiTurnEntry, load_entries
+from verl_toolrl.tasks.episode import MAX_STEPS_PER_TURN
 from verl_toolrl.core.calls import ToolCall, render_output
 from verl_toolrl.data.bfcl_multi_turn import HELDOUT_FILE, write
 from verl_toolrl.eval import bfcl_multi_turn as mt
@@ -66,7 +68,7 @@ def gold_script(entries: dict[str, MultiTurnEntry], protocol: str, format: str) 
     script: dict[str, str] = {}
     for entry in entries.values():
         trajectory = mt.Trajectory(entry, protocol, format)
-        for output in mt.gold_outputs(entry, format):
+        for output in gold_outputs(entry, format):
             key = mt.prompt_hash(trajectory.prompt())
             assert script.setdefault(key, output) == output
             trajectory.advance(output)
@@ -179,7 +181,7 @@ def test_hostile_outputs_run_nothing_through_the_loop(entries: dict[str, MultiTu
 
 def test_tampered_transcripts_are_errors_naming_the_line(entries: dict[str, MultiTurnEntry], tmp_path: Path) -> None:
     entry = entries["multi_turn_base_0"]
-    record = mt.run_scripted(entry, mt.gold_outputs(entry), "toolrl", "toolrl").record()
+    record = mt.run_scripted(entry, gold_outputs(entry), "toolrl", "toolrl").record()
     forged = json.loads(json.dumps(record))
     forged["turns"][0][0]["executed"][0] = "mkdir(dir_name='elsewhere')"
     with pytest.raises(ValueError, match="turn 0 step 0: the saved calls"):

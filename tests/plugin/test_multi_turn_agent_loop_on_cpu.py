@@ -23,11 +23,11 @@ from verl.experimental.agent_loop.agent_loop import DictConfigWrap, _agent_loop_
 from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.workers.rollout.replica import TokenOutput
 
-from verl_toolrl.tasks.bfcl.multi_turn import load_entries
+from verl_toolrl.tasks.bfcl.episode import gold_outputs
+from verl_toolrl.tasks.bfcl.multi_turn import AGENT_NAME, entry_from_spec, load_entries
 from verl_toolrl.core.calls import ToolCall, render_output
 from verl_toolrl.data import cli as data_cli
-from verl_toolrl.data.bfcl_multi_turn import AGENT_NAME, HELDOUT_FILE, entry_from_spec, entry_row, main, turn_ground_truths
-from verl_toolrl.eval.bfcl_multi_turn import gold_outputs
+from verl_toolrl.data.bfcl_multi_turn import HELDOUT_FILE, entry_row, main, turn_ground_truths
 from verl_toolrl.plugin.multi_turn_agent_loop import BfclMultiTurnAgentLoop
 from verl_toolrl.reward import score_range
 from verl_toolrl.reward import compute_score

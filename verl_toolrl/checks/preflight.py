@@ -111,16 +111,17 @@ class GroundTruthCheck:
 def multi_turn_gold_record(manager: Any, row: Mapping[str, Any], step: int) -> dict[str, Any]:
     """The agent loop's per-turn record (``extra_fields[MULTI_TURN_FIELD]``) for a multi-turn row whose
     ground truth is replayed as the model's outputs: each turn's calls in one step, then an answer, run on
-    the entry's fresh simulators (:class:`verl_toolrl.plugin.multi_turn_agent_loop.Episode`), scored by
+    the entry's fresh simulators in the episode the agent loop drives
+    (:func:`verl_toolrl.plugin.multi_turn_agent_loop.training_episode`), scored by
     :func:`~verl_toolrl.plugin.multi_turn_agent_loop.score_turns` with ``manager``'s options."""
-    from verl_toolrl.data.bfcl_multi_turn import entry_from_spec
-    from verl_toolrl.eval.bfcl_multi_turn import gold_outputs
-    from verl_toolrl.plugin.multi_turn_agent_loop import Episode, score_turns
+    from verl_toolrl.plugin.multi_turn_agent_loop import score_turns, training_episode
+    from verl_toolrl.tasks.bfcl.episode import gold_outputs
+    from verl_toolrl.tasks.bfcl.multi_turn import entry_from_spec
 
     extra_info = row.get("extra_info") or {}
     entry = entry_from_spec(extra_info["bfcl_entry"])
     format = extra_info.get("format") or manager.options.format
-    episode = Episode(entry, format)
+    episode = training_episode(entry, format)
     for output in gold_outputs(entry, format):
         episode.advance(output)
     return score_turns(episode, json.loads(row["reward_model"]["ground_truth"]), manager, manager.multi_turn, step)
@@ -145,7 +146,7 @@ async def score_ground_truths(
     configured ``agent_loop`` would render without its tools). A row's own ``agent_name`` wins over
     ``agent_loop``; multi-turn rows are replayed (:func:`multi_turn_gold_record`)."""
     from verl_toolrl.core.chat_template import model_continuation
-    from verl_toolrl.data.bfcl_multi_turn import AGENT_NAME as MULTI_TURN_AGENT
+    from verl_toolrl.tasks.bfcl.multi_turn import AGENT_NAME as MULTI_TURN_AGENT
     from verl_toolrl.reward import VARIANTS
     from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD
     from verl_toolrl.reward.variants import format_range

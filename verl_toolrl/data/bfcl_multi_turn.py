@@ -5,7 +5,8 @@ Each row is one entry for the ``toolrl_bfcl_multi_turn`` agent loop (:mod:`verl_
 - ``agent_name``: the loop's registered name (verl picks the loop per row from this column);
 - ``prompt``: the messages of the entry's first step (``render_prompt``, ``strict`` protocol, the row's
   format), for verl's length filter and for readers; the loop renders every step itself;
-- ``extra_info.bfcl_entry``: the entry's environment spec as JSON (:func:`entry_spec`: user turns, the
+- ``extra_info.bfcl_entry``: the entry's environment spec as JSON
+  (:func:`~verl_toolrl.tasks.bfcl.multi_turn.entry_spec`: user turns, the
   docs shown and held out, the simulators' classes and initial configuration, BFCL's call strings), so
   the loop builds fresh simulators from the row alone;
 - ``reward_model.ground_truth``: JSON list, the ground truth of every turn as a gold output in the row's
@@ -35,58 +36,31 @@ from typing import Any
 
 import pandas as pd
 
+from verl_toolrl.core.calls import FORMATS, Format
+from verl_toolrl.tasks.bfcl.episode import BfclRenderer, gold_turns
+from verl_toolrl.tasks.bfcl.multi_turn import AGENT_NAME, PROTOCOL, MultiTurnEntry, entry_spec, load_entries
 from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
-from verl_toolrl.tasks.bfcl.multi_turn import MultiTurnEntry, load_entries, render_prompt, turn_messages
-from verl_toolrl.core.calls import FORMATS, Format, render_output
-from verl_toolrl.tasks.bfcl.environment import ground_truth_calls
 
-AGENT_NAME = "toolrl_bfcl_multi_turn"
 DATA_SOURCE = "bfcl_multi_turn"
-PROTOCOL = "strict"  # chat roles, append-only: the token stream of a trajectory only grows
 HELDOUT_FILE = "heldout_ids.json"
 #: Agent loops a single-turn row of a mix may name (verl's, and the package's chat-template one).
 SINGLE_TURN_AGENTS: tuple[str, ...] = ("single_turn_agent", "toolrl_tool_template")
-#: The gold outputs' texts (as ``eval.bfcl_multi_turn.gold_outputs`` writes them).
-GOLD_CALL_THINK, GOLD_ANSWER_THINK, GOLD_ANSWER = "I will call the tools.", "The task is done.", "Done."
-_SPEC_FIELDS = ("id", "category", "questions", "functions", "held_out", "ground_truth", "initial_config", "involved_classes")
-
-
-def entry_spec(entry: MultiTurnEntry) -> str:
-    """The entry as JSON (its environment spec); :func:`entry_from_spec` reads it back.
-
-    >>> entry = load_entries("multi_turn_miss_func", limit=1)[0]
-    >>> entry_from_spec(entry_spec(entry)) == entry
-    True
-    """
-    return json.dumps({name: getattr(entry, name) for name in _SPEC_FIELDS}, ensure_ascii=False)
-
-
-def entry_from_spec(spec: str | Mapping[str, Any]) -> MultiTurnEntry:
-    """A :class:`MultiTurnEntry` from :func:`entry_spec` (a ``ValueError`` naming what is missing)."""
-    fields = json.loads(spec) if isinstance(spec, str) else dict(spec)
-    missing = [name for name in _SPEC_FIELDS if name not in fields]
-    if missing:
-        raise ValueError(f"extra_info.bfcl_entry lacks {', '.join(missing)}")
-    fields["held_out"] = {int(turn): docs for turn, docs in fields["held_out"].items()}
-    return MultiTurnEntry(**{name: fields[name] for name in _SPEC_FIELDS})
 
 
 def turn_ground_truths(entry: MultiTurnEntry, format: Format) -> list[str]:
-    """Each turn's ground truth as one gold output in ``format`` (the reward's ground-truth text).
+    """Each turn's ground truth as one gold output in ``format`` (the reward's ground-truth text): the first
+    output of the turn's gold outputs (:func:`~verl_toolrl.tasks.bfcl.episode.gold_turns`).
 
     >>> gts = turn_ground_truths(load_entries("multi_turn_base", limit=1)[0], "toolrl")
     >>> len(gts), gts[0].splitlines()[2]
     (4, '{"name": "cd", "parameters": {"folder": "document"}}')
     """
-    return [
-        render_output(GOLD_CALL_THINK, calls, format=format) if calls else render_output(GOLD_ANSWER_THINK, response=GOLD_ANSWER, format=format)
-        for calls in ground_truth_calls(entry)
-    ]
+    return [outputs[0] for outputs in gold_turns(entry, format)]
 
 
 def first_prompt(entry: MultiTurnEntry, format: Format) -> list[dict[str, str]]:
     """The messages of the entry's first step, as the agent loop renders them."""
-    return render_prompt(entry, 0, turn_messages(entry, 0, PROTOCOL), PROTOCOL, format)
+    return BfclRenderer(entry, PROTOCOL, format, stream=True).first_prompt()
 
 
 def entry_row(entry: MultiTurnEntry, format: Format, split: str) -> dict[str, Any]:

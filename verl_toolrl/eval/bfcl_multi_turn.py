@@ -1,20 +1,19 @@
 """BFCL multi-turn evaluation: the model in the loop on BFCL's simulators, its transcripts, BFCL's verdict.
 
-Per entry and user turn: render the prompt (:func:`verl_toolrl.tasks.bfcl.multi_turn.render_prompt`,
-per protocol), generate, decode the calls, execute them in the entry's own
-:class:`~verl_toolrl.tasks.bfcl.environment.Environment`, append the output and one result per call,
-and repeat until a step makes no call; a turn that takes more than BFCL's 20 steps with calls ends the
-entry, which BFCL then fails (``multi_turn:force_terminated``). Held-out functions (``multi_turn_miss_func``)
-are announced at the turn BFCL adds them. As in BFCL, a step whose output cannot be decoded ends the turn.
-Trajectories advance in lockstep, so each backend call carries one step of every unfinished entry (vLLM
-and the OpenAI client batch them).
+Per entry, one :class:`Trajectory`: the episode that training drives too
+(:class:`~verl_toolrl.tasks.bfcl.episode.BfclEpisode`, :mod:`verl_toolrl.tasks.episode` for the loop and
+BFCL's step rule), with each protocol's per-turn prompts
+(:func:`verl_toolrl.tasks.bfcl.multi_turn.render_prompt`) and decoder, on the entry's own
+:class:`~verl_toolrl.tasks.bfcl.environment.Environment`. Held-out functions (``multi_turn_miss_func``)
+are announced at the turn BFCL adds them. Trajectories advance in lockstep, so each backend call carries
+one step of every unfinished entry (vLLM and the OpenAI client batch them).
 
-Decoding per protocol: ``toolrl`` as ToolRL's handler's ``decode_execute``
+Decoding per protocol (:func:`decode`): ``toolrl`` as ToolRL's handler's ``decode_execute``
 (:func:`verl_toolrl.eval.toolrl_scripts.execute_calls`: the last ``<tool_call>`` block, lines that are
 not JSON skipped, calls named ``none`` dropped; a name that is not a string or parameters that are not an
 object make the step undecodable, as the handler raises); ``strict`` with ``calls.parse_response`` (a step
 whose tool-call part does not parse makes no call). In the dialogue, a call is written as the handler
-writes it (``name(key=repr(value), …)``, :func:`~verl_toolrl.eval.toolrl_scripts.python_call`).
+writes it (``name(key=repr(value), …)``, :func:`~verl_toolrl.tasks.episode.python_call`).
 
 Transcripts (``transcripts.jsonl`` in the run directory, one line per finished entry, so generation
 resumes per entry) keep every step: the SHA-256 of its prompt, the raw output, the calls as decoded, the
@@ -27,144 +26,64 @@ of the BFCL benchmark (``eval/registry.py``) that serves the four multi-turn cat
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
-from verl_toolrl.tasks.bfcl.multi_turn import (
-    MAX_STEPS_PER_TURN,
-    MultiTurnEntry,
-    load_entries,
-    render_prompt,
-    turn_messages,
-)
-from verl_toolrl.tasks.protocols import check_protocol
-from verl_toolrl.core.calls import Format, ToolCall, parse_response, render_output
-from verl_toolrl.tasks.bfcl.environment import (
-    CallRefused,
-    Environment,
-    ground_truth_calls,
-    method_owners,
-    official_verdict,
-    vet_call,
-)
+from verl_toolrl.core.calls import Format, ToolCall
+from verl_toolrl.core.progress import progress_bar
 from verl_toolrl.eval.backends import Backend
 from verl_toolrl.eval.benchmark import BackendFactory, Prompts, Scored
-from verl_toolrl.core.progress import progress_bar
 from verl_toolrl.eval.bfcl import BfclBenchmark, ItemScore
 from verl_toolrl.eval.generations import RunInfo
-from verl_toolrl.eval.toolrl_scripts import execute_calls, python_call
+from verl_toolrl.eval.toolrl_scripts import execute_calls
+from verl_toolrl.tasks.bfcl.environment import CallRefused, Environment, method_owners, official_verdict, vet_call
+from verl_toolrl.tasks.bfcl.episode import BfclEpisode, BfclRenderer, decode_strict
+from verl_toolrl.tasks.bfcl.multi_turn import MultiTurnEntry, load_entries
+from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
+from verl_toolrl.tasks.episode import Message, Undecodable, prompt_hash, python_call, tool_message
+from verl_toolrl.tasks.protocols import check_protocol
 
 TRANSCRIPTS_FILE = "transcripts.jsonl"
-Message = dict[str, str]
 
 
 # --- decoding --------------------------------------------------------------------------------------
 
 
-class Undecodable(ValueError):
-    """A step whose output the protocol's decoder rejects as a whole (the turn ends, as in BFCL)."""
-
-
 def decode(text: str, protocol: str, format: Format) -> list[ToolCall]:
-    """The calls of one step under ``protocol``, or :class:`Undecodable`.
+    """The calls of one step under ``protocol``, or :class:`~verl_toolrl.tasks.episode.Undecodable`.
 
     >>> decode('<tool_call>\\n{"name": "cd", "parameters": {"folder": "x"}}\\nnot json\\n{"name": "None", "parameters": {}}\\n</tool_call>', "toolrl", "toolrl")
     [ToolCall(name='cd', arguments={'folder': 'x'})]
     >>> decode('<think> x </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\nnot json\\n</tool_call>', "strict", "toolrl")
     Traceback (most recent call last):
     ...
-    verl_toolrl.eval.bfcl_multi_turn.Undecodable: tool calls do not parse: bad_json@2
+    verl_toolrl.tasks.episode.Undecodable: tool calls do not parse: bad_json@2
     """
     if protocol == "toolrl":
         try:
             return execute_calls(text)
         except ValueError as error:
             raise Undecodable(str(error)) from None
-    parsed = parse_response(text, format)
-    if not parsed.calls_ok:
-        raise Undecodable(f"tool calls do not parse: {parsed.located_reason}")
-    return list(parsed.calls)
-
-
-def prompt_hash(messages: Sequence[Message]) -> str:
-    return hashlib.sha256(json.dumps(messages, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return decode_strict(text, format)
 
 
 # --- one trajectory --------------------------------------------------------------------------------
 
 
-@dataclass
-class Step:
-    """One model step: ``calls`` as decoded (``python_call``), ``executed`` the call strings that ran
-    (None for a refused call), ``observations`` one per call; ``undecodable`` the decoder's reason."""
-
-    prompt_sha256: str
-    output: str
-    calls: list[str] = field(default_factory=list)
-    executed: list[str | None] = field(default_factory=list)
-    observations: list[str] = field(default_factory=list)
-    undecodable: str | None = None
-
-
-class Trajectory:
-    """One entry's run through the loop: :meth:`prompt` gives the next prompt (None when finished),
-    :meth:`advance` takes the model's output for it."""
+class Trajectory(BfclEpisode):
+    """One entry's run through the loop (a :class:`~verl_toolrl.tasks.bfcl.episode.BfclEpisode` with the
+    protocol's decoder and per-turn prompts): :meth:`prompt` gives the next prompt (None when finished),
+    :meth:`advance` takes the model's output for it, :meth:`record` is its transcript line."""
 
     def __init__(self, entry: MultiTurnEntry, protocol: str, format: Format, environment: Environment | None = None) -> None:
         check_protocol(protocol, format)
-        self.entry, self.protocol, self.format = entry, protocol, format
-        self.environment = environment or Environment(entry)
-        self.conversation: list[Message] = []
-        self.turns: list[list[Step]] = []
-        self.force_quit = False
-        self._pending: list[Message] | None = None
-        self._open_turn(0)
-
-    @property
-    def done(self) -> bool:
-        return self._pending is None
-
-    def _open_turn(self, turn: int) -> None:
-        if turn >= self.entry.num_turns:
-            self._pending = None
-            return
-        self.turns.append([])
-        self.conversation.extend(turn_messages(self.entry, turn, self.protocol))
-        self._pending = render_prompt(self.entry, turn, self.conversation, self.protocol, self.format)
-
-    def prompt(self) -> list[Message] | None:
-        return self._pending
-
-    def advance(self, output: str) -> None:
-        if self._pending is None:
-            raise RuntimeError(f"{self.entry.id}: the trajectory is finished")
-        turn = len(self.turns) - 1
-        step = Step(prompt_hash(self._pending), output)
-        self.turns[turn].append(step)
-        self.conversation.append({"role": "assistant", "content": output})
-        try:
-            calls = decode(output, self.protocol, self.format)
-        except Undecodable as reason:
-            step.undecodable, calls = str(reason), []
-        if not calls:
-            self._open_turn(turn + 1)
-            return
-        for result in self.environment.execute(calls):
-            step.calls.append(python_call(result.call))
-            step.executed.append(result.rendered)
-            step.observations.append(result.observation)
-            self.conversation.append({"role": "tool", "name": python_call(result.call), "content": result.observation})
-        if len(self.turns[turn]) > MAX_STEPS_PER_TURN:
-            self.force_quit, self._pending = True, None
-            return
-        self._pending = render_prompt(self.entry, turn, self.conversation, self.protocol, self.format)
+        super().__init__(entry, protocol, format, decode=partial(decode, protocol=protocol, format=format), environment=environment)
 
     def record(self) -> dict[str, Any]:
         """The transcript line of a finished trajectory."""
@@ -176,23 +95,6 @@ class Trajectory:
             "finished": not self.force_quit,
             "turns": [[asdict(step) for step in steps] for steps in self.turns],
         }
-
-
-def gold_outputs(entry: MultiTurnEntry, format: Format = "toolrl") -> list[str]:
-    """What a perfect model writes, step by step: each turn's ground-truth calls in one step, then an answer
-    without calls (a turn without ground truth gets the answer only). Replayed through :class:`Trajectory`
-    it is BFCL's ground truth as model output (the scripted policy of the tests and the benchmark).
-
-    >>> outputs = gold_outputs(load_entries("multi_turn_base", limit=1)[0])
-    >>> len(outputs), outputs[0].splitlines()[2]
-    (8, '{"name": "cd", "parameters": {"folder": "document"}}')
-    """
-    outputs = []
-    for calls in ground_truth_calls(entry):
-        if calls:
-            outputs.append(render_output("I will call the tools.", calls, format=format))
-        outputs.append(render_output("The task is done.", response="Done.", format=format))
-    return outputs
 
 
 def run_scripted(entry: MultiTurnEntry, outputs: Iterable[str], protocol: str, format: Format) -> Trajectory:
@@ -306,6 +208,7 @@ def replayed_calls(entry: MultiTurnEntry, record: Mapping[str, Any], where: str 
     every prompt rebuilt from the saved steps has the saved hash, and every output decodes again to the
     saved calls, vetted alike. Raises ``ValueError`` naming the entry, turn and step otherwise."""
     protocol, format = record["protocol"], record["format"]
+    renderer = BfclRenderer(entry, protocol, format)
     owners = method_owners(entry.involved_classes)
     allowed = frozenset(owners)
     conversation: list[Message] = []
@@ -313,11 +216,11 @@ def replayed_calls(entry: MultiTurnEntry, record: Mapping[str, Any], where: str 
     for turn, steps in enumerate(record["turns"]):
         if turn >= entry.num_turns:
             raise ValueError(f"{where}: {entry.id} has {entry.num_turns} turns, the transcript more")
-        conversation.extend(turn_messages(entry, turn, protocol))
+        conversation.extend(renderer.opening(turn))
         executed.append([])
         for number, step in enumerate(steps):
             at = f"{where}: {entry.id} turn {turn} step {number}"
-            if prompt_hash(render_prompt(entry, turn, conversation, protocol, format)) != step["prompt_sha256"]:
+            if prompt_hash(renderer.prompt(turn, conversation)) != step["prompt_sha256"]:
                 raise ValueError(f"{at}: the prompt differs from the one this run sends (another run, protocol or data version?)")
             conversation.append({"role": "assistant", "content": step["output"]})
             try:
@@ -333,7 +236,7 @@ def replayed_calls(entry: MultiTurnEntry, record: Mapping[str, Any], where: str 
             if [python_call(c) for c in calls] != step["calls"] or expected != step["executed"] or len(step["observations"]) != len(calls):
                 raise ValueError(f"{at}: the saved calls are not what the output decodes to")
             for call, observation in zip(calls, step["observations"]):
-                conversation.append({"role": "tool", "name": python_call(call), "content": observation})
+                conversation.append(tool_message(call, observation))
             executed[-1].append([text for text in expected if text is not None])
     return executed
 
@@ -407,7 +310,7 @@ class BfclMultiTurn(BfclBenchmark):
 
     def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
         return {
-            entry_id: (entry.category, render_prompt(entry, 0, turn_messages(entry, 0, info.protocol), info.protocol, info.format))  # type: ignore[arg-type]
+            entry_id: (entry.category, BfclRenderer(entry, info.protocol, info.format).first_prompt())  # type: ignore[arg-type]
             for entry_id, entry in items.items()
         }
 

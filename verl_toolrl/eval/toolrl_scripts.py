@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from verl_toolrl.core.calls import CALL_CLOSE, CALL_OPEN, ToolCall
+from verl_toolrl.tasks.episode import python_call
 
 
 def _last_block_lines(text: str) -> list[str]:
@@ -106,17 +107,9 @@ def execute_calls(output: str) -> list[ToolCall]:
     return calls
 
 
-def python_call(call: ToolCall) -> str:
-    """A call as the handler writes it for BFCL's executor: ``name(key=repr(value), ...)``.
-
-    >>> python_call(ToolCall("cd", {"folder": "docs", "n": 2}))
-    "cd(folder='docs', n=2)"
-    """
-    return f"{call.name}({', '.join(f'{key}={value!r}' for key, value in call.arguments.items())})"
-
-
 def decode_execute(output: str) -> list[str]:
-    """The handler's ``decode_execute``: Python call strings (raises ``ValueError`` where it raises)."""
+    """The handler's ``decode_execute``: Python call strings (:func:`~verl_toolrl.tasks.episode.python_call`;
+    raises ``ValueError`` where it raises)."""
     return [python_call(call) for call in execute_calls(output)]
 
 

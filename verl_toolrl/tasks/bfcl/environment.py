@@ -47,6 +47,7 @@ from typing import Any
 from verl_toolrl.tasks.bfcl.single_turn import bfcl_utils
 from verl_toolrl.tasks.bfcl.multi_turn import MultiTurnEntry
 from verl_toolrl.core.calls import ToolCall
+from verl_toolrl.tasks.episode import Execution
 
 ERROR_PREFIX = "Error during execution: "
 #: Deepest nesting of lists/objects an argument may have (Python's parser rejects deeper literals).
@@ -226,20 +227,10 @@ def result_text(result: Any) -> str:
 # --- the environment -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Execution:
-    """One call and what came of it: ``rendered`` is the call string that ran (None when refused);
-    ``observation`` the result text or ``Error during execution: …``; ``error`` whether it is an error."""
-
-    call: ToolCall
-    rendered: str | None
-    observation: str
-    error: bool
-
-
 @dataclass
 class Environment:
-    """One trajectory through one entry: its own fresh simulator instances.
+    """One trajectory through one entry: its own fresh simulator instances (a
+    :class:`~verl_toolrl.tasks.episode.ToolEnvironment`; ``reset`` starts them again).
 
     >>> from verl_toolrl.tasks.bfcl.multi_turn import load_entries
     >>> entry = load_entries("multi_turn_base", limit=1)[0]
@@ -255,6 +246,11 @@ class Environment:
     _owners: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._owners = method_owners(self.entry.involved_classes)
+        self.reset()
+
+    def reset(self) -> None:
+        """Fresh simulator instances from the entry's initial configuration (what a trajectory starts from)."""
         stateless = set(bfcl_module("bfcl_eval.constants.executable_backend_config").STATELESS_CLASSES)
         self.instances = {}
         for class_name in self.entry.involved_classes:
@@ -263,7 +259,6 @@ class Environment:
                 config = copy.deepcopy(self.entry.initial_config.get(class_name, {}))
                 instance._load_scenario(config, long_context=self.entry.long_context)
             self.instances[class_name] = instance
-        self._owners = method_owners(self.entry.involved_classes)
 
     @property
     def allowed(self) -> frozenset[str]:
@@ -285,7 +280,8 @@ class Environment:
         return Execution(call, rendered, observation, False)
 
     def execute(self, calls: Iterable[ToolCall]) -> list[Execution]:
-        """Run the calls of one step in order."""
+        """Run the calls of one step in order (an :class:`~verl_toolrl.tasks.episode.Execution` each:
+        ``observation`` the result text or ``Error during execution: …``)."""
         return [self.execute_one(call) for call in calls]
 
     def state(self) -> dict[str, dict[str, Any]]:

@@ -5,8 +5,11 @@
   start (with BFCL's language hint), the functions held out until a later turn (``miss_func``: their docs
   come at the turn BFCL adds them, :meth:`MultiTurnEntry.functions_at`), the simulators' initial
   configuration and BFCL's ground truth per turn (call strings).
+- :func:`entry_spec` / :func:`entry_from_spec`: an entry as JSON, the environment spec a training row carries
+  (``extra_info.bfcl_entry``, rows of :data:`AGENT_NAME`, the agent loop's name);
 - :func:`render_prompt` writes the prompt of the next step from the dialogue so far (BFCL-style messages:
-  ``user``; ``assistant`` with the raw output; ``tool`` with ``name``, the call, and ``content``, its result):
+  ``user``; ``assistant`` with the raw output; ``tool`` with ``name``, the call, and ``content``, its result,
+  as :func:`verl_toolrl.tasks.episode.tool_message` writes them):
   - ``toolrl``: ToolRL's handler on BFCL's prompting flow (:func:`verl_toolrl.tasks.bfcl.toolrl_handler.messages`:
     ``[system, user]``, the docs shown from the start in the system prompt, the whole dialogue in the user
     message). Held-out docs arrive in a user message, as BFCL's prompting handlers send them
@@ -19,11 +22,13 @@
     outputs, one ``tool`` message per result. Held-out docs join the tool list at their turn, announced by
     BFCL's function-calling message (:data:`ADDED_FUNCTIONS_PROMPT_FC`).
 
-The environment that executes the calls is :mod:`verl_toolrl.tasks.bfcl.environment`.
+The environment that executes the calls is :mod:`verl_toolrl.tasks.bfcl.environment`; the episode that
+drives both is :mod:`verl_toolrl.tasks.bfcl.episode`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +39,10 @@ from verl_toolrl.tasks.protocols import check_protocol
 from verl_toolrl.core.calls import Format
 from verl_toolrl.core.prompts import BFCL_TURN_INSTRUCTION, system_prompt
 
-#: BFCL's ``MAXIMUM_STEP_LIMIT``: a turn may take this many steps with calls; one more ends the entry.
-MAX_STEPS_PER_TURN = 20
+#: The name verl knows the multi-turn agent loop by (the ``agent_name`` of the rows that run on BFCL's simulators).
+AGENT_NAME = "toolrl_bfcl_multi_turn"
+#: Training's protocol: chat roles, so the token stream of a trajectory only grows.
+PROTOCOL = "strict"
 #: The user message of a turn at which held-out functions are added (BFCL's prompting handlers).
 ADDED_FUNCTIONS_PROMPT = "{functions}\nI have updated some more functions you can choose from. What about now?"
 #: The same for function-calling (tool-role) handlers, whose docs go to the tool list instead.
@@ -138,6 +145,36 @@ def load_entries(category: str, limit: int | None = None) -> list[MultiTurnEntry
             )
         )
     return entries
+
+
+_SPEC_FIELDS = ("id", "category", "questions", "functions", "held_out", "ground_truth", "initial_config", "involved_classes")
+
+
+def entry_spec(entry: MultiTurnEntry) -> str:
+    """The entry as JSON (its environment spec, a training row's ``extra_info.bfcl_entry``);
+    :func:`entry_from_spec` reads it back.
+
+    >>> entry = load_entries("multi_turn_miss_func", limit=1)[0]
+    >>> entry_from_spec(entry_spec(entry)) == entry
+    True
+    """
+    return json.dumps({name: getattr(entry, name) for name in _SPEC_FIELDS}, ensure_ascii=False)
+
+
+def entry_from_spec(spec: str | Mapping[str, Any]) -> MultiTurnEntry:
+    """A :class:`MultiTurnEntry` from :func:`entry_spec` (a ``ValueError`` naming what is missing).
+
+    >>> entry_from_spec({"id": "x"})
+    Traceback (most recent call last):
+    ...
+    ValueError: extra_info.bfcl_entry lacks category, questions, functions, held_out, ground_truth, initial_config, involved_classes
+    """
+    fields = json.loads(spec) if isinstance(spec, str) else dict(spec)
+    missing = [name for name in _SPEC_FIELDS if name not in fields]
+    if missing:
+        raise ValueError(f"extra_info.bfcl_entry lacks {', '.join(missing)}")
+    fields["held_out"] = {int(turn): docs for turn, docs in fields["held_out"].items()}
+    return MultiTurnEntry(**{name: fields[name] for name in _SPEC_FIELDS})
 
 
 def turn_messages(entry: MultiTurnEntry, turn: int, protocol: str) -> list[Message]:
