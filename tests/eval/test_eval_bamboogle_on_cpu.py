@@ -163,8 +163,8 @@ def test_served_run_with_retriever_and_judge(stand_ins: dict, data_dir: Path, tm
     ] == pytest.approx(5 / 3)
     assert (scores["unjudged"], scores["timeouts"]) == (1, 1)
     transcript = {r["id"]: r for r in read_lines(out / "transcripts.jsonl")}
-    assert transcript["0"]["rounds"][0]["queries"] == ["Citibank founded"]
-    assert transcript["0"]["rounds"][0]["results"] == ["1. Result\n- Snippet: About Citibank founded."]
+    assert transcript["0"]["rounds"][0]["executed"] == ["Search(query='Citibank founded')"]
+    assert transcript["0"]["rounds"][0]["observations"] == ["1. Result\n- Snippet: About Citibank founded."]
     assert (
         "<obs> Search results for the first tool call query:\n1. Result"
         in stand_ins["policy_requests"][3]["messages"][1]["content"]

@@ -296,7 +296,7 @@ def test_the_scripted_policies_cover_each_path() -> None:
         for output in outputs:
             if not trajectory.done:
                 trajectory.advance(output)
-        outcomes[name] = (trajectory.answer, trajectory.searches, [r.kind for r in trajectory.rounds])
+        outcomes[name] = (trajectory.answer, trajectory.searches, trajectory.kinds)
     assert outcomes["calls past round 4"] == (
         "Round Limit Exceeded, no answer is derived.",
         4,
@@ -332,7 +332,7 @@ def test_strict_protocol_runs_every_search_call_as_tool_messages() -> None:
     ].startswith("Error:")
     assert trajectory.searches == 1
     trajectory.advance('<think>\nt\n</think>\n\n<tool_call>\n{"name": "Search", "arguments": \n</tool_call>')
-    assert trajectory.rounds[-1].kind == "unparsed" and len(trajectory.prompt()) == 6
+    assert trajectory.kinds[-1] == "unparsed" and len(trajectory.prompt()) == 6
     trajectory.advance("<think>\nDone.\n</think>\n\n1812")
     assert trajectory.answer == "1812" and not trajectory.timed_out
     assert read_strict("<think> t </think>\n<response> x </response>", "toolrl").answer == "x"

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from verl_toolrl.core.calls import ToolCall
 from verl_toolrl.tasks.bamboogle.search import (
+    BAD_CALL,
     Bm25Engine,
     RetrieverEngine,
     SearchEnvironment,
@@ -182,8 +184,11 @@ def test_bm25_engine_finds_the_passage_holding_the_answer(tmp_path: Path) -> Non
     assert len(result.splitlines()) == 4
     assert engine.search("rocket that launched the spacecraft to Uranus").startswith("1. Voyager 2\n")
     environment = SearchEnvironment(engine)
-    assert environment.execute(["president 1809"])[0].startswith("1. James Madison")
-    assert [entry.query for entry in environment.log] == ["president 1809"]
+    [ran] = environment.execute([ToolCall("Search", {"query": "president 1809"})])
+    assert ran.rendered == "Search(query='president 1809')" and ran.observation.startswith("1. James Madison")
+    assert [query for query, _ in environment.log] == ["president 1809"]
+    [refused] = environment.execute([ToolCall("Lookup", {"query": "x"})])
+    assert (refused.rendered, refused.observation, refused.error) == (None, BAD_CALL, True)
 
 
 def test_bm25_refuses_a_broken_corpus_and_an_index_of_another_corpus(tmp_path: Path) -> None:

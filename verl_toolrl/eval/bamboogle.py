@@ -5,8 +5,8 @@ Generation (``generate``): every question without a transcript runs through its 
 (:class:`~verl_toolrl.tasks.bamboogle.rounds.Trajectory`), all unfinished questions advancing in lockstep so
 each backend call carries one round of each; its searches go to the run's engine
 (:mod:`verl_toolrl.tasks.bamboogle.search`, ``run.json``'s ``options.search``). A finished question is
-appended to ``transcripts.jsonl`` (every round's prompt hash, output, queries and results, the dialogue, the
-answer), so an interrupted run resumes with the questions it had not finished and a finished question is
+appended to ``transcripts.jsonl`` (every round's prompt hash, output, calls and observations, the dialogue,
+the answer), so an interrupted run resumes with the questions it had not finished and a finished question is
 never run again. ToolRL's script instead re-ran every question it had scored wrong on each rerun, so its
 reruns turned into best-of-k; that is not repeated here.
 
@@ -50,7 +50,7 @@ from verl_toolrl.eval.benchmark import (
 from verl_toolrl.eval.generations import RunInfo
 from verl_toolrl.tasks.bamboogle.items import CATEGORY, BamboogleItem, load_items
 from verl_toolrl.tasks.bamboogle.prompts import strict_tools
-from verl_toolrl.tasks.bamboogle.rounds import Trajectory, prompt_hash
+from verl_toolrl.tasks.bamboogle.rounds import Trajectory
 from verl_toolrl.tasks.bamboogle.search import (
     ReplayEnvironment,
     SearchEngine,
@@ -59,6 +59,7 @@ from verl_toolrl.tasks.bamboogle.search import (
     make_engine,
     settings_from_dict,
 )
+from verl_toolrl.tasks.episode import prompt_hash
 
 DATA_FILE = "data.json"
 TRANSCRIPTS_FILE = "transcripts.jsonl"
@@ -358,12 +359,12 @@ def _check_record(record: Any, items: Mapping[str, BamboogleItem], info: RunInfo
         isinstance(r, dict)
         and isinstance(r.get("output"), str)
         and isinstance(r.get("prompt_sha256"), str)
-        and isinstance(r.get("queries"), list)
-        and isinstance(r.get("results"), list)
+        and all(isinstance(r.get(key), list) for key in ("calls", "executed", "observations"))
         for r in rounds
     ):
         raise ValueError(
-            f"{where}: 'rounds' must be a list of objects with prompt_sha256, output, queries, results"
+            f"{where}: 'rounds' must be a list of objects with prompt_sha256, output, "
+            "calls, executed, observations"
         )
     if not isinstance(record.get("answer"), str) or not isinstance(record.get("timed_out"), bool):
         raise ValueError(f"{where}: 'answer' must be a string and 'timed_out' a boolean")
@@ -396,9 +397,7 @@ def replay(item: BamboogleItem, record: Mapping[str, Any], info: RunInfo) -> Tra
     """The trajectory rebuilt from a transcript's outputs and saved results; ``ValueError`` naming the line
     and round where a prompt, a reading or the answer differs from what was saved."""
     where = record.get("where", TRANSCRIPTS_FILE)
-    saved = [
-        r for step in record["rounds"] for q, r in zip(step["queries"], step["results"]) if q is not None
-    ]
+    saved = [observation for step in record["rounds"] for observation in step["observations"]]
     trajectory = Trajectory(item, info.protocol, info.format, ReplayEnvironment(saved), info.tool_prompt)  # type: ignore[arg-type]
     for number, step in enumerate(record["rounds"], start=1):
         prompt = trajectory.prompt()
@@ -408,8 +407,9 @@ def replay(item: BamboogleItem, record: Mapping[str, Any], info: RunInfo) -> Tra
                 "(another run or data version?)"
             )
         trajectory.advance(step["output"])
-        if trajectory.rounds[-1].queries != step["queries"]:
-            raise ValueError(f"{where}: round {number}: the saved queries are not what the output asks for")
+        ran = trajectory.rounds[-1]
+        if (ran.calls, ran.executed) != (step["calls"], step["executed"]):
+            raise ValueError(f"{where}: round {number}: the saved calls are not what the output makes")
     if trajectory.answer != record["answer"] or trajectory.timed_out != record["timed_out"]:
         raise ValueError(f"{where}: the saved answer is not what the rounds give")
     return trajectory

@@ -1,34 +1,37 @@
-"""One Bamboogle question, round by round: the prompt of each round, what an output asks for, the searches
-it runs (through an environment) and the final answer, under either protocol.
+"""One Bamboogle question as an :class:`~verl_toolrl.tasks.episode.Episode` (the multi-turn loop BFCL's
+evaluation and training drive): the renderer of each protocol, the decoder, and the answer.
 
 ``toolrl`` is ToolRL's ``benchmarks/Bamboogle/generate.py`` loop, quirks included: the output is stripped;
 with ``<tool_call>`` in it, the first line of the first block is read with ``ast.literal_eval`` and its
-``parameters.query`` searched (top 5); the assistant turn is re-rendered with the call as a Python dict, the
-results follow as an ``<obs>`` and a nudge as a user turn (:func:`~.prompts.nudge`); a call that does not
-read spends the round and changes nothing (the script's bare ``except: pass``). With ``<response>`` its text
-is the answer; otherwise the text after ``</think>``, or the whole output. A question without an answer
-after :data:`~.prompts.MAX_ROUNDS` rounds gets :data:`~.prompts.ROUND_LIMIT_ANSWER` and times out.
-Deliberate difference: a failed search becomes the observation (``"Search Error: …"``), where the script's
-``except`` swallowed it and spent the round. ``strict`` reads outputs with ``calls.parse_response``: every
-``Search`` call of a well-formed tool-call block runs (each result one tool message), a block that does not
-parse spends the round, an answer is the ``<response>`` (toolrl format) or the text after the think.
+``parameters.query`` searched (top 5); in the dialogue the assistant turn is re-rendered with the call as a
+Python dict, the results follow as an ``<obs>`` and a nudge as a user turn (:func:`~.prompts.nudge`); a call
+that does not read spends the round and changes nothing (the script's bare ``except: pass``). With
+``<response>`` its text is the answer; otherwise the text after ``</think>``, or the whole output. A question
+without an answer after :data:`~.prompts.MAX_ROUNDS` rounds gets :data:`~.prompts.ROUND_LIMIT_ANSWER` and
+times out. Deliberate difference: a failed search becomes the observation (``"Search Error: …"``), where the
+script's ``except`` swallowed it and spent the round. ``strict`` reads outputs with ``calls.parse_response``:
+every call of a well-formed tool-call block runs (a ``Search`` with a string ``query`` searches, any other
+call gets :data:`~.search.BAD_CALL`), each result one tool message, the same nudges as user messages; a
+block that does not parse spends the round; the answer is the ``<response>`` (toolrl format) or the text
+after the think.
 
-:class:`Trajectory` is driven from outside (``prompt`` then ``advance``), so a batched generation loop can
-advance many questions in lockstep; the environment (``reset``; ``execute(queries) -> results``) is a
-:class:`~.search.SearchEnvironment` for a live run and a :class:`~.search.ReplayEnvironment` when a saved
-transcript is read back.
+How this maps onto the episode: one user turn; the decoder turns an output into its calls (none for an
+answer, which ends the turn and the episode); an output whose tool call does not read stands for one call to
+:data:`~.search.UNREAD` that runs nothing, and the renderer leaves that round out of the dialogue, so the
+round is spent; the step limit is ``MAX_ROUNDS - 1`` (the episode ends when a turn makes more steps with calls
+than that: the time-out). The renderer rebuilds the protocol's dialogue from the episode's conversation
+(raw outputs and tool messages) before every round.
 """
 
 from __future__ import annotations
 
 import ast
-import hashlib
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from dataclasses import asdict, dataclass
+from functools import partial
+from typing import Any
 
-from verl_toolrl.core.calls import CALL_CLOSE, CALL_OPEN, Format, parse_response
+from verl_toolrl.core.calls import CALL_CLOSE, CALL_OPEN, Format, ToolCall, parse_response
 from verl_toolrl.tasks.bamboogle.items import BamboogleItem
 from verl_toolrl.tasks.bamboogle.prompts import (
     FIRST_USER,
@@ -41,38 +44,30 @@ from verl_toolrl.tasks.bamboogle.prompts import (
     strict_tools,
     toolrl_messages,
 )
+from verl_toolrl.tasks.bamboogle.search import UNREAD
+from verl_toolrl.tasks.episode import Episode, Message, ToolEnvironment, python_call
 from verl_toolrl.tasks.protocols import check_protocol
 
-Message = dict[str, str]
-#: The result of a strict-protocol call that is not a ``Search`` with a string ``query``.
-BAD_CALL = 'Error: the only tool is Search, called with a string "query".'
 _LITERAL_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)
-
-
-class Environment(Protocol):
-    def reset(self) -> None: ...
-
-    def execute(self, queries: Sequence[str]) -> list[str]: ...
+_UNREAD_NAME = python_call(ToolCall(UNREAD))
 
 
 @dataclass(frozen=True)
 class Read:
-    """What one output asks for: ``kind`` is ``search`` (``queries``, and the assistant turn as the dialogue
+    """What one output asks for: ``kind`` is ``search`` (``calls``, and the assistant turn as the dialogue
     keeps it), ``answer`` (``answer``) or ``unparsed`` (a tool call that does not read: the round is
     spent)."""
 
     kind: str
-    queries: tuple[str | None, ...] = ()
+    calls: tuple[ToolCall, ...] = ()
     assistant: str = ""
     answer: str = ""
 
 
 def _thought(text: str, marker: str) -> str:
-    return (
-        text.split("<think>")[1].split("</think>")[0].strip()
-        if "<think>" in text
-        else text.split(marker)[0].strip()
-    )
+    if "<think>" in text:
+        return text.split("<think>")[1].split("</think>")[0].strip()
+    return text.split(marker)[0].strip()
 
 
 def _text_answer(text: str) -> str:
@@ -84,8 +79,8 @@ def read_toolrl(output: str) -> Read:
 
     >>> call = '{"name": "Search", "parameters": {"query": "Q"}}'
     >>> read = read_toolrl("<think> Look. </think>\\n<tool_call>\\n" + call + "\\n</tool_call>")
-    >>> read.kind, read.queries
-    ('search', ('Q',))
+    >>> read.kind, read.calls
+    ('search', (ToolCall(name='Search', arguments={'query': 'Q'}),))
     >>> print(read.assistant)
     <think> Look. </think>
     <tool_call>
@@ -108,8 +103,8 @@ def read_toolrl(output: str) -> Read:
         if not isinstance(parameters, dict) or "query" not in parameters:
             return Read("unparsed")
         query = parameters["query"]
-        assistant = f"<think> {thought} </think>\n{CALL_OPEN}\n{call}\n{CALL_CLOSE}"
-        return Read("search", (query if isinstance(query, str) else str(query),), assistant)
+        search = ToolCall(SEARCH_TOOL["name"], {"query": query if isinstance(query, str) else str(query)})
+        return Read("search", (search,), f"<think> {thought} </think>\n{CALL_OPEN}\n{call}\n{CALL_CLOSE}")
     if "<response>" in text:
         thought = _thought(text, "<response>")
         answer = text.split("<response>")[1].split("</response>")[0].strip()
@@ -120,12 +115,11 @@ def read_toolrl(output: str) -> Read:
 
 
 def read_strict(output: str, format: Format) -> Read:
-    """An output read with the package's parser: the ``Search`` calls' queries (None for a call to another
-    tool or without a string ``query``: it gets :data:`BAD_CALL` as its result), or the answer.
+    """An output read with the package's parser: its calls, or the answer.
 
     >>> call = '<tool_call>\\n{"name": "Search", "arguments": {"query": "q"}}\\n</tool_call>'
-    >>> read_strict("<think>\\nt\\n</think>\\n\\n" + call, "hermes").queries
-    ('q',)
+    >>> read_strict("<think>\\nt\\n</think>\\n\\n" + call, "hermes").calls
+    (ToolCall(name='Search', arguments={'query': 'q'}),)
     >>> read_strict("<think>\\nt\\n</think>\\n\\nJames Madison", "hermes").answer
     'James Madison'
     """
@@ -134,61 +128,122 @@ def read_strict(output: str, format: Format) -> Read:
     if not parsed.calls_ok:
         return Read("unparsed")
     if parsed.calls:
-        queries = tuple(
-            call.arguments["query"]
-            if call.name == SEARCH_TOOL["name"] and isinstance(call.arguments.get("query"), str)
-            else None
-            for call in parsed.calls
-        )
-        return Read("search", queries, text)
+        return Read("search", parsed.calls, text)
     answer = parsed.response if parsed.response is not None else _text_answer(text)
     return Read("answer", assistant=text, answer=answer.strip())
 
 
-def prompt_hash(messages: Sequence[Message]) -> str:
-    return hashlib.sha256(json.dumps(list(messages), ensure_ascii=False).encode("utf-8")).hexdigest()
+def read_output(output: str, protocol: str, format: Format) -> Read:
+    """``output`` read under ``protocol``."""
+    return read_toolrl(output) if protocol == "toolrl" else read_strict(output, format)
 
 
-@dataclass
-class Round:
-    """One generation: the SHA-256 of its prompt, the raw output, what it was read as, the queries it ran
-    and their results."""
+def decode(output: str, protocol: str, format: Format) -> list[ToolCall]:
+    """The episode's decoder: the calls of an output; none for an answer; one :data:`~.search.UNREAD` call
+    for a tool call that does not read (the round is spent).
 
-    prompt_sha256: str
-    output: str
-    kind: str
-    queries: list[str | None] = field(default_factory=list)
-    results: list[str] = field(default_factory=list)
+    >>> decode("<tool_call>\\n[1]\\n</tool_call>", "toolrl", "toolrl")
+    [ToolCall(name='<unread tool call>', arguments={})]
+    """
+    read = read_output(output, protocol, format)
+    return [ToolCall(UNREAD)] if read.kind == "unparsed" else list(read.calls)
+
+
+@dataclass(frozen=True)
+class BamboogleRenderer:
+    """One question's single user turn and the prompt of each round under ``protocol`` (see the module
+    docstring): :meth:`dialogue` rebuilds the protocol's dialogue from the episode's conversation."""
+
+    item: BamboogleItem
+    protocol: str
+    format: Format
+    tool_prompt: str = "system"
+
+    num_turns = 1
+
+    def opening(self, turn: int) -> list[Message]:
+        return [{"role": "user", "content": FIRST_USER.format(question=self.item.question)}]
+
+    def dialogue(self, conversation: Sequence[Message]) -> list[Message]:
+        """The rounds as the protocol shows them: spent rounds left out, assistant turns re-rendered
+        (``toolrl``), results as ``<obs>`` (``toolrl``) or tool messages (``strict``), nudges after
+        searches."""
+        history: list[Message] = []
+        rounds = 0
+        for index, message in enumerate(conversation):
+            if message["role"] == "user":
+                history.append({"role": "user", "content": message["content"]})
+            if message["role"] != "assistant":
+                continue
+            rounds += 1
+            results = []
+            for following in conversation[index + 1 :]:
+                if following["role"] != "tool":
+                    break
+                results.append(following)
+            if any(result.get("name") == _UNREAD_NAME for result in results):
+                continue  # a tool call that did not read: the round is spent, the dialogue unchanged
+            read = read_output(message["content"], self.protocol, self.format)
+            history.append({"role": "assistant", "content": read.assistant})
+            if not results:
+                continue
+            if self.protocol == "toolrl":
+                history.append({"role": "obs", "content": f"{OBS_PREFIX}{results[0]['content']}"})
+            else:
+                history.extend({"role": "tool", "content": result["content"]} for result in results)
+            history.append({"role": "user", "content": nudge(rounds)})
+        return history
+
+    def prompt(self, turn: int, dialogue: Sequence[Message]) -> list[Message]:
+        history = self.dialogue(dialogue)
+        if self.protocol == "toolrl":
+            return toolrl_messages(history)
+        return strict_messages(self.item.question, self.format, self.tool_prompt)[:1] + history
 
 
 class Trajectory:
-    """One question's rounds under ``protocol``: :meth:`prompt` (None when finished), :meth:`advance`."""
+    """One question's episode: :meth:`prompt` (None when finished), :meth:`advance`, then :attr:`answer`."""
 
     def __init__(
         self,
         item: BamboogleItem,
         protocol: str,
         format: Format,
-        environment: Environment,
+        environment: ToolEnvironment,
         tool_prompt: str = "system",
     ) -> None:
         check_protocol(protocol, format)
         self.item, self.protocol, self.format, self.tool_prompt = item, protocol, format, tool_prompt
-        self.environment = environment
-        self.environment.reset()
-        self.rounds: list[Round] = []
-        self.answer: str | None = None
-        self.timed_out = False
-        if protocol == "toolrl":
-            self.dialogue: list[Message] = [
-                {"role": "user", "content": FIRST_USER.format(question=item.question)}
-            ]
-        else:
-            self.dialogue = strict_messages(item.question, format, tool_prompt)
+        self.renderer = BamboogleRenderer(item, protocol, format, tool_prompt)
+        reader = partial(decode, protocol=protocol, format=format)
+        self.episode = Episode(environment, self.renderer, reader, step_limit=MAX_ROUNDS - 1)
 
     @property
     def done(self) -> bool:
-        return self.answer is not None
+        return self.episode.done
+
+    @property
+    def timed_out(self) -> bool:
+        return self.episode.force_quit
+
+    @property
+    def rounds(self) -> list[Any]:
+        """The episode's steps (prompt hash, output, calls, what ran, observations)."""
+        return self.episode.turns[0]
+
+    @property
+    def answer(self) -> str | None:
+        """The final answer (None while unfinished; :data:`~.prompts.ROUND_LIMIT_ANSWER` on a time-out)."""
+        if not self.done:
+            return None
+        if self.timed_out:
+            return ROUND_LIMIT_ANSWER
+        return read_output(self.rounds[-1].output, self.protocol, self.format).answer
+
+    @property
+    def kinds(self) -> list[str]:
+        """Each round read as ``search``, ``answer`` or ``unparsed``."""
+        return [read_output(step.output, self.protocol, self.format).kind for step in self.rounds]
 
     @property
     def tools(self) -> list[dict[str, Any]] | None:
@@ -198,39 +253,17 @@ class Trajectory:
     @property
     def searches(self) -> int:
         """Searches run (the script's ``<obs>`` count under ``toolrl``)."""
-        return sum(query is not None for r in self.rounds for query in r.queries)
+        return sum(text is not None for step in self.rounds for text in step.executed)
+
+    @property
+    def dialogue(self) -> list[Message]:
+        return self.renderer.dialogue(self.episode.conversation)
 
     def prompt(self) -> list[Message] | None:
-        if self.done:
-            return None
-        return (
-            toolrl_messages(self.dialogue) if self.protocol == "toolrl" else [dict(m) for m in self.dialogue]
-        )
+        return self.episode.prompt()
 
     def advance(self, output: str) -> None:
-        prompt = self.prompt()
-        if prompt is None:
-            raise RuntimeError(f"Bamboogle item {self.item.id}: the trajectory is finished")
-        read = read_toolrl(output) if self.protocol == "toolrl" else read_strict(output, self.format)  # type: ignore[arg-type]
-        step = Round(prompt_hash(prompt), output, read.kind)
-        self.rounds.append(step)
-        if read.kind == "search":
-            step.queries = list(read.queries)
-            found = iter(self.environment.execute([q for q in read.queries if q is not None]))
-            step.results = [next(found) if query is not None else BAD_CALL for query in read.queries]
-            if self.protocol == "toolrl":
-                self.dialogue.append({"role": "assistant", "content": read.assistant})
-                self.dialogue.append({"role": "obs", "content": f"{OBS_PREFIX}{step.results[0]}"})
-            else:
-                self.dialogue.append({"role": "assistant", "content": read.assistant})
-                self.dialogue.extend({"role": "tool", "content": result} for result in step.results)
-            self.dialogue.append({"role": "user", "content": nudge(len(self.rounds))})
-        elif read.kind == "answer":
-            self.dialogue.append({"role": "assistant", "content": read.assistant})
-            self.answer = read.answer
-            return
-        if len(self.rounds) >= MAX_ROUNDS:
-            self.answer, self.timed_out = ROUND_LIMIT_ANSWER, True
+        self.episode.advance(output)
 
     def record(self) -> dict[str, Any]:
         """The transcript line of a finished trajectory."""

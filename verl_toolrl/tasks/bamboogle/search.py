@@ -23,10 +23,13 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from verl_toolrl.core.calls import ToolCall
+from verl_toolrl.tasks.episode import Execution, python_call
 
 SEARCH_ENGINES: tuple[str, ...] = ("serper", "bm25", "retriever")
 SERPER_URL = "https://google.serper.dev/search"
@@ -371,43 +374,65 @@ def settings_from_dict(data: Mapping[str, Any]) -> SearchSettings:
     return SearchSettings(**data)
 
 
-@dataclass
-class SearchLog:
-    """One search as a transcript records it."""
+#: The call an output whose tool call does not read stands for: nothing runs, the round is spent.
+UNREAD = "<unread tool call>"
+#: The result of a call that is not a ``Search`` with a string ``query`` (strict protocol).
+BAD_CALL = 'Error: the only tool is Search, called with a string "query".'
 
-    query: str
-    result: str
+
+def search_query(call: ToolCall) -> str | None:
+    """The query a call searches, or None when it is not a ``Search`` with a string ``query``.
+
+    >>> search_query(ToolCall("Search", {"query": "q"})), search_query(ToolCall("Lookup", {"query": "q"}))
+    ('q', None)
+    """
+    query = call.arguments.get("query")
+    return query if call.name == "Search" and isinstance(query, str) else None
+
+
+def execution(call: ToolCall, search: Callable[[str], str]) -> Execution:
+    """What comes of one call: a search's result (``rendered``: the call, it ran), nothing for
+    :data:`UNREAD`, :data:`BAD_CALL` for any other call (refused: ``rendered`` None)."""
+    if call.name == UNREAD:
+        return Execution(call, None, "", True)
+    query = search_query(call)
+    if query is None:
+        return Execution(call, None, BAD_CALL, True)
+    result = search(query).strip()
+    return Execution(call, python_call(call), result, result.startswith("Search Error"))
 
 
 class SearchEnvironment:
-    """The environment of one trajectory: executes its searches, keeps what it ran (:attr:`log`)."""
+    """The environment of one trajectory (:class:`~verl_toolrl.tasks.episode.ToolEnvironment`): runs its
+    searches on an engine; :attr:`log` keeps each query and result."""
 
     def __init__(self, engine: SearchEngine) -> None:
         self.engine = engine
-        self.log: list[SearchLog] = []
+        self.log: list[tuple[str, str]] = []
 
     def reset(self) -> None:
         self.log = []
 
-    def execute(self, queries: Sequence[str]) -> list[str]:
-        results = [self.engine.search(query).strip() for query in queries]
-        self.log.extend(SearchLog(q, r) for q, r in zip(queries, results))
-        return results
+    def _search(self, query: str) -> str:
+        result = self.engine.search(query)
+        self.log.append((query, result))
+        return result
+
+    def execute(self, calls: Sequence[ToolCall]) -> list[Execution]:
+        return [execution(call, self._search) for call in calls]
 
 
 class ReplayEnvironment:
-    """Returns saved results in order (a transcript's searches, read back for scoring and tests)."""
+    """Gives back saved observations in order, one per call (a transcript read back for scoring)."""
 
-    def __init__(self, results: Sequence[str]) -> None:
-        self.results = list(results)
-        self.log: list[SearchLog] = []
+    def __init__(self, observations: Sequence[str]) -> None:
+        self.observations = list(observations)
 
     def reset(self) -> None:
-        self.log = []
+        pass
 
-    def execute(self, queries: Sequence[str]) -> list[str]:
-        if len(self.results) < len(queries):
-            raise ValueError("the transcript has fewer saved search results than its outputs ask for")
-        results, self.results = self.results[: len(queries)], self.results[len(queries) :]
-        self.log.extend(SearchLog(q, r) for q, r in zip(queries, results))
-        return results
+    def execute(self, calls: Sequence[ToolCall]) -> list[Execution]:
+        if len(self.observations) < len(calls):
+            raise ValueError("the transcript has fewer saved observations than its outputs make calls")
+        saved, self.observations = self.observations[: len(calls)], self.observations[len(calls) :]
+        return [execution(call, lambda _, text=text: text) for call, text in zip(calls, saved)]
