@@ -397,6 +397,12 @@ def test_bad_inputs_stop_with_one_line(
         "no judge answers at --judge-base-url",
         out,
     )
+    assert not out.exists()  # the judge is probed before anything is generated
+    assert main(["bamboogle", "generate", *served(stand_ins, out)[2:]]) == 0
+    capsys.readouterr()
+    assert main(["bamboogle", "score", "--output", str(out), "--judge-base-url", "http://127.0.0.1:9/v1"]) == 2
+    assert "no judge answers at --judge-base-url" in capsys.readouterr().err
+    assert files(out) == {"run.json", "transcripts.jsonl"}
 
     broken = tmp_path / "broken.jsonl"
     broken.write_text(json.dumps(CORPUS[0]) + "\n{broken\n")
