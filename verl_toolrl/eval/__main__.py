@@ -28,7 +28,12 @@ from verl_toolrl.eval.registry import get_benchmark
 from verl_toolrl.eval.report import write_report
 from verl_toolrl.core.prompts import TOOL_PROMPTS
 from verl_toolrl.eval.bamboogle import TRANSCRIPTS_FILE, Judge, JudgeSettings, judge_run, search_engine
-from verl_toolrl.tasks.bamboogle.search import SEARCH_ENGINES, SERPER_KEY_VARIABLE, SearchSettings, build_bm25_index
+from verl_toolrl.tasks.bamboogle.search import (
+    SEARCH_ENGINES,
+    SERPER_KEY_VARIABLE,
+    SearchSettings,
+    build_bm25_index,
+)
 
 #: ToolRL's processed API-Bank levels in the shared material beside the checkout, wherever the command runs.
 DEFAULT_APIBANK_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "toolrl" / "api_bank"
@@ -104,14 +109,18 @@ def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> No
 
 def _add_search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_BAMBOOGLE_DIR, help=f"folder of ToolRL's data.json (default: {DEFAULT_BAMBOOGLE_DIR})"
+        "--data-dir", type=Path, default=DEFAULT_BAMBOOGLE_DIR,
+        help=f"folder of ToolRL's data.json (default: {DEFAULT_BAMBOOGLE_DIR})"
     )
     parser.add_argument(
         "--search", choices=SEARCH_ENGINES, default="serper",
-        help=f"serper: Google through Serper (key in ${SERPER_KEY_VARIABLE}); bm25: a local index (--index, --corpus); "
+        help=f"serper: Google through Serper (key in ${SERPER_KEY_VARIABLE}); "
+        "bm25: a local index (--index, --corpus); "
         "retriever: a Search-R1 retrieval server (--search-url .../retrieve)",
     )
-    parser.add_argument("--search-url", default=None, help="serper: endpoint override; retriever: the server's /retrieve URL")
+    parser.add_argument(
+        "--search-url", default=None, help="serper: endpoint override; retriever: the server's /retrieve URL"
+    )
     parser.add_argument("--index", default=None, help="bm25: the folder `bamboogle index` wrote")
     parser.add_argument("--corpus", default=None, help="bm25: the JSONL corpus the index was built from")
     parser.add_argument("--search-timeout", type=float, default=30.0, help="seconds per search request")
@@ -121,7 +130,8 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
 def _add_judge_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--judge-base-url", default=None,
-        help="an OpenAI-compatible server judging the answers (none: EM/SubEM/F1 only, the report says 'no judge')",
+        help="an OpenAI-compatible server judging the answers "
+        "(none: EM/SubEM/F1 only, the report says 'no judge')",
     )
     parser.add_argument("--judge-model", default="gpt-4o", help="the judge's model (ToolRL's script: gpt-4o)")
     parser.add_argument("--judge-api-key", default="EMPTY", help="the judge server's API key")
@@ -157,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_score_options(sub, benchmark)
         sub.set_defaults(step_parser=sub)
         if benchmark == "bamboogle":
-            sub = steps.add_parser("index", help="build the BM25 index of a JSONL corpus (id, title, text) for --search bm25")
+            sub = steps.add_parser(
+                "index", help="build the BM25 index of a JSONL corpus (id, title, text) for --search bm25"
+            )
             sub.add_argument("--corpus", required=True, type=Path, help="JSONL passages: id, title, text")
             sub.add_argument("--index", required=True, type=Path, help="folder to write the index into")
             sub.set_defaults(step_parser=sub)
@@ -197,11 +209,13 @@ def run_info(args: argparse.Namespace) -> RunInfo:
     elif args.benchmark == "bamboogle":
         categories = benchmark.expand(["all"])
         if not (args.data_dir / "data.json").is_file():
-            raise FileNotFoundError(f"--data-dir {args.data_dir}: no data.json (ToolRL's benchmarks/Bamboogle/data.json)")
+            raise FileNotFoundError(
+                f"--data-dir {args.data_dir}: no data.json (ToolRL's benchmarks/Bamboogle/data.json)"
+            )
         data_dir = str(args.data_dir.resolve())
         search = SearchSettings(
-            args.search, args.search_url, _resolved(args.index), _resolved(args.corpus), timeout=args.search_timeout,
-            retries=args.search_retries,
+            args.search, args.search_url, _resolved(args.index), _resolved(args.corpus),
+            timeout=args.search_timeout, retries=args.search_retries,
         )
         options = {"search": vars(search)}
     else:
@@ -273,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.step in ("generate", "run"):
             info = run_info(args)
             if args.benchmark == "bamboogle":
-                search_engine(info, os.environ)  # a missing key or setting stops here, before run.json is written
+                # a missing key or setting stops here, before run.json is written
+                search_engine(info, os.environ)
                 if args.step == "run" and args.judge_base_url:
                     _judge(args).probe()  # and so does a judge that cannot be reached
             batch_size = args.batch_size or DEFAULT_BATCH_SIZE[args.backend]

@@ -210,7 +210,8 @@ class Judge:
         response = self.client.chat.completions.create(
             model=self.settings.model, messages=messages, temperature=0, n=1
         )
-        return (response.choices[0].message.content or "").strip()
+        content = response.choices[0].message.content if response.choices else None
+        return (content or "").strip()
 
 
 def needs_judge(record: Mapping[str, Any]) -> bool:

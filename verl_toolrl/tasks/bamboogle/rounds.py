@@ -45,7 +45,7 @@ from verl_toolrl.tasks.bamboogle.prompts import (
     toolrl_messages,
 )
 from verl_toolrl.tasks.bamboogle.search import UNREAD
-from verl_toolrl.tasks.episode import Episode, Message, ToolEnvironment, python_call
+from verl_toolrl.tasks.episode import Episode, Message, Step, ToolEnvironment, python_call
 from verl_toolrl.tasks.protocols import check_protocol
 
 _LITERAL_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)
@@ -102,7 +102,7 @@ def read_toolrl(output: str) -> Read:
         parameters = call.get("parameters") if isinstance(call, dict) else None
         if not isinstance(parameters, dict) or "query" not in parameters:
             return Read("unparsed")
-        query = parameters["query"]
+        query = parameters["query"]  # the script sends any literal to Serper; a string is searched as it is
         search = ToolCall(SEARCH_TOOL["name"], {"query": query if isinstance(query, str) else str(query)})
         return Read("search", (search,), f"<think> {thought} </think>\n{CALL_OPEN}\n{call}\n{CALL_CLOSE}")
     if "<response>" in text:
@@ -227,7 +227,7 @@ class Trajectory:
         return self.episode.force_quit
 
     @property
-    def rounds(self) -> list[Any]:
+    def rounds(self) -> list[Step]:
         """The episode's steps (prompt hash, output, calls, what ran, observations)."""
         return self.episode.turns[0]
 
