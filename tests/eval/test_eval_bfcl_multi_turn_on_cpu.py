@@ -10,6 +10,9 @@ calls); everything else (environment, simulators, checker, files) is real.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import asdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -288,3 +291,29 @@ def test_the_evaluation_runs_exactly_the_held_out_ids_of_the_training_data(tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --ids: 1 id(s) are not bfcl items of categories multi_turn_base, multi_turn_miss_param, first 'multi_turn_base_9999'"]
     assert not (tmp_path / "bad" / "run.json").exists()
+
+
+def test_the_command_writes_the_same_transcripts_under_any_hash_seed(tmp_path: Path, chat_server) -> None:
+    """``python -m verl_toolrl.eval bfcl generate`` in processes started with different hash seeds, a served
+    model answering with a call whose observation renders a Python set (the travel simulator's error
+    message, whose order follows the seed): the command pins the seed, so the transcripts are byte-identical."""
+    pytest.importorskip("openai")
+    book = ToolCall("book_flight", {"access_token": "secureAccessToken12345", "card_id": "144756014165", "travel_date": "2026-11-15",
+                                    "travel_from": "SFO", "travel_to": "ORD", "travel_class": "premium"})
+    first = render_output("go", [book])
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps({"ids": {"multi_turn_base": ["multi_turn_base_152"]}}))
+    transcripts = []
+    with chat_server(lambda messages: render_output("done", response="ok") if "Must be one of" in json.dumps(messages) else first) as (url, _):
+        for seed in ("1", "2", "3"):
+            output = tmp_path / f"seed{seed}"
+            env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+                   "BFCL_PROJECT_ROOT": str(tmp_path / "bfcl")}
+            command = [sys.executable, "-m", "verl_toolrl.eval", "bfcl", "generate", "--backend", "openai", "--model", "served",
+                       "--base-url", url, "--ids", str(ids), "--output", str(output), "--quiet"]
+            result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+            assert result.returncode == 0, result.stderr[-3000:]
+            transcripts.append((output / mt.TRANSCRIPTS_FILE).read_bytes())
+    assert transcripts[0] == transcripts[1] == transcripts[2]
+    observations = json.loads(transcripts[0])["turns"][0][0]["observations"]
+    assert "Invalid travel class. Must be one of {" in observations[0]

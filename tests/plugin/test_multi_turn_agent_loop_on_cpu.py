@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import RAY_TIMEOUT_S  # tests/conftest.py: the shared Ray settings
 from omegaconf import OmegaConf
 from verl import DataProto
 from verl.experimental.agent_loop.agent_loop import DictConfigWrap, _agent_loop_registry
@@ -25,6 +30,7 @@ from verl.workers.rollout.replica import TokenOutput
 
 from verl_toolrl.tasks.bfcl.episode import gold_outputs
 from verl_toolrl.tasks.bfcl.multi_turn import AGENT_NAME, entry_from_spec, load_entries
+from verl_toolrl.tasks.episode import HASH_SEED, MAX_STEPS_PER_TURN
 from verl_toolrl.core.calls import ToolCall, render_output
 from verl_toolrl.data import cli as data_cli
 from verl_toolrl.data.bfcl_multi_turn import HELDOUT_FILE, entry_row, main, turn_ground_truths
@@ -322,5 +328,68 @@ def test_the_multi_turn_recipe_composes_and_passes_verls_validation(tmp_path: An
     config = compose_recipe("toolrl_multiturn_grpo", [*overrides, "reward.reward_kwargs.multi_turn_aggregation=mix"])
     validate_recipe(config)
     assert config.actor_rollout_ref.rollout.agent.default_agent_loop == AGENT_NAME
+    assert config.actor_rollout_ref.rollout.multi_turn.max_assistant_turns == MAX_STEPS_PER_TURN + 1  # BFCL's step rule
+    assert config.ray_kwargs.ray_init.runtime_env.env_vars.PYTHONHASHSEED == HASH_SEED
     assert config.algorithm.adv_estimator == "grpo" and config.actor_rollout_ref.rollout.n == 8
     assert ToolRLRewardManager(config, tokenizer=None).multi_turn.aggregation == "mix"
+
+
+def test_rollout_workers_start_with_the_recipes_hash_seed(tmp_path: Any, ray_cluster: Any) -> None:
+    """Ray workers started with the multi-turn recipe's ``ray_kwargs.ray_init.runtime_env`` (verl passes it to
+    ``ray.init``; given per actor here, the same launch-time mechanism) run with the hash seed pinned, so two
+    of them write the same dialogue for an output whose observation renders a Python set; a worker without
+    it does not run pinned."""
+    from transformers import Qwen2Config
+
+    from verl_toolrl.checks.preflight import byte_level_tokenizer, compose_recipe
+    from verl_toolrl.tasks.episode import hash_seed_pinned
+
+    tokenizer = byte_level_tokenizer()
+    Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                num_key_value_heads=1, architectures=["Qwen2ForCausalLM"]).save_pretrained(tmp_path)
+    config = compose_recipe("toolrl_multiturn_grpo", ["data.train_files=t.parquet", "data.val_files=h.parquet", f"actor_rollout_ref.model.path={tmp_path}"])
+    runtime_env = {key: value for key, value in OmegaConf.to_container(config.ray_kwargs.ray_init.runtime_env).items() if value is not None}
+    book = ToolCall("book_flight", {"access_token": "secureAccessToken12345", "card_id": "144756014165", "travel_date": "2026-11-15",
+                                    "travel_from": "SFO", "travel_to": "ORD", "travel_class": "premium"})
+    outputs = [render_output("go", [book])]
+
+    @ray_cluster.remote
+    class Rollout:
+        def run(self, bfcl_root: str) -> tuple[bool, str]:
+            import os
+
+            os.environ["BFCL_PROJECT_ROOT"] = bfcl_root
+            from verl_toolrl.tasks.bfcl.episode import BfclEpisode
+            from verl_toolrl.tasks.bfcl.multi_turn import load_entries
+
+            entry = next(e for e in load_entries("multi_turn_base") if e.id == "multi_turn_base_152")
+            episode = BfclEpisode(entry, "strict", "toolrl", stream=True)
+            for output in outputs:
+                episode.advance(output)
+            return hash_seed_pinned(), json.dumps(episode.conversation)
+
+    pinned = [Rollout.options(runtime_env=runtime_env).remote() for _ in range(2)]
+    results = ray_cluster.get([actor.run.remote(str(tmp_path / "bfcl")) for actor in pinned], timeout=RAY_TIMEOUT_S)
+    assert results[0] == results[1] and results[0][0]
+    assert "Must be one of {" in results[0][1]
+    unpinned = Rollout.options(runtime_env={"env_vars": {"PYTHONHASHSEED": "1"}}).remote()
+    assert not ray_cluster.get(unpinned.run.remote(str(tmp_path / "bfcl")), timeout=RAY_TIMEOUT_S)[0]
+
+
+def test_the_rollout_and_the_preflight_replay_load_neither_data_nor_eval(tmp_path: Any) -> None:
+    """Roles stay apart: the agent loop, and the preflight replaying a multi-turn row, load nothing of the
+    data converters or the evaluation (a fresh interpreter, since this one has loaded both)."""
+    code = """
+import json, sys
+from verl_toolrl.checks.preflight import multi_turn_gold_record
+from verl_toolrl.plugin.multi_turn_agent_loop import BfclMultiTurnAgentLoop
+from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
+row = json.loads(sys.argv[1])
+record = multi_turn_gold_record(ToolRLRewardManager({"reward": {"reward_kwargs": {}}}, tokenizer=None), row, 0)
+print(json.dumps([record["bfcl_valid"], sorted(m for m in sys.modules if m.startswith(("verl_toolrl.data", "verl_toolrl.eval")))]))
+"""
+    row = entry_row(load_entries("multi_turn_base", limit=1)[0], "toolrl", "train")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "BFCL_PROJECT_ROOT": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code, json.dumps(row)], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == [True, []]

@@ -34,6 +34,7 @@ from verl_toolrl.tasks.bamboogle.search import (
     SearchSettings,
     build_bm25_index,
 )
+from verl_toolrl.tasks.episode import exec_with_pinned_hash_seed
 
 #: ToolRL's processed API-Bank levels in the shared material beside the checkout, wherever the command runs.
 DEFAULT_APIBANK_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "toolrl" / "api_bank"
@@ -307,4 +308,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    exec_with_pinned_hash_seed()  # transcripts must not follow the hash seed (verl_toolrl.tasks.episode)
     raise SystemExit(main())

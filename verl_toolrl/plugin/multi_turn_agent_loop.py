@@ -13,6 +13,9 @@ stream, so the token stream only grows). This loop keeps the tokens only. Until 
    observations, and opens the next user turn after a step without calls);
 3. tokenize what the episode appended (its next prompt less the previous one).
 
+Some of BFCL's simulators render a Python set into an observation, so the workers must start with the hash
+seed pinned (the multi-turn recipe's ``ray_kwargs.ray_init.runtime_env``, see :mod:`verl_toolrl.tasks.episode`).
+
 Reused from verl 0.9.1 (``ToolAgentLoop``): the Continuous Token calls (``ct_build_initial_tokens``,
 ``ct_merge_assistant_token`` for generated tokens with mask 1 and the server's log-probs,
 ``ct_merge_context_msg`` for observation and user tokens with mask 0 and log-prob 0), its termination rule for the length budget (stop when the mask reaches
