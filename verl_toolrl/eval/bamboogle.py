@@ -3,12 +3,12 @@ metrics and the report (:class:`Bamboogle`, registered in ``eval/registry.py``).
 
 Generation (``generate``): every question without a transcript runs through its rounds
 (:class:`~verl_toolrl.tasks.bamboogle.rounds.Trajectory`), all unfinished questions advancing in lockstep so
-each backend call carries one round of each; its searches go to the run's engine
-(:mod:`verl_toolrl.tasks.bamboogle.search`, ``run.json``'s ``options.search``). A finished question is
-appended to ``transcripts.jsonl`` (every round's prompt hash, output, calls and observations, the dialogue,
-the answer), so an interrupted run resumes with the questions it had not finished and a finished question is
-never run again. ToolRL's script instead re-ran every question it had scored wrong on each rerun, so its
-reruns turned into best-of-k; that is not repeated here.
+each backend call carries one round of each; their searches go to the run's engine
+(:mod:`verl_toolrl.tasks.bamboogle.search`, ``run.json``'s ``options.search``), several at a time. A
+finished question is appended to ``transcripts.jsonl`` (every round's prompt hash, output, calls and
+observations, the dialogue, the answer), so an interrupted run resumes with the questions it had not
+finished and a finished question is never run again. ToolRL's script instead re-ran every question it had
+scored wrong on each rerun, so its reruns turned into best-of-k; that is not repeated here.
 
 Judging (:func:`judge_run`): ToolRL's ``JUDGE_SYS`` / ``JUDGE_USER`` at temperature 0 on any
 OpenAI-compatible server, for every answered question (a time-out or an empty answer scores 0 unjudged,
@@ -65,6 +65,8 @@ DATA_FILE = "data.json"
 TRANSCRIPTS_FILE = "transcripts.jsonl"
 JUDGMENTS_FILE = "judgments.jsonl"
 NO_JUDGE = "no judge"
+#: Trajectories advanced (and so searches run) at once after each backend call.
+SEARCH_WORKERS = 8
 
 JUDGE_SYS = """You are a helpful assistant to help me judge if the answer for a specific query is correct or not. You will be given the query, the ground truth answer and the predicted answer. You should first think about if the predicted answer is semantically the same as the ground truth answer. If so give "Yes" in the field "Judgment", otherwise give "No".
 
@@ -569,8 +571,8 @@ class Bamboogle(Benchmark):
                         raise RuntimeError(
                             f"backend returned {len(outputs)} outputs for {len(batch)} prompts"
                         )
-                    for trajectory, text in zip(batch, outputs):
-                        trajectory.advance(text)
+                    with ThreadPoolExecutor(SEARCH_WORKERS) as pool:  # searches wait on the network
+                        list(pool.map(Trajectory.advance, batch, outputs))
                 finished = [t for t in active if t.done]
                 for trajectory in finished:
                     handle.write(json.dumps(trajectory.record(), ensure_ascii=False) + "\n")
