@@ -306,6 +306,7 @@ CORPUS = [
 
 
 def test_transformers_backend_with_a_bm25_index(tiny_model: Path, data_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("bm25s", reason="the bm25 engine needs the eval extra: pip install bm25s PyStemmer")
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in CORPUS))
     assert main(["bamboogle", "index", "--corpus", str(corpus), "--index", str(tmp_path / "index")]) == 0

@@ -169,6 +169,7 @@ def write_corpus(path: Path, records: list[dict[str, str]]) -> Path:
 
 
 def test_bm25_engine_finds_the_passage_holding_the_answer(tmp_path: Path) -> None:
+    pytest.importorskip("bm25s", reason="the bm25 engine needs the eval extra: pip install bm25s PyStemmer")
     corpus = write_corpus(tmp_path / "corpus.jsonl", CORPUS)
     assert build_bm25_index(corpus, tmp_path / "index") == 5
     engine = make_engine(
@@ -192,6 +193,7 @@ def test_bm25_engine_finds_the_passage_holding_the_answer(tmp_path: Path) -> Non
 
 
 def test_bm25_refuses_a_broken_corpus_and_an_index_of_another_corpus(tmp_path: Path) -> None:
+    pytest.importorskip("bm25s", reason="the bm25 engine needs the eval extra: pip install bm25s PyStemmer")
     broken = tmp_path / "broken.jsonl"
     broken.write_text(json.dumps(CORPUS[0]) + "\n{not json\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"broken\.jsonl:2: not JSON"):
