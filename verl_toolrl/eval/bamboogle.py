@@ -286,32 +286,22 @@ def judge_run(
     if not todo:
         return 0
 
-    def ask(record: Mapping[str, Any]) -> dict[str, Any]:
+    def ask(record: Mapping[str, Any], first: bool = False) -> dict[str, Any]:
         item = items[record["id"]]
         line: dict[str, Any] = {"id": item.id, "judge": judge.settings.model, "answer": record["answer"]}
         try:
             line["reply"] = judge.reply(judge_messages(item.question, item.answer, record["answer"]))
         except judge.api_error as error:
-            line.update(reply=None, error=str(error).splitlines()[0] if str(error) else type(error).__name__)
+            reason = (str(error).splitlines() or [type(error).__name__])[0]
+            if first:
+                what = (
+                    "no judge answers at" if isinstance(error, judge.connection_error) else "a judge refuses"
+                )
+                raise ValueError(f"{what} --judge-base-url {judge.settings.base_url} ({reason})") from None
+            line.update(reply=None, error=reason)
         return line
 
-    first = todo[0]
-    try:
-        item = items[first["id"]]
-        first_line = {
-            "id": item.id,
-            "judge": judge.settings.model,
-            "answer": first["answer"],
-            "reply": judge.reply(judge_messages(item.question, item.answer, first["answer"])),
-        }
-    except judge.connection_error as error:
-        raise ValueError(
-            f"no judge answers at --judge-base-url {judge.settings.base_url} ({error})"
-        ) from None
-    except judge.api_error as error:
-        raise ValueError(
-            f"the judge at {judge.settings.base_url} refused the first request: {error}"
-        ) from None
+    first_line = ask(todo[0], first=True)
     with (
         open(path, "a", encoding="utf-8") as handle,
         progress_bar(total=len(todo), description="judge bamboogle", enabled=progress) as bar,
