@@ -72,6 +72,43 @@ def chat_server() -> Callable[[Callable[[list[dict]], str]], Any]:
     return _chat_completions_server
 
 
+@contextmanager
+def _json_server(answer: Callable[[str, dict], tuple[int, Any]]) -> Iterator[tuple[str, list[dict]]]:
+    """A JSON-over-POST endpoint on 127.0.0.1 answering ``answer(path, body) -> (status, reply)``; yields its
+    base URL and what it received (``path``, the ``X-API-KEY`` header as ``key``, ``body``)."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append({"path": self.path, "key": self.headers.get("X-API-KEY"), "body": body})
+            status, reply = answer(self.path, body)
+            payload = json.dumps(reply).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def json_server() -> Callable[[Callable[[str, dict], tuple[int, Any]]], Any]:
+    """``with json_server(answer) as (url, received):`` a local JSON API (a stand-in for Serper or a Search-R1
+    retrieval server: it answers from the test's table, everything else in the client path is real)."""
+    return _json_server
+
+
 #: Ray settings for a loaded 2-core machine: a raylet starved of CPU for a while must not be declared
 #: dead (Ray's defaults give up after about 5 missed 3 s health checks), and the object store stays small.
 RAY_SYSTEM_CONFIG = {

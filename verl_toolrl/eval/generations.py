@@ -50,7 +50,8 @@ class RunInfo:
     before protocols existed has none and was a ``strict`` run. ``tool_prompt``: ``system`` (the system
     prompt lists the tools) or ``template`` (hermes: the chat template does, ``prompts.TOOL_PROMPTS``).
     ``ids``: exactly these items of the categories (``--ids``, e.g. the held-out ids of the multi-turn
-    training data); None: every item.
+    training data); None: every item. ``options``: settings of one benchmark's own (Bamboogle:
+    ``{"search": …}``, the search engine), None for the others.
     """
 
     benchmark: str
@@ -64,6 +65,7 @@ class RunInfo:
     protocol: str = "toolrl"
     tool_prompt: str = "system"
     ids: list[str] | None = None
+    options: dict[str, Any] | None = None
 
 
 def write_run_info(directory: str | Path, info: RunInfo) -> Path:

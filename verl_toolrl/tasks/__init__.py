@@ -10,5 +10,7 @@ loops) need to know about a task; it imports none of them.
   prompts, BFCL's simulators as an environment (``bfcl.environment``), a BFCL entry as an episode
   (``bfcl.episode``) and ToolRL's BFCL handler prompts (``bfcl.toolrl_handler``);
 - ``apibank``: ToolRL's processed API-Bank levels, their released prompts and gold calls;
+- ``bamboogle``: ToolRL's Bamboogle questions, its ``Search`` prompts, search engines as an environment,
+  a question as an episode;
 - ``protocols``: the protocol names (``toolrl``, ``strict``) and their generation defaults.
 """
