@@ -46,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_recipe_options(preflight_parser)
     commands.add_parser("hub", help="say whether the Hugging Face hub answers (exit 1 when it does not)")
     cluster_parser = commands.add_parser(
-        "cluster", help="check that a Ray cluster answers, has the nodes and GPUs, and has the plugin on each node"
+        "cluster", help="check that a Ray cluster answers with the nodes, GPUs and plugin a run needs"
     )
-    cluster_parser.add_argument("--address", required=True, help="the cluster's address (RAY_ADDRESS), HOST:PORT")
+    cluster_parser.add_argument("--address", required=True, help="the cluster's head, HOST:PORT")
     cluster_parser.add_argument("--nnodes", type=int, default=1, help="trainer.nnodes")
     cluster_parser.add_argument("--gpus-per-node", type=int, default=1, help="trainer.n_gpus_per_node")
     cluster_parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each check")
@@ -119,7 +119,8 @@ def cluster(args: argparse.Namespace) -> int:
     if problem:
         print(f"cluster: error: {problem}", file=sys.stderr)
         return BAD_SETTING
-    print(f"cluster: {args.address} has {args.nnodes} node(s) with {args.gpus_per_node} GPU(s) and the plugin on each")
+    nodes = f"{args.nnodes} node(s) with {args.gpus_per_node} GPU(s)"
+    print(f"cluster: {args.address} has {nodes} and the plugin on each")
     return 0
 
 

@@ -27,7 +27,8 @@ def two_nodes():
     cluster_utils = pytest.importorskip("ray.cluster_utils")
     node = {"num_cpus": 1, "num_gpus": 1, "object_store_memory": 128 * 1024 * 1024}
     cluster = cluster_utils.Cluster(
-        initialize_head=True, head_node_args={**node, "include_dashboard": False, "_system_config": RAY_SYSTEM_CONFIG}
+        initialize_head=True,
+        head_node_args={**node, "include_dashboard": False, "_system_config": RAY_SYSTEM_CONFIG},
     )
     cluster.add_node(**node)
     cluster.wait_for_nodes()
@@ -37,8 +38,12 @@ def two_nodes():
 
 def command(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "verl_toolrl", "cluster", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-m", "verl_toolrl", "cluster", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
 
@@ -69,9 +74,8 @@ def test_more_nodes_than_the_cluster_has_is_one_line_after_a_bounded_wait(two_no
     assert time.monotonic() - start < 120
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
-    assert line.startswith(
-        f"cluster: error: trainer.nnodes=3: the Ray cluster at {two_nodes} has 2 node(s) with 1 GPU(s) after 5s"
-    )
+    expected = f"trainer.nnodes=3: the Ray cluster at {two_nodes} has 2 node(s) with 1 GPU(s) after 5s"
+    assert line.startswith(f"cluster: error: {expected}")
 
 
 def test_a_node_without_the_reward_manager_is_named(two_nodes):

@@ -17,17 +17,25 @@ from verl_toolrl.checks.preflight import compose_recipe
 from verl_toolrl.reward.multi_turn import REWARD_EXTRA_KEYS
 
 
-def scores(recipe: str, tokenizer_dir, tokenizer) -> tuple[torch.Tensor, dict[str, list]]:
+def scores(recipe: str, model_dir, byte_tokenizer) -> tuple[torch.Tensor, dict[str, list]]:
     """``compute_rm_score`` of verl's ``RewardLoopManager`` (its Ray reward workers) from ``recipe``."""
     from verl.experimental.reward_loop import RewardLoopManager
 
     config = compose_recipe(
         recipe,
-        [*DATA, f"actor_rollout_ref.model.path={tokenizer_dir}", "reward.num_workers=1",
-         "reward.reward_kwargs.variant=finegrained"],
+        [
+            *DATA,
+            f"actor_rollout_ref.model.path={model_dir}",
+            "reward.num_workers=1",
+            "reward.reward_kwargs.variant=finegrained",
+        ],
     )
-    output = RewardLoopManager(config).compute_rm_score(padded_batch(tokenizer, padding_layouts(tokenizer)))
-    extra = {key: np.asarray(output.non_tensor_batch[key]).tolist() for key in output.meta_info["reward_extra_keys"]}
+    batch = padded_batch(byte_tokenizer, padding_layouts(byte_tokenizer))
+    output = RewardLoopManager(config).compute_rm_score(batch)
+    extra = {
+        key: np.asarray(output.non_tensor_batch[key]).tolist()
+        for key in output.meta_info["reward_extra_keys"]
+    }
     return output.batch["rm_scores"], extra
 
 
@@ -38,4 +46,3 @@ def test_the_megatron_recipe_scores_a_batch_as_the_fsdp_recipe(tokenizer, tokeni
     assert fsdp_scores.abs().sum() > 0 and len(set(fsdp_scores.sum(dim=1).tolist())) > 3  # distinct rewards
     assert torch.equal(megatron_scores, fsdp_scores)
     assert megatron_extra == fsdp_extra
-

@@ -30,7 +30,9 @@ def host_port(address: str) -> tuple[str, int]:
     bare = address.split("://", 1)[-1].rstrip("/")
     host, _, port = bare.rpartition(":")
     if not host or not port.isdigit():
-        raise ValueError(f"RAY_ADDRESS={address}: not a Ray address; give HOST:PORT (the head's ray start --port)")
+        raise ValueError(
+            f"RAY_ADDRESS={address}: not a Ray address; give HOST:PORT (the head's ray start --port)"
+        )
     return host, int(port)
 
 
@@ -38,7 +40,7 @@ def unreachable(address: str, timeout_s: float) -> str | None:
     """One line when nothing accepts a connection at ``address`` within ``timeout_s``, else ``None``.
 
     >>> unreachable("127.0.0.1:1", 1.0)  # doctest: +ELLIPSIS
-    'RAY_ADDRESS=127.0.0.1:1: no Ray cluster answers (...); start one with ray start --head on the head node, ...'
+    'RAY_ADDRESS=127.0.0.1:1: no Ray cluster answers (...); start one with ray start --head on the head ...'
     """
     host, port = host_port(address)
     try:
@@ -114,9 +116,9 @@ def cluster_problem(
                 error = f"{type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}"
             if error:
                 return (
-                    f"node {where}: verl has no reward manager '{manager}' there ({error}); install the plugin "
-                    "on every node (pip install the repository there, or submit with recipes/cluster/ray_job_submit.sh, "
-                    "whose runtime_env installs it)"
+                    f"node {where}: verl has no reward manager '{manager}' there ({error}); install the "
+                    "plugin on every node (pip install the repository there, or submit with "
+                    "recipes/cluster/ray_job_submit.sh, whose runtime_env installs it)"
                 )
         return None
     finally:
