@@ -1,4 +1,4 @@
-"""Command line of the plugin: ``python -m verl_toolrl {check,preflight,hub}``.
+"""Command line of the plugin: ``python -m verl_toolrl {check,preflight,hub,cluster}``.
 
 - ``check``: import verl as every trainer process does and say whether the ``toolrl`` reward manager is
   registered; if it is not, print the real import error (verl itself logs it only at DEBUG level). Then
@@ -7,6 +7,8 @@
   reward manager built from it, the data's ground truths scored through it); see
   :mod:`verl_toolrl.checks.preflight`. Takes the same ``--config-name`` and Hydra overrides as ``main_ppo``.
 - ``hub``: whether the Hugging Face hub answers (:mod:`verl_toolrl.checks.hub`).
+- ``cluster``: whether a Ray cluster answers at ``--address``, has ``--nnodes`` nodes with ``--gpus-per-node``
+  GPUs, and finds the plugin on every node, each within a bounded wait (:mod:`verl_toolrl.checks.cluster`).
 
 Exit status 0 when everything checked passes, 1 when a check fails (or the hub does not answer), 2 for a
 bad setting, file or option, which is one line naming it.
@@ -43,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_recipe_options(preflight_parser)
     commands.add_parser("hub", help="say whether the Hugging Face hub answers (exit 1 when it does not)")
+    cluster_parser = commands.add_parser(
+        "cluster", help="check that a Ray cluster answers with the nodes, GPUs and plugin a run needs"
+    )
+    cluster_parser.add_argument("--address", required=True, help="the cluster's head, HOST:PORT")
+    cluster_parser.add_argument("--nnodes", type=int, default=1, help="trainer.nnodes")
+    cluster_parser.add_argument("--gpus-per-node", type=int, default=1, help="trainer.n_gpus_per_node")
+    cluster_parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each check")
     return parser
 
 
@@ -103,10 +112,28 @@ def hub() -> int:
     return 0
 
 
+def cluster(args: argparse.Namespace) -> int:
+    from verl_toolrl.checks.cluster import cluster_problem
+
+    problem = cluster_problem(args.address, args.nnodes, args.gpus_per_node, args.timeout)
+    if problem:
+        print(f"cluster: error: {problem}", file=sys.stderr)
+        return BAD_SETTING
+    nodes = f"{args.nnodes} node(s) with {args.gpus_per_node} GPU(s)"
+    print(f"cluster: {args.address} has {nodes} and the plugin on each")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "hub":
         return hub()
+    if args.command == "cluster":
+        try:
+            return cluster(args)
+        except ValueError as error:  # a malformed address
+            print(f"cluster: error: {error}", file=sys.stderr)
+            return BAD_SETTING
     try:
         return check(args) if args.command == "check" else preflight(args)
     except ValueError as error:  # ConfigError and the other one-line setting errors

@@ -1,0 +1,229 @@
+"""verl's real trainer across two Ray nodes, on CPU: a cluster of two nodes on this machine
+(``ray.cluster_utils.Cluster``, tests/e2e/multinode_cluster.py, each node with its own CPUs and one logical
+GPU), and ``recipes/train_cpu.sh`` joined to it with ``trainer.nnodes=2 trainer.n_gpus_per_node=1``: FSDP
+world size 2 over gloo, one rollout replica per node, agent-loop and reward workers on both. Ray's own tables
+(the node of every actor) show each kind of worker ran on both nodes; the rollouts' dumped scores show the
+reward options given on the command line reached the workers on the second node.
+
+Every setting reaches the workers through the config: the cluster's nodes start without the CPU platform's
+switch, which travels in ``ray_kwargs.ray_init.runtime_env.env_vars`` as a user's would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_cpu_training_on_cpu import RUN_TIMEOUT_S, _cpu_venv  # the CPU environment's check, the run limit
+
+from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+#: What joins the trainer to the two-node cluster instead of a local one (Hydra overrides).
+TWO_NODES = [
+    "trainer.nnodes=2",
+    "trainer.n_gpus_per_node=1",
+    "ray_kwargs.ray_init.num_cpus=null",
+    "~ray_kwargs.ray_init.num_gpus",
+    "+ray_kwargs.ray_init.runtime_env.env_vars={VERL_PLATFORM:cpu,HF_HUB_OFFLINE:'1'}",
+    "actor_rollout_ref.rollout.agent.num_workers=2",
+    "reward.num_workers=2",
+    "trainer.total_training_steps=1",
+    "trainer.test_freq=-1",
+    "trainer.save_freq=-1",
+    "trainer.val_before_train=false",
+]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """The two-node cluster's helper process: ``address`` and ``report()`` (nodes and actors)."""
+    venv = _cpu_venv()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("CUDA_VISIBLE_DEVICES", "VERL_PLATFORM")
+    }
+    helper = subprocess.Popen(
+        [str(venv / "bin" / "python"), str(HERE / "multinode_cluster.py")],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+
+    def report() -> dict:
+        helper.stdin.write("report\n")
+        helper.stdin.flush()
+        return json.loads(helper.stdout.readline())
+
+    try:
+        line = helper.stdout.readline()
+        assert line, "the two-node cluster did not start"
+        yield {"address": json.loads(line)["address"], "report": report}
+    finally:
+        helper.stdin.close()
+        helper.wait(timeout=120)
+
+
+def train(cluster: dict, data_dir: Path, run_dir: Path, *overrides: str, recipe: str, **env: str) -> str:
+    result = subprocess.run(
+        [
+            "bash",
+            "recipes/train_cpu.sh",
+            *TWO_NODES,
+            f"+ray_kwargs.ray_init.address={cluster['address']}",
+            f"trainer.rollout_data_dir={run_dir / 'rollouts'}",
+            f"trainer.default_local_dir={run_dir / 'checkpoints'}",
+            *overrides,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        env={
+            "DATA_DIR": str(data_dir),
+            "RECIPE": recipe,
+            "PYTHONPATH": str(ROOT),
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(Path.home()),
+            **env,
+        },
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    return output
+
+
+def nodes_by_class(report: dict) -> dict[str, set[str]]:
+    placed: dict[str, set[str]] = {}
+    for actor in report["actors"]:
+        placed.setdefault(actor["class"], set()).add(actor["node"])
+    return placed
+
+
+@pytest.fixture(scope="module")
+def single_turn(cluster, tmp_path_factory, shared_dir) -> dict:
+    """One GRPO step of the single-turn CPU recipe on the demo mix, with the dynamic variant."""
+    data_dir = tmp_path_factory.mktemp("single_turn") / "data"
+    samples = shared_dir / "data" / "raw_samples"
+    subprocess.run(
+        [
+            str(_cpu_venv() / "bin" / "python"),
+            "-m",
+            "data_preprocess.mix",
+            "--output",
+            str(data_dir),
+            "--seed",
+            "0",
+            "--skip-invalid",
+            "--toolace",
+            str(samples / "toolace.json"),
+            "--xlam",
+            str(samples / "xlam.json"),
+            "--toolace-count",
+            "5",
+            "--hammer-count",
+            "1",
+            "--xlam-count",
+            "5",
+            "--test-fraction",
+            "0.3",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)},
+    )
+    run_dir = data_dir.parent / "run"
+    output = train(
+        cluster, data_dir, run_dir, "reward.reward_kwargs.variant=dynamic", recipe="toolrl_grpo_cpu"
+    )
+    return {
+        "metrics": step_metrics(output.splitlines()),
+        "records": rollout_records(run_dir / "rollouts"),
+        "report": cluster["report"](),
+    }
+
+
+def test_one_grpo_step_runs_across_both_nodes(single_turn: dict) -> None:
+    assert sorted(single_turn["metrics"]) == [1]
+    assert {"critic/score/mean", "actor/grad_norm"} <= single_turn["metrics"][1].keys()
+    report = single_turn["report"]
+    assert len(report["nodes"]) == 2
+    placed = nodes_by_class(report)
+    # the FSDP workers (world size 2), the vLLM rollout servers (one replica per node), the agent-loop and the
+    # reward workers: each kind on both nodes
+    for kind in ("WorkerDict", "vLLMHttpServer", "AgentLoopWorker", "RewardLoopWorker"):
+        nodes = set().union(*(found for name, found in placed.items() if kind in name))
+        assert nodes == set(report["nodes"]), (kind, placed)
+
+
+def test_the_reward_options_reached_the_second_nodes_workers(single_turn: dict) -> None:
+    records = single_turn["records"]
+    assert sorted(records) == [1] and len(records[1]) == 8  # 2 prompts x rollout.n 4, scored on both nodes
+    # every logged score is the dynamic variant's at step 1 (given on the command line) ...
+    assert step_rewards(records, variant="dynamic")[1]["score_mismatch"] == 0
+    # ... which is not what the default variant gives these responses
+    assert step_rewards(records, variant="original")[1]["score_mismatch"] > 0
+
+
+@pytest.fixture(scope="module")
+def multi_turn(cluster, tmp_path_factory) -> dict:
+    """One GRPO step of the multi-turn CPU recipe on ten multi_turn_base entries, with BFCL's binary verdict
+    as the trajectory's reward (``multi_turn_aggregation=bfcl``, not the recipe's mean)."""
+    data_dir = tmp_path_factory.mktemp("multi_turn") / "data"
+    subprocess.run(
+        [
+            str(_cpu_venv() / "bin" / "python"),
+            "-m",
+            "data_preprocess.bfcl_multi_turn",
+            "--output-dir",
+            str(data_dir),
+            "--categories",
+            "multi_turn_base",
+            "--limit",
+            "10",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    run_dir = data_dir.parent / "run"
+    output = train(
+        cluster,
+        data_dir,
+        run_dir,
+        "reward.reward_kwargs.multi_turn_aggregation=bfcl",
+        recipe="toolrl_multiturn_grpo_cpu",
+        VAL_SPLIT="heldout",
+    )
+    return {
+        "metrics": step_metrics(output.splitlines()),
+        "records": rollout_records(run_dir / "rollouts"),
+        "report": cluster["report"](),
+    }
+
+
+def test_the_multi_turn_step_runs_its_agent_loops_on_both_nodes(multi_turn: dict) -> None:
+    assert sorted(multi_turn["metrics"]) == [1]
+    placed = nodes_by_class(multi_turn["report"])
+    for kind in ("WorkerDict", "vLLMHttpServer", "AgentLoopWorker", "RewardLoopWorker"):
+        nodes = set().union(*(found for name, found in placed.items() if kind in name))
+        assert nodes == set(multi_turn["report"]["nodes"]), (kind, placed)
+
+
+def test_the_multi_turn_aggregation_reached_every_agent_loop(multi_turn: dict) -> None:
+    (records,) = multi_turn["records"].values()
+    assert len(records) == 4  # 2 entries x rollout.n 2
+    # every trajectory's reward is BFCL's verdict, as configured, not the default mean of its turn scores
+    assert all(record["score"] == record["bfcl_valid"] for record in records)
+    assert any(record["call_score"] + record["state_match"] != record["score"] for record in records)
