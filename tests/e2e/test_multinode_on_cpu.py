@@ -21,6 +21,8 @@ from test_cpu_training_on_cpu import RUN_TIMEOUT_S, _cpu_venv  # the CPU environ
 
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
 
+pytestmark = pytest.mark.multinode  # on request only (python -m pytest -m multinode tests/e2e): ~25 min on 2 cores
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 #: What joins the trainer to the two-node cluster instead of a local one (Hydra overrides).
