@@ -327,9 +327,9 @@ def test_strict_protocol_runs_every_search_call_as_tool_messages() -> None:
     trajectory.advance(output)
     roles = [m["role"] for m in trajectory.prompt()]
     assert roles == ["system", "user", "assistant", "tool", "tool", "user"]
-    assert trajectory.prompt()[3]["content"].startswith("1. About a") and trajectory.prompt()[4][
-        "content"
-    ].startswith("Error:")
+    assert trajectory.prompt()[3]["content"].startswith("1. About a") and trajectory.prompt()[4]["content"].startswith(
+        "Error:"
+    )
     assert trajectory.searches == 1
     trajectory.advance('<think>\nt\n</think>\n\n<tool_call>\n{"name": "Search", "arguments": \n</tool_call>')
     assert trajectory.kinds[-1] == "unparsed" and len(trajectory.prompt()) == 6

@@ -108,9 +108,7 @@ def zero_variance_fraction(rows: Iterable[Mapping[str, Any]], tolerance: float =
     return sum(max(scores) - min(scores) <= tolerance for scores in sized) / len(sized)
 
 
-def step_rewards(
-    records: Mapping[int, list[dict[str, Any]]], **options: Any
-) -> dict[int, dict[str, float]]:
+def step_rewards(records: Mapping[int, list[dict[str, Any]]], **options: Any) -> dict[int, dict[str, float]]:
     """Each step's mean reward components, the dumped responses scored at their own step with ``options``
     (the run's ``reward.reward_kwargs``); ``score_mismatch`` counts responses whose logged score differs;
     ``zero_variance_groups`` is :func:`zero_variance_fraction` of the logged scores (absent when None)."""
@@ -158,7 +156,9 @@ def summary_table(metrics: Mapping[int, Mapping[str, float]], rewards: Mapping[i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verl_toolrl.checks.training_log", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m verl_toolrl.checks.training_log", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("log", type=Path, help="the JSONL of verl's file logger (VERL_FILE_LOGGER_PATH)")
     parser.add_argument("--rollouts", type=Path, help="its trainer.rollout_data_dir")
     parser.add_argument("overrides", nargs="*", help="the run's Hydra overrides (reward.reward_kwargs.* are read)")

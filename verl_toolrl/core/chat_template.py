@@ -56,10 +56,7 @@ class ThinkPrefill:
         if self.kind == "none":
             return "the generation prompt opens no think block: responses are scored as decoded"
         if self.kind == "open":
-            return (
-                f"the generation prompt opens a think block ({self.text!r}): "
-                "responses are scored with it prepended"
-            )
+            return f"the generation prompt opens a think block ({self.text!r}): responses are scored with it prepended"
         return (
             f"the generation prompt holds a closed think block ({self.text!r}, e.g. enable_thinking=False): "
             "responses are scored with it prepended, so the model's own output must not open another"
@@ -151,9 +148,7 @@ def model_continuation(target: str, prefill: ThinkPrefill) -> str:
     return target
 
 
-def row_tools(
-    extra_info: Mapping[str, Any] | None, messages: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+def row_tools(extra_info: Mapping[str, Any] | None, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The tool schemas of one row (``extra_info.tools``) for the chat template; ``ValueError`` naming the
     row when they are missing or malformed, or when its system prompt already lists them.
 
@@ -183,9 +178,7 @@ def row_tools(
     except (KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(f"{where}: extra_info.tools must be a JSON list of tool schemas ({error})") from None
     if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
-        raise ValueError(
-            f"{where}: extra_info.tools must be a JSON list of tool schemas, got {info['tools'][:80]!r}"
-        )
+        raise ValueError(f"{where}: extra_info.tools must be a JSON list of tool schemas, got {info['tools'][:80]!r}")
     return tools
 
 

@@ -42,27 +42,27 @@ TOOL_DESCRIPTION_LINE, TOOL_PARAMETERS_LINE = "\nDescription: ", "\nParameters: 
 _TOOL_ENTRY = re.compile(r"^(\d+)\. Name: ", re.MULTILINE)
 _HISTORY_BLOCK = re.compile(rf"<({'|'.join(HISTORY_BLOCK_TAGS)})>(.*?)</\1>", re.DOTALL)
 
-TOOLRL_INTRO = 'You are a helpful multi-turn dialogue assistant capable of leveraging tool calls to solve user tasks and provide structured chat responses.\n\n'
+TOOLRL_INTRO = "You are a helpful multi-turn dialogue assistant capable of leveraging tool calls to solve user tasks and provide structured chat responses.\n\n"
 TOOLRL_TOOLS_HEADER = "**Available Tools**\nIn your response, you can use the following tools:\n"
 TOOLRL_RULES = (
-    '**Steps for Each Turn**\n'
-    '1. **Think:** Recall relevant context and analyze the current user goal.\n'
-    '2. **Decide on Tool Usage:** If a tool is needed, specify the tool and its parameters.\n'
-    '3. **Respond Appropriately:** If a response is needed, generate one while maintaining consistency across user queries.\n'
-    '\n'
-    '**Output Format**\n'
-    '```plaintext\n'
-    '<think> Your thoughts and reasoning </think>\n'
-    '<tool_call>\n'
+    "**Steps for Each Turn**\n"
+    "1. **Think:** Recall relevant context and analyze the current user goal.\n"
+    "2. **Decide on Tool Usage:** If a tool is needed, specify the tool and its parameters.\n"
+    "3. **Respond Appropriately:** If a response is needed, generate one while maintaining consistency across user queries.\n"
+    "\n"
+    "**Output Format**\n"
+    "```plaintext\n"
+    "<think> Your thoughts and reasoning </think>\n"
+    "<tool_call>\n"
     '{"name": "Tool name", "parameters": {"Parameter name": "Parameter content", "... ...": "... ..."}}\n'
     '{"name": "... ...", "parameters": {"... ...": "... ...", "... ...": "... ..."}}\n'
-    '...\n'
-    '</tool_call>\n'
+    "...\n"
+    "</tool_call>\n"
     "<response> AI's final response </response>\n"
-    '```\n'
-    '\n'
-    '**Important Notes**\n'
-    '1. You must always include the `<think>` field to outline your reasoning. Provide at least one of `<tool_call>` or `<response>`. Decide whether to use `<tool_call>` (possibly multiple times), `<response>`, or both.\n'
+    "```\n"
+    "\n"
+    "**Important Notes**\n"
+    "1. You must always include the `<think>` field to outline your reasoning. Provide at least one of `<tool_call>` or `<response>`. Decide whether to use `<tool_call>` (possibly multiple times), `<response>`, or both.\n"
     '2. You can invoke multiple tool calls simultaneously in the `<tool_call>` fields. Each tool call should be a JSON object with a "name" field and an "parameters" field containing a dictionary of parameters. If no parameters are needed, leave the "parameters" field an empty dictionary.\n'
     "3. Refer to the previous dialogue records in the history, including the user's queries, previous `<tool_call>`, `<response>`, and any tool feedback noted as `<obs>` (if exists)."
 )
@@ -73,7 +73,7 @@ HERMES_TOOLS = (
     "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
     "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n{tools}\n</tools>\n\n"
     "For each function call, return a json object with function name and arguments within "
-    "<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>"
+    '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
 )
 HERMES_RULES = (
     "\n\nAlways reason first inside <think> </think>. Then either call one or more functions, "
@@ -126,9 +126,7 @@ def check_tool_prompt(tool_prompt: str, format: Format = "toolrl") -> None:
         raise ValueError("tool_prompt 'template' needs the hermes format (the templates' own tool format)")
 
 
-def system_prompt(
-    tools: Sequence[Mapping[str, Any]], format: Format = "toolrl", tool_prompt: str = "system"
-) -> str:
+def system_prompt(tools: Sequence[Mapping[str, Any]], format: Format = "toolrl", tool_prompt: str = "system") -> str:
     """The system prompt listing ``tools`` (dicts with ``name``, ``description``, ``parameters``).
 
     >>> print(system_prompt([{"name": "f", "description": "Adds.", "parameters": {"x": {"type": "int"}}}]).split("\\n")[4])
@@ -333,7 +331,7 @@ def parse_history(text: str) -> list[dict[str, Any]]:
                 raise ValueError(f"assistant output at character {start}: {output.located_reason}")
             turns.append({"role": "assistant", "think": think, "calls": list(output.calls), "response": response})
         else:
-            raise ValueError(f"unexpected text at character {position}: {text[position:position + 40]!r}")
+            raise ValueError(f"unexpected text at character {position}: {text[position : position + 40]!r}")
     if user_prompt(turns, "toolrl") != text:
         raise ValueError("the parsed turns do not render back to the same user message")
     return turns

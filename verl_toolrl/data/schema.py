@@ -47,8 +47,8 @@ from verl_toolrl.core.errors import (
     WRONG_TYPE,
     RecordError,
 )
-from verl_toolrl.core.tools import prompt_tools
 from verl_toolrl.core.prompts import chat_messages, default_think, template_tool_prompt
+from verl_toolrl.core.tools import prompt_tools
 
 ABILITY = "tool_use"
 REWARD_STYLE = "rule"
@@ -134,7 +134,9 @@ def check_target(sample: Sample) -> None:
         problem = call_problem({"name": call.name, "parameters": call.arguments})
         if problem is not None:
             field = "name" if problem == CALL_WITHOUT_NAME else "arguments"
-            raise RecordError(f"target.calls[{number}].{field}", WRONG_TYPE, f"the call {describe_call_problem(problem)}")
+            raise RecordError(
+                f"target.calls[{number}].{field}", WRONG_TYPE, f"the call {describe_call_problem(problem)}"
+            )
         if call.name not in names:
             listed = ", ".join(sorted(names)) or "no tools"
             raise RecordError(
@@ -189,9 +191,7 @@ def check_ground_truth(ground_truth: str, sample: Sample, format: Format = "tool
     except ValueError as error:
         raise RecordError(where, BAD_GROUND_TRUTH, f"the reward rejects it: {error}") from None
     if score != best:
-        raise RecordError(
-            where, BAD_GROUND_TRUTH, f"it scores {score} against itself, not the maximum {best}"
-        )
+        raise RecordError(where, BAD_GROUND_TRUTH, f"it scores {score} against itself, not the maximum {best}")
 
 
 def _json(value: Any) -> str:

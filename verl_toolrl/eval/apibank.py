@@ -21,12 +21,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from verl_toolrl.tasks.apibank import LEVELS, ApiBankItem, item_prompt, load_items
 from verl_toolrl.core.calls import Format, ToolCall, parse_response
+from verl_toolrl.core.progress import progress_bar
 from verl_toolrl.eval.benchmark import Prompts, Scored, ScoredRun, SingleShot, markdown_table, percent
 from verl_toolrl.eval.generations import Generation, RunInfo
 from verl_toolrl.eval.toolrl_scripts import apibank_correct, apibank_tool_calls
-from verl_toolrl.core.progress import progress_bar
+from verl_toolrl.tasks.apibank import LEVELS, ApiBankItem, item_prompt, load_items
 
 RULES: tuple[str, ...] = ("paper", "strict")
 
@@ -143,7 +143,9 @@ class ApiBank(SingleShot):
         return {item.id: item for item in load_items(info.data_dir or "", levels, info.limit)}
 
     def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
-        return {i: (f"level-{item.level}", item_prompt(item, info.format, info.tool_prompt)[0]) for i, item in items.items()}
+        return {
+            i: (f"level-{item.level}", item_prompt(item, info.format, info.tool_prompt)[0]) for i, item in items.items()
+        }
 
     def prompt_tools(self, info: RunInfo, items: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
         if info.tool_prompt == "system":
@@ -185,7 +187,10 @@ class ApiBank(SingleShot):
         header = ["level", "items", *(f"{run.label} ({rule})" for run, rule in columns)]
         rows = []
         for level in [*levels, "overall"]:
-            stats = {id(run): run.summary["overall"] if level == "overall" else run.summary["levels"].get(level) for run in runs}
+            stats = {
+                id(run): run.summary["overall"] if level == "overall" else run.summary["levels"].get(level)
+                for run in runs
+            }
             counts = {str(s["count"]) for s in stats.values() if s}
             cells = [percent(stats[id(run)][rule] if stats[id(run)] else None) for run, rule in columns]
             rows.append([f"**{level}**" if level == "overall" else level, "/".join(sorted(counts)), *cells])

@@ -81,13 +81,25 @@ def markdown_report(runs: Sequence[ScoredRun]) -> str:
         raise ValueError("no runs to report")
     benchmark = get_benchmark(runs[0].summary["benchmark"])
     lines = [f"# {benchmark.name} evaluation", ""]
-    lines += markdown_table(["run", "model", "format", "protocol", "items", "missing"], [
-        [run.label, str(run.summary.get("model", "")), str(run.summary.get("format", "")), run_protocol(run.summary),
-         str(run.summary.get("items", "")), str(len(run.summary.get("missing", [])))]
-        for run in runs
-    ])
+    lines += markdown_table(
+        ["run", "model", "format", "protocol", "items", "missing"],
+        [
+            [
+                run.label,
+                str(run.summary.get("model", "")),
+                str(run.summary.get("format", "")),
+                run_protocol(run.summary),
+                str(run.summary.get("items", "")),
+                str(len(run.summary.get("missing", []))),
+            ]
+            for run in runs
+        ],
+    )
     if len({run_protocol(run.summary) for run in runs}) > 1:
-        lines += ["", "> **Mixed protocols**: these runs were scored under different protocols and do not measure the same thing."]
+        lines += [
+            "",
+            "> **Mixed protocols**: these runs were scored under different protocols and do not measure the same thing.",
+        ]
     lines += ["", *benchmark.report_rows(runs)]
     failures = _failure_rows(runs)
     if failures:
@@ -112,7 +124,9 @@ def bar_chart(runs: Sequence[ScoredRun], path: str | Path) -> Path:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ModuleNotFoundError:
-        raise ModuleNotFoundError("the chart needs matplotlib: pip install matplotlib (or 'verl-toolrl[eval]')") from None
+        raise ModuleNotFoundError(
+            "the chart needs matplotlib: pip install matplotlib (or 'verl-toolrl[eval]')"
+        ) from None
     all_series = [series(run.summary) for run in runs]
     names: list[str] = []
     for values in all_series:

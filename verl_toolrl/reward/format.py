@@ -66,8 +66,10 @@ def toolrl_layout_ok(text: str, has_call: bool, has_response: bool, tags_unique:
             return False
     if not has_call:
         opened = _opens_after_think(text, RESPONSE_OPEN)
-        return opened >= 0 and text.endswith(RESPONSE_CLOSE) and (
-            len(text) - len(RESPONSE_CLOSE) >= opened + len(RESPONSE_OPEN)
+        return (
+            opened >= 0
+            and text.endswith(RESPONSE_CLOSE)
+            and (len(text) - len(RESPONSE_CLOSE) >= opened + len(RESPONSE_OPEN))
         )
     opened = _opens_after_think(text, CALL_OPEN)
     body_at = opened + len(CALL_OPEN) + 1  # just past "<tool_call>\n"

@@ -27,7 +27,15 @@ from verl_toolrl.reward.score import SCORE_KEYS as SINGLE_TURN_KEYS
 #: The ``extra_fields`` key under which the agent loop hands its per-turn record to the reward manager.
 MULTI_TURN_FIELD = "toolrl_multi_turn"
 #: Metrics a multi-turn trajectory adds to the single-turn reward's keys.
-MULTI_TURN_KEYS: tuple[str, ...] = ("turns", "turns_reached", "state_match", "call_score", "bfcl_valid", "calls", "call_errors")
+MULTI_TURN_KEYS: tuple[str, ...] = (
+    "turns",
+    "turns_reached",
+    "state_match",
+    "call_score",
+    "bfcl_valid",
+    "calls",
+    "call_errors",
+)
 #: The keys of every row's ``reward_extra_info``, single- and multi-turn alike: verl gathers the batch's
 #: ``reward_extra_info`` per key, so a batch mixing both kinds of rows needs one key set.
 REWARD_EXTRA_KEYS: tuple[str, ...] = (*SINGLE_TURN_KEYS, *MULTI_TURN_KEYS)
