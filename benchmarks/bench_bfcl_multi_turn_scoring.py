@@ -72,14 +72,18 @@ def main() -> None:
             lambda: mt.score_transcripts(path, entries, args.protocol, args.format, workers=args.workers), args.workers
         )
         executed = [[[[r for r in step.executed if r] for step in steps] for steps in t.turns] for t in trajectories]
-        checker, _ = timed(lambda: [official_verdict(t.entry, calls) for t, calls in zip(trajectories, executed)])
+        checker, _ = timed(
+            lambda: [official_verdict(t.entry, calls) for t, calls in zip(trajectories, executed, strict=True)]
+        )
         valid = sum(score.valid for score in scores)
         print(f"baseline, 1 process:  {serial:6.2f} s  {len(scores) / serial:6.0f} entries/s")
         print(
-            f"figure, {args.workers} processes:  {parallel:6.2f} s  {len(scores) / parallel:6.0f} entries/s  ({serial / parallel:.2f}x)"
+            f"figure, {args.workers} processes:  {parallel:6.2f} s  {len(scores) / parallel:6.0f} entries/s  "
+            f"({serial / parallel:.2f}x)"
         )
         print(
-            f"BFCL's checker alone, 1 process, in memory: {checker:.2f} s ({1000 * checker / len(scores):.1f} ms per entry)"
+            f"BFCL's checker alone, 1 process, in memory: {checker:.2f} s "
+            f"({1000 * checker / len(scores):.1f} ms per entry)"
         )
         print(f"ground truth valid: {valid}/{len(scores)}")
         figure, wall = parallel_cpu * total / len(scores), parallel * total / len(scores)

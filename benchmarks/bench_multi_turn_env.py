@@ -174,7 +174,8 @@ def main() -> None:
     print(f"per-turn reward and BFCL's verdict:          {reward:.2f} CPU s")
     print(f"figure, environment + reward, 1 core:      {figure:,.0f} calls per CPU second")
     print(
-        f"baseline, BFCL's executor alone, 1 core:   {baseline_calls / baseline:,.0f} calls per CPU second ({baseline:.2f} s)"
+        f"baseline, BFCL's executor alone, 1 core:   {baseline_calls / baseline:,.0f} calls per CPU second "
+        f"({baseline:.2f} s)"
     )
     check = Verdicts()
     check.target(
@@ -203,7 +204,8 @@ def main() -> None:
         }
         if None in loop.values() or not trajectories:
             print(
-                f"step {step}: no timing_s/agent_loop/* metrics or rollouts (run the legacy trainer, trainer.use_v1=false)"
+                f"step {step}: no timing_s/agent_loop/* metrics or rollouts "
+                "(run the legacy trainer, trainer.use_v1=false)"
             )
             check.target(f"step {step}: environment + reward share", "not measured", f"< {SHARE_TARGET:.0f} %", False)
             continue

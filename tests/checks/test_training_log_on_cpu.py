@@ -118,5 +118,11 @@ def test_the_per_step_table_prints_the_fraction(tmp_path: Path, capsys, monkeypa
     assert main([str(log), "--rollouts", str(tmp_path / "rollouts")]) == 0
     header, rule, row = capsys.readouterr().out.splitlines()
     assert set(rule) == {"|", "-"}
-    cells = dict(zip((c.strip() for c in header.strip("|").split("|")), (c.strip() for c in row.strip("|").split("|"))))
+    cells = dict(
+        zip(
+            (c.strip() for c in header.strip("|").split("|")),
+            (c.strip() for c in row.strip("|").split("|")),
+            strict=True,
+        )
+    )
     assert cells["zero-var groups"] == "0.333" and cells["score mean"] == "1.500" and cells["step s"] == "3.000"

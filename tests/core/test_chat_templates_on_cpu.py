@@ -371,7 +371,9 @@ def test_the_evaluation_renders_tool_template_prompts_as_the_agent_loop_does(
     vllm.llm = TokenizerOnlyLLM(tokenizer)
     openai = OpenAIBackend.__new__(OpenAIBackend)
     openai.model, openai.sampling = "m", Sampling()
-    for item_id, prompt, schemas, text, vllm_prompt in zip(ids, messages, tools, texts, vllm.render(messages, tools)):
+    for item_id, prompt, schemas, text, vllm_prompt in zip(
+        ids, messages, tools, texts, vllm.render(messages, tools), strict=True
+    ):
         row = template_rows[item_id]
         assert (prompt, schemas) == (row["prompt"], json.loads(row["extra_info"]["tools"]))
         assert "<tools>" not in prompt[0]["content"] and schemas[0]["function"]["name"] in text

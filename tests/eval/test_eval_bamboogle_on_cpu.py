@@ -41,7 +41,10 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def call(query: str) -> str:
-    return f'<think> Search. </think>\n<tool_call>\n{{"name": "Search", "parameters": {{"query": "{query}"}}}}\n</tool_call>'
+    return (
+        f"<think> Search. </think>\n<tool_call>\n"
+        f'{{"name": "Search", "parameters": {{"query": "{query}"}}}}\n</tool_call>'
+    )
 
 
 def policy(messages: list[dict]) -> str:
@@ -228,7 +231,15 @@ def test_strict_protocol_with_the_chat_templates_tools(
 ) -> None:
     def hermes_policy(messages: list[dict]) -> str:
         if messages[-1]["role"] == "user" and len(messages) == 2:
-            return '<think>\nSearch.\n</think>\n\n<tool_call>\n{"name": "Search", "arguments": {"query": "q"}}\n</tool_call>'
+            return (
+                "<think>\n"
+                "Search.\n"
+                "</think>\n"
+                "\n"
+                "<tool_call>\n"
+                '{"name": "Search", "arguments": {"query": "q"}}\n'
+                "</tool_call>"
+            )
         return "<think>\nDone.\n</think>\n\nJames Madison"
 
     with chat_server(hermes_policy) as (url, requests), json_server(retriever) as (search_url, _):

@@ -140,7 +140,9 @@ def test_toolrl_flow_follows_the_handler(entries: dict[str, MultiTurnEntry]) -> 
     trajectory.advance(render_output("t", [ToolCall("cd", {"folder": "document"})]))
     user = trajectory.prompt()[1]["content"]
     assert user.endswith(
-        '<obs> You have made the tool call cd(folder=\'document\'). Execution returns: {"current_working_directory": "document"} </obs>\n\n'
+        "<obs> You have made the tool call cd(folder='document'). Execution returns: {\"current_working_directory\": "
+        '"document"} </obs>\n'
+        "\n"
         f"<user> {toolrl_handler.AFTER_LAST_RESULT} </user>"
     )
     assert "\n<think> t </think>\n<tool_call>\n" in user
@@ -326,7 +328,8 @@ def test_the_evaluation_runs_exactly_the_held_out_ids_of_the_training_data(tmp_p
     assert main(["bfcl", "generate", "--model", "gold", "--ids", str(bad), "--output", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "error: --ids: 1 id(s) are not bfcl items of categories multi_turn_base, multi_turn_miss_param, first 'multi_turn_base_9999'"
+        "error: --ids: 1 id(s) are not bfcl items of categories multi_turn_base, multi_turn_miss_param, first "
+        "'multi_turn_base_9999'"
     ]
     assert not (tmp_path / "bad" / "run.json").exists()
 

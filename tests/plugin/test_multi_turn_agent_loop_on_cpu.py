@@ -193,12 +193,16 @@ def test_observation_tokens_are_exactly_the_zeros_of_response_mask(tokenizer: An
     output, server = run_loop(tokenizer, entry, gold_outputs(entry))
     mask, ids = output.response_mask, output.response_ids
     assert len(mask) == len(ids)
-    assert [t for t, m in zip(ids, mask) if m == 1] == [t for sequence in server.generated for t in sequence]
-    masked = tokenizer.decode([t for t, m in zip(ids, mask) if m == 0])
+    assert [t for t, m in zip(ids, mask, strict=True) if m == 1] == [
+        t for sequence in server.generated for t in sequence
+    ]
+    masked = tokenizer.decode([t for t, m in zip(ids, mask, strict=True) if m == 0])
     assert '{"current_working_directory": "document"}' in masked  # an observation
     assert entry.questions[1][0]["content"] in masked  # the next user turn
     # the server's log-probs on generated tokens, 0 on observation tokens (verl's rollout_log_probs)
-    assert [(m, lp) for m, lp in zip(mask, output.response_logprobs)] == [(m, -0.5 if m else 0.0) for m in mask]
+    assert [(m, lp) for m, lp in zip(mask, output.response_logprobs, strict=True)] == [
+        (m, -0.5 if m else 0.0) for m in mask
+    ]
     # the server's fields verl's trainer reads: the first step's min_global_steps, the last step's max
     assert (output.extra_fields["min_global_steps"], output.extra_fields["max_global_steps"]) == (
         1,
@@ -231,7 +235,7 @@ def test_bad_calls_become_error_observations(tokenizer: Any, entries: dict) -> N
     calls = [ToolCall("rm_everything", {}), ToolCall("cd", {"directory": "x"}), ToolCall("cd", {"folder": 123})]
     outputs = [render_output("Try.", calls), render_output("Done.", response="ok")]
     output, _ = run_loop(tokenizer, entry, outputs + gold_outputs(entry)[2:])
-    masked = tokenizer.decode([t for t, m in zip(output.response_ids, output.response_mask) if m == 0])
+    masked = tokenizer.decode([t for t, m in zip(output.response_ids, output.response_mask, strict=True) if m == 0])
     assert 'Error during execution: unknown function "rm_everything"' in masked
     assert "Error during execution: bad arguments for cd" in masked
     assert masked.count("Error during execution:") == 3  # the simulator's own exception too
@@ -259,7 +263,9 @@ def test_two_trajectories_of_one_entry_never_share_state(tokenizer: Any, entries
         return await asyncio.gather(*(make_loop(tokenizer, server).run({}, **kwargs) for server in servers))
 
     outputs = asyncio.run(both())
-    observed = [tokenizer.decode([t for t, m in zip(o.response_ids, o.response_mask) if m == 0]) for o in outputs]
+    observed = [
+        tokenizer.decode([t for t, m in zip(o.response_ids, o.response_mask, strict=True) if m == 0]) for o in outputs
+    ]
     for text in observed:  # each ran cd and mkdir on its own fresh file system: no "already exists" error
         assert '{"current_working_directory": "document"}' in text and "Error during execution" not in text
     assert outputs[0].extra_fields["turn_scores"] == outputs[1].extra_fields["turn_scores"]
@@ -386,7 +392,9 @@ def test_a_mixed_batch_of_single_and_multi_turn_rows_loads_and_scores_as_verl_ga
         infos = [result["reward_extra_info"] for result in ordered]
         gathered = {key: np.array([info[key] for info in infos]) for key in infos[0]}
         assert tuple(gathered) == REWARD_EXTRA_KEYS and all(len(values) == len(rows) for values in gathered.values())
-    single = [r["reward_extra_info"] for r, row in zip(results, rows) if row["agent_name"] != MULTI_TURN_AGENT]
+    single = [
+        r["reward_extra_info"] for r, row in zip(results, rows, strict=True) if row["agent_name"] != MULTI_TURN_AGENT
+    ]
     assert all(info["turns"] == 1.0 and info["calls"] == 0.0 and info["call_score"] == info["score"] for info in single)
 
 
@@ -425,10 +433,10 @@ def test_a_step_scheduled_variant_follows_global_steps_per_turn(tokenizer: Any, 
             "global_steps": step,
         }
 
-        async def go() -> Any:
+        async def go(server: ScriptedServer, kwargs: dict) -> Any:
             return await make_loop(tokenizer, server, reward_kwargs={"variant": "dynamic"}).run({}, **kwargs)
 
-        scores = asyncio.run(go()).extra_fields["turn_scores"]
+        scores = asyncio.run(go(server, kwargs)).extra_fields["turn_scores"]
         assert scores == [score_range(gt, step=step, variant="dynamic")[1] + 1.0 for gt in ground_truths]
     assert score_range(ground_truths[0], step=0, variant="dynamic") != score_range(
         ground_truths[0], step=140, variant="dynamic"
@@ -540,7 +548,8 @@ from verl_toolrl.plugin.multi_turn_agent_loop import BfclMultiTurnAgentLoop
 from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
 row = json.loads(sys.argv[1])
 record = multi_turn_gold_record(ToolRLRewardManager({"reward": {"reward_kwargs": {}}}, tokenizer=None), row, 0)
-print(json.dumps([record["bfcl_valid"], sorted(m for m in sys.modules if m.startswith(("verl_toolrl.data", "verl_toolrl.eval")))]))
+loaded = sorted(m for m in sys.modules if m.startswith(("verl_toolrl.data", "verl_toolrl.eval")))
+print(json.dumps([record["bfcl_valid"], loaded]))
 """
     row = entry_row(load_entries("multi_turn_base", limit=1)[0], "toolrl", "train")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "BFCL_PROJECT_ROOT": str(tmp_path)}

@@ -501,8 +501,8 @@ def test_rewards_feed_verl_grpo_advantages(tokenizer):
         index=batch.non_tensor_batch["uid"],
         norm_adv_by_std_in_grpo=True,
     )
-    for row, (uid, (_, ids, _)) in enumerate(zip(batch.non_tensor_batch["uid"], samples)):
-        group = np.array([s for s, u in zip(scores, batch.non_tensor_batch["uid"]) if u == uid])
+    for row, (uid, (_, ids, _)) in enumerate(zip(batch.non_tensor_batch["uid"], samples, strict=True)):
+        group = np.array([s for s, u in zip(scores, batch.non_tensor_batch["uid"], strict=True) if u == uid])
         expected = (scores[row] - group.mean()) / (group.std(ddof=1) + 1e-6)
         assert torch.allclose(advantages[row, : len(ids)], torch.full((len(ids),), expected, dtype=torch.float32))
         assert torch.all(advantages[row, len(ids) :] == 0)

@@ -126,7 +126,10 @@ def test_retriever_engine_speaks_search_r1s_api(json_server) -> None:
         assert isinstance(engine, RetrieverEngine)
         engine.probe()
         assert engine.search("Voyager 2 launch vehicle") == (
-            "1. Uranus\n- Snippet: Voyager 2 flew by Uranus in 1986.\n2. Titan IIIE\n- Snippet: Voyager 2 was launched on a Titan IIIE."
+            "1. Uranus\n"
+            "- Snippet: Voyager 2 flew by Uranus in 1986.\n"
+            "2. Titan IIIE\n"
+            "- Snippet: Voyager 2 was launched on a Titan IIIE."
         )
     assert received[-1] == {
         "path": "/retrieve",

@@ -9,9 +9,10 @@
    the prompts fit ``data.max_prompt_length``. A multi-turn row (``agent_name=toolrl_bfcl_multi_turn``)
    has its ground truth replayed step by step on the entry's fresh simulators, scored turn by turn as the
    agent loop scores it and aggregated by the manager: it is at the maximum when every turn has the
-   maximum format reward, an exact call match and BFCL's state match, and BFCL's verdict is valid. When the model's chat template prefills a think block
-   (:mod:`verl_toolrl.core.chat_template`), the report says so, and each ground truth is fed as the model
-   would write it after the prefill (the manager prepends the prefilled text, as in training).
+   maximum format reward, an exact call match and BFCL's state match, and BFCL's verdict is valid. When the
+   model's chat template prefills a think block (:mod:`verl_toolrl.core.chat_template`), the report says so, and each
+   ground truth is fed as the model would write it after the prefill (the manager prepends the prefilled text, as in
+   training).
 
 The tokenizer is the model's (``actor_rollout_ref.model.tokenizer_path`` or ``.path``); when it cannot be
 loaded (no hub access), a byte-level tokenizer stands in, with a notice: decoding is exact either way, but

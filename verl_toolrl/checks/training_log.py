@@ -94,7 +94,8 @@ def zero_variance_fraction(rows: Iterable[Mapping[str, Any]], tolerance: float =
     rollouts) whose ``score`` values are all equal, within ``tolerance``; None when there is no such group
     (no ``uid`` in the dump, or one rollout per prompt).
 
-    >>> rows = [{"uid": f"{g}_{i}_0", "score": s} for g, scores in (("a", [1, 1]), ("b", [0, 1]), ("c", [2, 0])) for i, s in enumerate(scores)]
+    >>> groups = (("a", [1, 1]), ("b", [0, 1]), ("c", [2, 0]))
+    >>> rows = [{"uid": f"{g}_{i}_0", "score": s} for g, scores in groups for i, s in enumerate(scores)]
     >>> zero_variance_fraction(rows)
     0.3333333333333333
     """
@@ -117,7 +118,7 @@ def step_rewards(records: Mapping[int, list[dict[str, Any]]], **options: Any) ->
         scores = [compute_score("", row["output"], row["gts"], step=step, **options) for row in rows]
         means = {key: sum(s[key] for s in scores) / len(scores) for key in scores[0]} if scores else {}
         means["score_mismatch"] = float(
-            sum(abs(s["score"] - float(row["score"])) > 1e-4 for s, row in zip(scores, rows))
+            sum(abs(s["score"] - float(row["score"])) > 1e-4 for s, row in zip(scores, rows, strict=True))
         )
         means["responses"] = float(len(rows))
         if (fraction := zero_variance_fraction(rows)) is not None:

@@ -155,10 +155,12 @@ def row_tools(extra_info: Mapping[str, Any] | None, messages: Sequence[Mapping[s
     >>> tools = [{"type": "function", "function": {"name": "f", "description": "", "parameters": {}}}]
     >>> row_tools({"tools": json.dumps(tools)}, [{"role": "user", "content": "hi"}]) == tools
     True
-    >>> row_tools({"tools": "[]", "source_id": "7"}, [{"role": "system", "content": "Tools: <tools>...</tools>"}])
+    >>> listed = [{"role": "system", "content": "Tools: <tools>...</tools>"}]
+    >>> row_tools({"tools": "[]", "source_id": "7"}, listed)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: row 7: toolrl_tool_template hands extra_info.tools to the chat template, but the system prompt already lists tools; build the data with --format hermes --tool-prompt template, or use single_turn_agent
+    ValueError: row 7: toolrl_tool_template hands extra_info.tools to the chat template, but the system prompt already
+    lists tools; build the data with --format hermes --tool-prompt template, or use single_turn_agent
     """
     info = extra_info or {}
     where = f"row {info.get('source_id', info.get('index', '?'))}"
@@ -191,8 +193,10 @@ def leaves_tools_to_template(row: Mapping[str, Any]) -> bool:
     """Whether a row was built with ``--tool-prompt template``: a hermes row with tools in ``extra_info``
     whose system prompt does not list them (only ``toolrl_tool_template`` shows them to the model).
 
-    >>> row = {"prompt": [{"role": "system", "content": "Be helpful."}], "extra_info": {"format": "hermes", "tools": '[{"type": "function"}]'}}
-    >>> leaves_tools_to_template(row), leaves_tools_to_template({**row, "extra_info": {"format": "hermes", "tools": "[]"}})
+    >>> row = {"prompt": [{"role": "system", "content": "Be helpful."}],
+    ...        "extra_info": {"format": "hermes", "tools": '[{"type": "function"}]'}}
+    >>> no_tools = {**row, "extra_info": {"format": "hermes", "tools": "[]"}}
+    >>> leaves_tools_to_template(row), leaves_tools_to_template(no_tools)
     (True, False)
     """
     info = row.get("extra_info") or {}

@@ -107,7 +107,7 @@ def examples_from_parquet(path: Path) -> list[Example]:
     frame = pd.read_parquet(path, columns=["prompt", "reward_model"])
     return [
         Example([{"role": m["role"], "content": m["content"]} for m in prompt], gold_outputs(reward["ground_truth"])[0])
-        for prompt, reward in zip(frame["prompt"], frame["reward_model"])
+        for prompt, reward in zip(frame["prompt"], frame["reward_model"], strict=True)
     ]
 
 
@@ -160,7 +160,7 @@ def warm_start(
 def corpus(frames: Iterable[pd.DataFrame]) -> Iterable[str]:
     """Every prompt message and ground truth of the given parquet frames: the tokenizer's training text."""
     for frame in frames:
-        for prompt, reward in zip(frame["prompt"], frame["reward_model"]):
+        for prompt, reward in zip(frame["prompt"], frame["reward_model"], strict=True):
             yield from (message["content"] for message in prompt)
             yield from gold_outputs(reward["ground_truth"])
 

@@ -87,7 +87,8 @@ def entry_row(entry: MultiTurnEntry, format: Format, split: str) -> dict[str, An
 def split_ids(ids_by_category: Mapping[str, Sequence[str]], heldout_fraction: float, seed: int) -> dict[str, list[str]]:
     """Held-out ids per category: a seeded sample of ``round(fraction * n)`` ids of each (sorted).
 
-    >>> split_ids({"c": [f"c_{i}" for i in range(10)]}, 0.2, 0) == split_ids({"c": [f"c_{i}" for i in range(10)]}, 0.2, 0)
+    >>> ids = {"c": [f"c_{i}" for i in range(10)]}
+    >>> split_ids(ids, 0.2, 0) == split_ids(ids, 0.2, 0)
     True
     >>> len(split_ids({"c": [f"c_{i}" for i in range(10)]}, 0.2, 0)["c"])
     2
@@ -225,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     mixed = f" (+{counts['mixed']} single-turn rows of {args.mix_with}/train.parquet)" if "mixed" in counts else ""
     print(
-        f"wrote {counts['train']} train{mixed} and {counts['heldout']} held-out rows to {args.output_dir} ({HELDOUT_FILE} beside them)"
+        f"wrote {counts['train']} train{mixed} and {counts['heldout']} held-out rows to {args.output_dir} "
+        f"({HELDOUT_FILE} beside them)"
     )
     return 0

@@ -169,10 +169,11 @@ def check_ground_truth(ground_truth: str, sample: Sample, format: Format = "tool
 
     >>> s = Sample("x", "0", ({"name": "f"},), (), calls=(ToolCall("f"),))
     >>> check_ground_truth(render_ground_truth(s), s)
-    >>> check_ground_truth(render_ground_truth(s) + " extra", s)
+    >>> check_ground_truth(render_ground_truth(s) + " extra", s)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    verl_toolrl.core.errors.RecordError: field 'reward_model.ground_truth': bad_ground_truth: the parser reads it as stray_text
+    verl_toolrl.core.errors.RecordError: field 'reward_model.ground_truth': bad_ground_truth: the parser reads it as
+    stray_text
     """
     from verl_toolrl.reward import compute_score, score_range  # the reward imports nothing from data
 
@@ -203,7 +204,8 @@ def sample_prompt(sample: Sample, format: Format = "toolrl") -> tuple[list[dict[
     its own messages when it has them, else the package's prompt for its tools and turns. The evaluation
     prompts API-Bank in the hermes format with this too, so both show the same prompt.
 
-    >>> s = Sample("xlam", "7", ({"name": "f", "description": "Adds.", "parameters": {}},), ({"role": "user", "content": "Add"},))
+    >>> tools = ({"name": "f", "description": "Adds.", "parameters": {}},)
+    >>> s = Sample("xlam", "7", tools, ({"role": "user", "content": "Add"},))
     >>> tools, prompt = sample_prompt(s, "hermes")
     >>> tools[0]["function"]["name"], [m["role"] for m in prompt]
     ('f', ['system', 'user'])
@@ -281,7 +283,8 @@ def write_parquet(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, ba
     >>> import tempfile, pyarrow.parquet as pq
     >>> s = Sample("xlam", "0", ({"name": "f"},), ({"role": "user", "content": "Go"},), calls=(ToolCall("f"),))
     >>> path = os.path.join(tempfile.mkdtemp(), "train.parquet")
-    >>> write_parquet([build_row(s), build_row(s)], path), pq.read_table(path).column("extra_info").to_pylist()[1]["index"]
+    >>> written = write_parquet([build_row(s), build_row(s)], path)
+    >>> written, pq.read_table(path).column("extra_info").to_pylist()[1]["index"]
     (2, 1)
     """
     path = os.fspath(path)

@@ -102,7 +102,9 @@ def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> No
         "--max-new-tokens",
         type=int,
         default=None,
-        help=f"default per protocol: {', '.join(f'{p} {n}' for p, n in MAX_NEW_TOKENS.items())} (ToolRL's scripts: 4096)",
+        help=(
+            f"default per protocol: {', '.join(f'{p} {n}' for p, n in MAX_NEW_TOKENS.items())} (ToolRL's scripts: 4096)"
+        ),
     )
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--top-p", type=float, default=1.0)

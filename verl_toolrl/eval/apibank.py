@@ -8,7 +8,8 @@ template`` rewritten by ``prompts.template_tool_prompt`` as the data command doe
 prompt it was validated on.
 
 ``--protocol toolrl`` scores as ToolRL's scripts did: ``generate.py``'s parsing and ``evaluate.py``'s loop
-(:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under ``--protocol strict`` two rules score a response, both read with :func:`verl_toolrl.core.calls.parse_response`:
+(:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under ``--protocol strict`` two rules score a
+response, both read with :func:`verl_toolrl.core.calls.parse_response`:
 
 - ``paper``: correct when any predicted call has the gold name and exactly the gold parameters (ToolRL's
   rule applied to the package's parser);
@@ -42,7 +43,7 @@ def score_calls(predicted: Sequence[ToolCall], gold: Sequence[ToolCall]) -> dict
     """
     paper = any(call.name == want.name and call.arguments == want.arguments for call in predicted for want in gold)
     strict = len(predicted) == len(gold) and all(
-        call.name == want.name and call.arguments == want.arguments for call, want in zip(predicted, gold)
+        call.name == want.name and call.arguments == want.arguments for call, want in zip(predicted, gold, strict=True)
     )
     return {"paper": paper, "strict": strict}
 

@@ -68,13 +68,17 @@ NO_JUDGE = "no judge"
 #: Trajectories advanced (and so searches run) at once after each backend call.
 SEARCH_WORKERS = 8
 
-JUDGE_SYS = """You are a helpful assistant to help me judge if the answer for a specific query is correct or not. You will be given the query, the ground truth answer and the predicted answer. You should first think about if the predicted answer is semantically the same as the ground truth answer. If so give "Yes" in the field "Judgment", otherwise give "No".
-
-**Output Format**
-Your Response:
-- Thought: <Your brief thoughts>
-- Judgment: <Yes/No>
-"""
+JUDGE_SYS = (
+    "You are a helpful assistant to help me judge if the answer for a specific query is correct or not. You will be "
+    "given the query, the ground truth answer and the predicted answer. You should first think about if the predicted "
+    'answer is semantically the same as the ground truth answer. If so give "Yes" in the field "Judgment", otherwise '
+    'give "No".\n'
+    "\n"
+    "**Output Format**\n"
+    "Your Response:\n"
+    "- Thought: <Your brief thoughts>\n"
+    "- Judgment: <Yes/No>\n"
+)
 
 JUDGE_USER = """**Query**
 {query}

@@ -181,7 +181,8 @@ class SingleShot(Benchmark):
                 if len(outputs) != len(batch):
                     raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(batch)} prompts")
                 append_generations(
-                    path, (Generation(i, c, m, o, t) for (i, c, m), o, t in zip(batch, outputs, batch_tools))
+                    path,
+                    (Generation(i, c, m, o, t) for (i, c, m), o, t in zip(batch, outputs, batch_tools, strict=True)),
                 )
                 bar.update(len(batch))
 

@@ -58,9 +58,11 @@ TRANSCRIPTS_FILE = "transcripts.jsonl"
 def decode(text: str, protocol: str, format: Format) -> list[ToolCall]:
     """The calls of one step under ``protocol``, or :class:`~verl_toolrl.tasks.episode.Undecodable`.
 
-    >>> decode('<tool_call>\\n{"name": "cd", "parameters": {"folder": "x"}}\\nnot json\\n{"name": "None", "parameters": {}}\\n</tool_call>', "toolrl", "toolrl")
+    >>> decode('<tool_call>\\n{"name": "cd", "parameters": {"folder": "x"}}\\nnot json\\n'
+    ...        '{"name": "None", "parameters": {}}\\n</tool_call>', "toolrl", "toolrl")
     [ToolCall(name='cd', arguments={'folder': 'x'})]
-    >>> decode('<think> x </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\nnot json\\n</tool_call>', "strict", "toolrl")
+    >>> decode('<think> x </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\nnot json\\n</tool_call>',
+    ...        "strict", "toolrl")
     Traceback (most recent call last):
     ...
     verl_toolrl.tasks.episode.Undecodable: tool calls do not parse: bad_json@2
@@ -145,7 +147,7 @@ def generate(
                 outputs = engine.generate([trajectory.prompt() for trajectory in batch])  # type: ignore[union-attr,misc]
                 if len(outputs) != len(batch):
                     raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(batch)} prompts")
-                for trajectory, output in zip(batch, outputs):
+                for trajectory, output in zip(batch, outputs, strict=True):
                     trajectory.advance(output)
             finished = [t for t in active if t.done]
             for trajectory in finished:
@@ -254,7 +256,7 @@ def replayed_calls(
                 or len(step["observations"]) != len(calls)
             ):
                 raise ValueError(f"{at}: the saved calls are not what the output decodes to")
-            for call, observation in zip(calls, step["observations"]):
+            for call, observation in zip(calls, step["observations"], strict=True):
                 conversation.append(tool_message(call, observation))
             executed[-1].append([text for text in expected if text is not None])
     return executed

@@ -98,7 +98,8 @@ def markdown_report(runs: Sequence[ScoredRun]) -> str:
     if len({run_protocol(run.summary) for run in runs}) > 1:
         lines += [
             "",
-            "> **Mixed protocols**: these runs were scored under different protocols and do not measure the same thing.",
+            "> **Mixed protocols**: these runs were scored under different protocols and do not measure the same "
+            "thing.",
         ]
     lines += ["", *benchmark.report_rows(runs)]
     failures = _failure_rows(runs)
@@ -133,7 +134,7 @@ def bar_chart(runs: Sequence[ScoredRun], path: str | Path) -> Path:
         names.extend(name for name in values if name not in names)
     width = 0.8 / len(runs)
     figure, axis = plt.subplots(figsize=(max(8.0, 0.6 * len(names) * max(1, len(runs)) ** 0.5), 4.8))
-    for index, (run, values) in enumerate(zip(runs, all_series)):
+    for index, (run, values) in enumerate(zip(runs, all_series, strict=True)):
         heights = [100 * (values.get(name) or 0.0) for name in names]
         positions = [x + (index - (len(runs) - 1) / 2) * width for x in range(len(names))]
         axis.bar(positions, heights, width, label=run.label)

@@ -18,8 +18,9 @@ seed pinned (the multi-turn recipe's ``ray_kwargs.ray_init.runtime_env``; :mod:`
 
 Reused from verl 0.9.1 (``ToolAgentLoop``): the Continuous Token calls (``ct_build_initial_tokens``,
 ``ct_merge_assistant_token`` for generated tokens with mask 1 and the server's log-probs,
-``ct_merge_context_msg`` for observation and user tokens with mask 0 and log-prob 0), its termination rule for the length budget (stop when the mask reaches
-``response_length``; an observation that would pass it is not appended), the tool-response truncation
+``ct_merge_context_msg`` for observation and user tokens with mask 0 and log-prob 0), its termination rule for the
+length budget (stop when the mask reaches ``response_length``; an observation that would pass it is not appended), the
+tool-response truncation
 settings (``multi_turn.max_tool_response_length``, ``tool_response_truncate_side``) and the output
 schema (the server's ``extra_fields`` of the first step, ``max_global_steps`` of the last, which verl's
 trainer reads; ``turn_scores``, ``tool_rewards``). Not reused: its per-worker tool
@@ -139,7 +140,8 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
         extra_info = kwargs.get("extra_info") or {}
         if "bfcl_entry" not in extra_info:
             raise ValueError(
-                f"{MULTI_TURN_AGENT}: the row has no extra_info.bfcl_entry (rows come from data_preprocess.bfcl_multi_turn)"
+                f"{MULTI_TURN_AGENT}: the row has no extra_info.bfcl_entry "
+                "(rows come from data_preprocess.bfcl_multi_turn)"
             )
         entry = entry_from_spec(extra_info["bfcl_entry"])
         ground_truths = json.loads(kwargs["reward_model"]["ground_truth"])

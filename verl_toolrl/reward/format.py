@@ -93,7 +93,9 @@ def hermes_layout_ok(parsed: Parsed, has_call: bool, has_response: bool) -> bool
     """Hermes format rule: parsed cleanly, thought first, and the same kinds of content as the target.
 
     >>> from verl_toolrl.core.calls import parse_response
-    >>> ok = parse_response('<think>\\nt\\n</think>\\n\\n<tool_call>\\n{"name": "f", "arguments": {}}\\n</tool_call>', "hermes")
+    >>> ok = parse_response(
+    ...     '<think>\\nt\\n</think>\\n\\n<tool_call>\\n{"name": "f", "arguments": {}}\\n</tool_call>', "hermes"
+    ... )
     >>> hermes_layout_ok(ok, True, False), hermes_layout_ok(ok, False, True)
     (True, False)
     """

@@ -143,7 +143,9 @@ def load_items(
 def apibank_tools(system: str, field: str = "system") -> tuple[dict[str, Any], ...]:
     """The tools of a released API-Bank system prompt (parameters written as Python reprs).
 
-    >>> system = "**Available Tools**\\nIn your response, you can use the following tools:\\n1. Name: Add\\nDescription: Adds.\\nParameters: {'a': {'type': 'int', 'description': 'x'}}\\n\\n**Steps for Each Turn**\\n"
+    >>> system = ("**Available Tools**\\nIn your response, you can use the following tools:\\n"
+    ...           "1. Name: Add\\nDescription: Adds.\\nParameters: {'a': {'type': 'int', 'description': 'x'}}\\n\\n"
+    ...           "**Steps for Each Turn**\\n")
     >>> apibank_tools(system)[0]["parameters"]
     {'a': {'description': 'x', 'type': 'int', 'default': ''}}
     """
@@ -168,7 +170,9 @@ def apibank_turns(user: str, field: str = "user") -> tuple[dict[str, Any], ...]:
     """The dialogue of a released API-Bank user message; the last user turn (the instruction to make one
     tool call) is kept. Consecutive blocks of the assistant form one assistant turn.
 
-    >>> turns = apibank_turns('**Dialogue Records History**\\n<user>Hi</user>\\n<response>Hello</response>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n</tool_call>\\n<obs> ok </obs>\\n\\n<user> Go.</user>\\n')
+    >>> turns = apibank_turns('**Dialogue Records History**\\n<user>Hi</user>\\n<response>Hello</response>\\n'
+    ...                       '<tool_call>\\n{"name": "f", "parameters": {}}\\n</tool_call>\\n<obs> ok </obs>\\n\\n'
+    ...                       '<user> Go.</user>\\n')
     >>> [(t["role"], t.get("content") or t.get("response")) for t in turns]
     [('user', 'Hi'), ('assistant', 'Hello'), ('tool', 'ok'), ('user', 'Go.')]
     >>> turns[1]["calls"]
@@ -207,8 +211,10 @@ def item_prompt(
     command from the same reading), with ``--tool-prompt template`` rewritten by
     ``prompts.template_tool_prompt``. ``ValueError`` naming the item when its released prompt cannot be read.
 
-    >>> system = "**Available Tools**\\nIn your response, you can use the following tools:\\n1. Name: f\\nDescription: d\\nParameters: {}\\n\\n**Steps for Each Turn**\\n"
-    >>> item = item_from_record({"system": system, "user": "<user> Go.</user>", "answer": [{"name": "f", "parameters": {}}]}, 2, 0)
+    >>> system = ("**Available Tools**\\nIn your response, you can use the following tools:\\n"
+    ...           "1. Name: f\\nDescription: d\\nParameters: {}\\n\\n**Steps for Each Turn**\\n")
+    >>> record = {"system": system, "user": "<user> Go.</user>", "answer": [{"name": "f", "parameters": {}}]}
+    >>> item = item_from_record(record, 2, 0)
     >>> item_prompt(item)[0] == item.messages
     True
     >>> messages, tools = item_prompt(item, "hermes", "template")

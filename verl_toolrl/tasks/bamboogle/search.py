@@ -430,4 +430,4 @@ class ReplayEnvironment:
         if len(self.observations) < len(calls):
             raise ValueError("the transcript has fewer saved observations than its outputs make calls")
         saved, self.observations = self.observations[: len(calls)], self.observations[len(calls) :]
-        return [execution(call, lambda _, text=text: text) for call, text in zip(calls, saved)]
+        return [execution(call, lambda _, text=text: text) for call, text in zip(calls, saved, strict=True)]

@@ -316,7 +316,7 @@ def parse_call_string(text: str, owners: Mapping[str, str]) -> ToolCall:
     parameters = list(_signatures(owners[node.func.id])[node.func.id].parameters)
     if len(node.args) > len(parameters):
         raise ValueError(f"too many positional arguments: {text!r}")
-    arguments = {name: ast.literal_eval(value) for name, value in zip(parameters, node.args)}
+    arguments = {name: ast.literal_eval(value) for name, value in zip(parameters, node.args, strict=False)}
     for argument in node.keywords:
         if argument.arg is None:
             raise ValueError(f"**kwargs in a call string: {text!r}")

@@ -1,10 +1,10 @@
 """BFCL multi-turn entries and their prompts per protocol, from the ``bfcl-eval`` wheel.
 
-- :func:`load_entries` reads one of the four multi-turn categories (:data:`~verl_toolrl.tasks.bfcl.single_turn.MULTI_TURN_CATEGORIES`,
-  200 entries each) with BFCL's own loaders: the user messages per turn, the function docs shown from the
-  start (with BFCL's language hint), the functions held out until a later turn (``miss_func``: their docs
-  come at the turn BFCL adds them, :meth:`MultiTurnEntry.functions_at`), the simulators' initial
-  configuration and BFCL's ground truth per turn (call strings).
+- :func:`load_entries` reads one of the four multi-turn categories
+  (:data:`~verl_toolrl.tasks.bfcl.single_turn.MULTI_TURN_CATEGORIES`, 200 entries each) with BFCL's own loaders: the
+  user messages per turn, the function docs shown from the start (with BFCL's language hint), the functions held out
+  until a later turn (``miss_func``: their docs come at the turn BFCL adds them, :meth:`MultiTurnEntry.functions_at`),
+  the simulators' initial configuration and BFCL's ground truth per turn (call strings).
 - :func:`entry_spec` / :func:`entry_from_spec`: an entry as JSON, the environment spec a training row carries
   (``extra_info.bfcl_entry``, rows of :data:`MULTI_TURN_AGENT`, the agent loop's name);
 - :func:`render_prompt` writes the prompt of the next step from the dialogue so far (BFCL-style messages:
@@ -87,7 +87,8 @@ class MultiTurnEntry:
         from the turn it is added.
 
         >>> entry = load_entries("multi_turn_miss_func", limit=1)[0]
-        >>> sorted(entry.held_out), "sort" in {f["name"] for f in entry.functions_at(2)}, "sort" in {f["name"] for f in entry.functions_at(3)}
+        >>> names = [{f["name"] for f in entry.functions_at(turn)} for turn in (2, 3)]
+        >>> sorted(entry.held_out), "sort" in names[0], "sort" in names[1]
         ([3], False, True)
         """
         docs = list(self.functions)
@@ -198,8 +199,9 @@ def turn_messages(entry: MultiTurnEntry, turn: int, protocol: str) -> list[Messa
     marked ``announces`` so that the strict flow adds no instruction to it).
 
     >>> entry = load_entries("multi_turn_miss_func", limit=1)[0]
-    >>> turn_messages(entry, 3, "strict")
-    [{'role': 'user', 'content': 'I have updated some more functions you can choose from. What about now?', 'announces': 'functions'}]
+    >>> turn_messages(entry, 3, "strict")  # doctest: +NORMALIZE_WHITESPACE
+    [{'role': 'user', 'content': 'I have updated some more functions you can choose from. What about now?',
+      'announces': 'functions'}]
     """
     if turn in entry.held_out:
         text = (
