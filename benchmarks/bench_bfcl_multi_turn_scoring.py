@@ -27,11 +27,11 @@ from pathlib import Path
 from timing import timed as cpu_timed  # benchmarks/timing.py: wall and CPU-based seconds
 from verdict import Verdicts
 
+from verl_toolrl.eval import bfcl_multi_turn as mt
+from verl_toolrl.tasks.bfcl.environment import official_verdict
+from verl_toolrl.tasks.bfcl.episode import gold_outputs
 from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
 from verl_toolrl.tasks.protocols import PROTOCOLS
-from verl_toolrl.tasks.bfcl.environment import official_verdict
-from verl_toolrl.eval import bfcl_multi_turn as mt
-from verl_toolrl.tasks.bfcl.episode import gold_outputs
 
 TARGET_SECONDS = 30.0
 
@@ -55,33 +55,49 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / mt.TRANSCRIPTS_FILE
         seconds, trajectories = timed(
-            lambda: [mt.run_scripted(e, gold_outputs(e, args.format), args.protocol, args.format) for e in entries.values()]
+            lambda: [
+                mt.run_scripted(e, gold_outputs(e, args.format), args.protocol, args.format) for e in entries.values()
+            ]
         )
         with open(path, "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(t.record(), ensure_ascii=False) + "\n" for t in trajectories)
         steps = sum(len(steps) for t in trajectories for steps in t.turns)
-        print(f"played {len(trajectories)} entries ({steps} steps) through the loop in {seconds:.2f} s; "
-              f"transcripts {path.stat().st_size / 1e6:.1f} MB")
+        print(
+            f"played {len(trajectories)} entries ({steps} steps) through the loop in {seconds:.2f} s; "
+            f"transcripts {path.stat().st_size / 1e6:.1f} MB"
+        )
 
         serial, _ = timed(lambda: mt.score_transcripts(path, entries, args.protocol, args.format, workers=1))
         parallel, parallel_cpu, scores = cpu_timed(
             lambda: mt.score_transcripts(path, entries, args.protocol, args.format, workers=args.workers), args.workers
         )
         executed = [[[[r for r in step.executed if r] for step in steps] for steps in t.turns] for t in trajectories]
-        checker, _ = timed(lambda: [official_verdict(t.entry, calls) for t, calls in zip(trajectories, executed)])
+        checker, _ = timed(
+            lambda: [official_verdict(t.entry, calls) for t, calls in zip(trajectories, executed, strict=True)]
+        )
         valid = sum(score.valid for score in scores)
         print(f"baseline, 1 process:  {serial:6.2f} s  {len(scores) / serial:6.0f} entries/s")
-        print(f"figure, {args.workers} processes:  {parallel:6.2f} s  {len(scores) / parallel:6.0f} entries/s  ({serial / parallel:.2f}x)")
-        print(f"BFCL's checker alone, 1 process, in memory: {checker:.2f} s ({1000 * checker / len(scores):.1f} ms per entry)")
+        print(
+            f"figure, {args.workers} processes:  {parallel:6.2f} s  {len(scores) / parallel:6.0f} entries/s  "
+            f"({serial / parallel:.2f}x)"
+        )
+        print(
+            f"BFCL's checker alone, 1 process, in memory: {checker:.2f} s "
+            f"({1000 * checker / len(scores):.1f} ms per entry)"
+        )
         print(f"ground truth valid: {valid}/{len(scores)}")
         figure, wall = parallel_cpu * total / len(scores), parallel * total / len(scores)
         scaled = "" if total == len(scores) else f", scaled from {len(scores)} entries"
         check = Verdicts()
-        check.target(f"{total} entries scored on {args.workers} processes",
-                     f"{figure:.2f} s of CPU (wall clock {wall:.2f} s{scaled})", f"< {TARGET_SECONDS:.0f} s",
-                     figure < TARGET_SECONDS)
-        check.target("ground truth valid", f"{valid}/{len(scores)}", f"{len(scores)}/{len(scores)}",
-                     valid == len(scores))
+        check.target(
+            f"{total} entries scored on {args.workers} processes",
+            f"{figure:.2f} s of CPU (wall clock {wall:.2f} s{scaled})",
+            f"< {TARGET_SECONDS:.0f} s",
+            figure < TARGET_SECONDS,
+        )
+        check.target(
+            "ground truth valid", f"{valid}/{len(scores)}", f"{len(scores)}/{len(scores)}", valid == len(scores)
+        )
         check.finish()
 
 

@@ -25,12 +25,13 @@ from pathlib import Path
 from timing import timed  # benchmarks/timing.py: wall and CPU-based seconds
 from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
 
-from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 from verl_toolrl.eval import bfcl
 from verl_toolrl.eval.generations import Generation, RunInfo, append_generations, write_run_info
 from verl_toolrl.eval.pipeline import run_items, run_prompts, score
+from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 
 TARGET_SECONDS = 30.0
+
 
 def gold_info(format: str, protocol: str, limit: int | None = None) -> RunInfo:
     return RunInfo("bfcl", "gold", "none", format, list(bfcl_data.SINGLE_TURN_CATEGORIES), limit, {}, None, protocol)
@@ -68,31 +69,45 @@ def main() -> None:
         run = Path(scratch)
         start = time.perf_counter()
         count = write_gold_run(run, args.format, args.protocol, limit)
-        print(f"wrote {count} gold generations in {time.perf_counter() - start:.2f} s "
-              f"({(run / 'generations.jsonl').stat().st_size / 1e6:.1f} MB)")
+        print(
+            f"wrote {count} gold generations in {time.perf_counter() - start:.2f} s "
+            f"({(run / 'generations.jsonl').stat().st_size / 1e6:.1f} MB)"
+        )
 
         serial, summary, _ = best_of(args.repeat, lambda: score(run, workers=1, progress=False))
-        parallel, _, parallel_cpu = best_of(args.repeat, lambda: score(run, workers=args.workers, progress=False),
-                                            args.workers)
+        parallel, _, parallel_cpu = best_of(
+            args.repeat, lambda: score(run, workers=args.workers, progress=False), args.workers
+        )
         print(f"score, 1 process (baseline): {serial:6.2f} s  {count / serial:8.0f} items/s")
-        print(f"score, {args.workers} processes:         {parallel:6.2f} s  {count / parallel:8.0f} items/s  "
-              f"ratio {serial / parallel:.2f}x")
+        print(
+            f"score, {args.workers} processes:         {parallel:6.2f} s  {count / parallel:8.0f} items/s  "
+            f"ratio {serial / parallel:.2f}x"
+        )
         correct = summary["correct"]  # type: ignore[index]
         print(f"gold accuracy: {correct}/{count} (wrong: the {len(bfcl_data.KNOWN_DEFECTS)} known defects)")
 
         items = run_items(RunInfo("bfcl", "gold", "none", args.format, list(bfcl_data.SINGLE_TURN_CATEGORIES), limit))
         pairs = [(item, bfcl_data.gold_output(item, args.format)) for item in items.values()]
-        check_1, _, _ = best_of(args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=1, protocol=args.protocol))
-        check_n, _, _ = best_of(args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=args.workers, protocol=args.protocol))
-        print(f"checking only (in memory): 1 process {len(pairs) / check_1:8.0f} items/s, "
-              f"{args.workers} processes {len(pairs) / check_n:8.0f} items/s")
+        check_1, _, _ = best_of(
+            args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=1, protocol=args.protocol)
+        )
+        check_n, _, _ = best_of(
+            args.repeat, lambda: bfcl.score_items(pairs, args.format, workers=args.workers, protocol=args.protocol)
+        )
+        print(
+            f"checking only (in memory): 1 process {len(pairs) / check_1:8.0f} items/s, "
+            f"{args.workers} processes {len(pairs) / check_n:8.0f} items/s"
+        )
         total = count if limit is None else len(run_items(gold_info(args.format, args.protocol)))
         figure, wall = parallel_cpu * total / count, parallel * total / count
         scaled = "" if total == count else f", scaled from {count} items"
         check = Verdicts()
-        check.target(f"scoring all {total} items on {args.workers} processes",
-                     f"{figure:.2f} s of CPU (wall clock {wall:.2f} s{scaled})", f"< {TARGET_SECONDS:.0f} s",
-                     figure < TARGET_SECONDS)
+        check.target(
+            f"scoring all {total} items on {args.workers} processes",
+            f"{figure:.2f} s of CPU (wall clock {wall:.2f} s{scaled})",
+            f"< {TARGET_SECONDS:.0f} s",
+            figure < TARGET_SECONDS,
+        )
     check.finish()
 
 

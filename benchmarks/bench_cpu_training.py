@@ -43,10 +43,30 @@ def demo_data(output: Path) -> Path:
     data = output / "data"
     if not (data / "train.parquet").is_file():
         subprocess.run(
-            [sys.executable, "-m", "data_preprocess.mix", "--output", str(data), "--seed", "0", "--skip-invalid",
-             "--toolace", str(SAMPLES / "toolace.json"), "--xlam", str(SAMPLES / "xlam.json"),
-             "--toolace-count", "5", "--hammer-count", "1", "--xlam-count", "5", "--test-fraction", "0.3"],
-            cwd=ROOT, check=True,
+            [
+                sys.executable,
+                "-m",
+                "data_preprocess.mix",
+                "--output",
+                str(data),
+                "--seed",
+                "0",
+                "--skip-invalid",
+                "--toolace",
+                str(SAMPLES / "toolace.json"),
+                "--xlam",
+                str(SAMPLES / "xlam.json"),
+                "--toolace-count",
+                "5",
+                "--hammer-count",
+                "1",
+                "--xlam-count",
+                "5",
+                "--test-fraction",
+                "0.3",
+            ],
+            cwd=ROOT,
+            check=True,
         )
     return data
 
@@ -55,13 +75,24 @@ def train(data: Path, output: Path, steps: int) -> Path:
     """Train ``steps`` steps into ``output``; the JSONL of verl's file logger."""
     log, metrics = output / "train.log", output / "metrics.jsonl"
     # The demo mix holds a few batches: enough epochs (at least one step each) that the run reaches ``steps``.
-    overrides = [f"trainer.total_training_steps={steps}", f"trainer.total_epochs={steps}", "trainer.test_freq=-1", "trainer.save_freq=-1",
-                 "trainer.val_before_train=false", f"trainer.default_local_dir={output / 'checkpoints'}",
-                 f"trainer.rollout_data_dir={output / 'rollouts'}"]
+    overrides = [
+        f"trainer.total_training_steps={steps}",
+        f"trainer.total_epochs={steps}",
+        "trainer.test_freq=-1",
+        "trainer.save_freq=-1",
+        "trainer.val_before_train=false",
+        f"trainer.default_local_dir={output / 'checkpoints'}",
+        f"trainer.rollout_data_dir={output / 'rollouts'}",
+    ]
     with open(log, "w") as handle:
-        subprocess.run(["bash", "recipes/train_cpu.sh", *overrides], cwd=ROOT, check=True, stdout=handle,
-                       stderr=subprocess.STDOUT,
-                       env={**os.environ, "DATA_DIR": str(data), "VERL_FILE_LOGGER_PATH": str(metrics)})
+        subprocess.run(
+            ["bash", "recipes/train_cpu.sh", *overrides],
+            cwd=ROOT,
+            check=True,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "DATA_DIR": str(data), "VERL_FILE_LOGGER_PATH": str(metrics)},
+        )
     return metrics
 
 
@@ -111,24 +142,33 @@ def main() -> None:
         raise SystemExit(f"bench_cpu_training: {args.metrics} logged steps {sorted(metrics)}, not 1..N")
     rewards = step_rewards(rollout_records(args.rollouts))
     rows = [
-        {"step": step, "score": metrics[step]["critic/score/mean"],
-         "format_reward": rewards[step]["format_reward"], "correctness_reward": rewards[step]["correctness_reward"],
-         **{f"{key}_s": metrics[step].get(f"timing_s/{key}", 0.0) for key in TIMINGS},
-         "training_s": metrics[step]["timing_s/step"] - sum(metrics[step].get(f"timing_s/{key}", 0.0)
-                                                            for key in NOT_TRAINING)}
+        {
+            "step": step,
+            "score": metrics[step]["critic/score/mean"],
+            "format_reward": rewards[step]["format_reward"],
+            "correctness_reward": rewards[step]["correctness_reward"],
+            **{f"{key}_s": metrics[step].get(f"timing_s/{key}", 0.0) for key in TIMINGS},
+            "training_s": metrics[step]["timing_s/step"]
+            - sum(metrics[step].get(f"timing_s/{key}", 0.0) for key in NOT_TRAINING),
+        }
         for step in sorted(metrics)
     ]
     write_csv(args.output / "steps.csv", rows)
     plot(args.output / "steps.png", rows)
     for row in rows:
-        print(f"step {row['step']:>2}: score {row['score']:+.3f}  format {row['format_reward']:+.3f}  "
-              f"correctness {row['correctness_reward']:+.3f}  step {row['step_s']:.1f} s "
-              f"({row['training_s']:.1f} s training)")
+        print(
+            f"step {row['step']:>2}: score {row['score']:+.3f}  format {row['format_reward']:+.3f}  "
+            f"correctness {row['correctness_reward']:+.3f}  step {row['step_s']:.1f} s "
+            f"({row['training_s']:.1f} s training)"
+        )
     steady = rows[1:] or rows
     step_s = sum(row["training_s"] for row in steady) / len(steady)
-    print(f"where a steady-state step's {step_s:.1f} s of training go: " + ", ".join(
-        f"{key} {100 * sum(row[f'{key}_s'] for row in steady) / len(steady) / step_s:.0f}%" for key in TIMINGS[:-1]
-    ))
+    print(
+        f"where a steady-state step's {step_s:.1f} s of training go: "
+        + ", ".join(
+            f"{key} {100 * sum(row[f'{key}_s'] for row in steady) / len(steady) / step_s:.0f}%" for key in TIMINGS[:-1]
+        )
+    )
     print(f"wrote {args.output / 'steps.csv'} and {args.output / 'steps.png'}")
     check = Verdicts()
     check.target("steady-state step", f"{step_s:.1f} s", f"< {STEP_TARGET_S:.0f} s", step_s < STEP_TARGET_S)
@@ -136,8 +176,12 @@ def main() -> None:
         first = sum(row["score"] for row in rows[:WINDOW]) / WINDOW
         last = sum(row["score"] for row in rows[-WINDOW:]) / WINDOW
         print(f"baseline: mean reward of the first {WINDOW} steps {first:+.3f}")
-        check.target("reward rises (goal)", f"last {WINDOW} steps {last:+.3f}", f"> first {WINDOW} steps {first:+.3f}",
-                     last > first)
+        check.target(
+            "reward rises (goal)",
+            f"last {WINDOW} steps {last:+.3f}",
+            f"> first {WINDOW} steps {first:+.3f}",
+            last > first,
+        )
     else:
         print(f"reward rises (goal): not judged on {len(rows)} steps (needs {2 * WINDOW}: two windows of {WINDOW})")
     check.finish()

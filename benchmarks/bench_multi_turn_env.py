@@ -39,16 +39,16 @@ from pathlib import Path
 
 from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
 
-from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
+from verl_toolrl.checks.training_log import rollout_records, step_metrics
 from verl_toolrl.data.bfcl_multi_turn import turn_ground_truths
-from verl_toolrl.tasks.bfcl.environment import bfcl_module
 from verl_toolrl.eval.bfcl_multi_turn import load_multi_turn_entries
 from verl_toolrl.plugin.multi_turn_agent_loop import score_turns, training_episode
+from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
 from verl_toolrl.reward.config import RewardOptions
 from verl_toolrl.reward.multi_turn import trajectory_scores
+from verl_toolrl.tasks.bfcl.environment import bfcl_module
 from verl_toolrl.tasks.bfcl.episode import gold_outputs
-from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
-from verl_toolrl.checks.training_log import rollout_records, step_metrics
+from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS_TARGET = 1000.0
@@ -83,8 +83,14 @@ def bfcl_executor(entries) -> tuple[float, int]:
         name = f"bench_{uuid.uuid4().hex}"
         start = time.process_time()
         for turn in entry.ground_truth:
-            utils.execute_multi_turn_func_call(list(turn), entry.initial_config, entry.involved_classes, name,
-                                               entry.id, long_context=entry.long_context)
+            utils.execute_multi_turn_func_call(
+                list(turn),
+                entry.initial_config,
+                entry.involved_classes,
+                name,
+                entry.id,
+                long_context=entry.long_context,
+            )
             calls += len(turn)
         seconds += time.process_time() - start
         for key in [key for key in vars(utils) if key.startswith(name)]:
@@ -96,16 +102,41 @@ def cpu_step(output: Path) -> tuple[Path, Path]:
     """Run one GRPO step of toolrl_multiturn_grpo_cpu into ``output``; (its metrics JSONL, its rollout dump)."""
     data = output / "data"
     if not (data / "train.parquet").is_file():
-        subprocess.run([sys.executable, "-m", "data_preprocess.bfcl_multi_turn", "--output-dir", str(data),
-                        "--categories", "multi_turn_base", "--limit", "10"], cwd=ROOT, check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "data_preprocess.bfcl_multi_turn",
+                "--output-dir",
+                str(data),
+                "--categories",
+                "multi_turn_base",
+                "--limit",
+                "10",
+            ],
+            cwd=ROOT,
+            check=True,
+        )
     log, metrics, rollouts = output / "train.log", output / "metrics.jsonl", output / "rollouts"
     with open(log, "w") as handle:
         subprocess.run(
-            ["bash", "recipes/train_cpu.sh", f"trainer.rollout_data_dir={rollouts}",
-             f"trainer.default_local_dir={output / 'checkpoints'}"],
-            cwd=ROOT, check=True, stdout=handle, stderr=subprocess.STDOUT,
-            env={**os.environ, "DATA_DIR": str(data), "VAL_SPLIT": "heldout", "RECIPE": "toolrl_multiturn_grpo_cpu",
-                 "VERL_FILE_LOGGER_PATH": str(metrics)},
+            [
+                "bash",
+                "recipes/train_cpu.sh",
+                f"trainer.rollout_data_dir={rollouts}",
+                f"trainer.default_local_dir={output / 'checkpoints'}",
+            ],
+            cwd=ROOT,
+            check=True,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                "DATA_DIR": str(data),
+                "VAL_SPLIT": "heldout",
+                "RECIPE": "toolrl_multiturn_grpo_cpu",
+                "VERL_FILE_LOGGER_PATH": str(metrics),
+            },
         )
     return metrics, rollouts
 
@@ -113,9 +144,15 @@ def cpu_step(output: Path) -> tuple[Path, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="first N entries of each multi-turn category")
-    parser.add_argument("--output", type=Path, default=ROOT / "runs" / "bench-multi-turn-env", help="the CPU step's folder")
-    parser.add_argument("--train-log", type=Path, default=None,
-                        help="metrics JSONL (verl's file logger) of a toolrl_multiturn_grpo_cpu run (skips the run)")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "runs" / "bench-multi-turn-env", help="the CPU step's folder"
+    )
+    parser.add_argument(
+        "--train-log",
+        type=Path,
+        default=None,
+        help="metrics JSONL (verl's file logger) of a toolrl_multiturn_grpo_cpu run (skips the run)",
+    )
     parser.add_argument("--rollouts", type=Path, default=None, help="with --train-log: its trainer.rollout_data_dir")
     parser.add_argument("--smoke", action="store_true", help="CI size: 3 entries a category, a given run")
     args = parser.parse_args()
@@ -136,12 +173,23 @@ def main() -> None:
     print(f"environment (parse, execute, state match): {environment:.2f} CPU s, {calls / environment:,.0f} calls/s")
     print(f"per-turn reward and BFCL's verdict:          {reward:.2f} CPU s")
     print(f"figure, environment + reward, 1 core:      {figure:,.0f} calls per CPU second")
-    print(f"baseline, BFCL's executor alone, 1 core:   {baseline_calls / baseline:,.0f} calls per CPU second ({baseline:.2f} s)")
+    print(
+        f"baseline, BFCL's executor alone, 1 core:   {baseline_calls / baseline:,.0f} calls per CPU second "
+        f"({baseline:.2f} s)"
+    )
     check = Verdicts()
-    check.target("executed calls per second per core (environment + reward)", f"{figure:,.0f} calls/s",
-                 f">= {CALLS_TARGET:,.0f} calls/s", figure >= CALLS_TARGET)
-    check.target("ground truth at the maximum", f"{valid}/{len(entries)}", f"{len(entries)}/{len(entries)}",
-                 valid == len(entries))
+    check.target(
+        "executed calls per second per core (environment + reward)",
+        f"{figure:,.0f} calls/s",
+        f">= {CALLS_TARGET:,.0f} calls/s",
+        figure >= CALLS_TARGET,
+    )
+    check.target(
+        "ground truth at the maximum",
+        f"{valid}/{len(entries)}",
+        f"{len(entries)}/{len(entries)}",
+        valid == len(entries),
+    )
 
     if args.train_log is None:
         args.output.mkdir(parents=True, exist_ok=True)
@@ -150,18 +198,30 @@ def main() -> None:
     records = rollout_records(args.rollouts)
     for step, metrics in sorted(steps.items()):
         trajectories = len(records.get(step, []))
-        loop = {name: metrics.get(f"timing_s/agent_loop/{name}/mean") for name in ("tool_calls", "compute_score", "generate_sequences")}
+        loop = {
+            name: metrics.get(f"timing_s/agent_loop/{name}/mean")
+            for name in ("tool_calls", "compute_score", "generate_sequences")
+        }
         if None in loop.values() or not trajectories:
-            print(f"step {step}: no timing_s/agent_loop/* metrics or rollouts (run the legacy trainer, trainer.use_v1=false)")
+            print(
+                f"step {step}: no timing_s/agent_loop/* metrics or rollouts "
+                "(run the legacy trainer, trainer.use_v1=false)"
+            )
             check.target(f"step {step}: environment + reward share", "not measured", f"< {SHARE_TARGET:.0f} %", False)
             continue
         spent = (loop["tool_calls"] + loop["compute_score"]) * trajectories
         share = 100.0 * spent / metrics["timing_s/step"]
-        print(f"step {step}: {trajectories} trajectories; per trajectory: generation {loop['generate_sequences']:.2f} s, "
-              f"environment {loop['tool_calls'] * 1000:.1f} ms, reward {loop['compute_score'] * 1000:.1f} ms; "
-              f"step {metrics['timing_s/step']:.1f} s")
-        check.target(f"step {step}: environment + reward share of the CPU step", f"{share:.2f} %",
-                     f"< {SHARE_TARGET:.0f} %", share < SHARE_TARGET)
+        print(
+            f"step {step}: {trajectories} trajectories; per trajectory: generation {loop['generate_sequences']:.2f} s, "
+            f"environment {loop['tool_calls'] * 1000:.1f} ms, reward {loop['compute_score'] * 1000:.1f} ms; "
+            f"step {metrics['timing_s/step']:.1f} s"
+        )
+        check.target(
+            f"step {step}: environment + reward share of the CPU step",
+            f"{share:.2f} %",
+            f"< {SHARE_TARGET:.0f} %",
+            share < SHARE_TARGET,
+        )
     check.finish()
 
 

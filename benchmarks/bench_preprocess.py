@@ -33,10 +33,7 @@ TARGET_SECONDS = 30.0
 def replicated_rows(shared: Path, count: int) -> list[dict]:
     """``count`` xLAM records cycling over the real samples, each with its own id and query."""
     base = json.loads((shared / SAMPLES).read_text())
-    return [
-        {**base[i % len(base)], "id": i, "query": f"{base[i % len(base)]['query']} (#{i})"}
-        for i in range(count)
-    ]
+    return [{**base[i % len(base)], "id": i, "query": f"{base[i % len(base)]['query']} (#{i})"} for i in range(count)]
 
 
 def baseline(records: list[dict]) -> float:
@@ -74,14 +71,14 @@ def main() -> None:
     print(f"rows: {args.rows} ({args.format} format, one core)")
     print(f"baseline json.loads+json.dumps: {base:.2f} s ({args.rows / base:,.0f} rows/s)")
     print(f"convert + check (parse, self-score): {converted:.2f} s ({args.rows / converted:,.0f} rows/s)")
-    print(
-        f"convert + check + write parquet: {total:.2f} s ({args.rows / total:,.0f} rows/s), {size / 1e6:.1f} MB"
-    )
+    print(f"convert + check + write parquet: {total:.2f} s ({args.rows / total:,.0f} rows/s), {size / 1e6:.1f} MB")
     print(f"ratio to baseline: {total / base:.1f}x")
     scaled = total * 60_000 / args.rows
     check = Verdicts()
     measured = f"{scaled:.1f} s" + ("" if args.rows == 60_000 else f" (scaled from {args.rows:,} rows)")
-    check.target("60k rows converted, checked and written", measured, f"< {TARGET_SECONDS:.0f} s", scaled < TARGET_SECONDS)
+    check.target(
+        "60k rows converted, checked and written", measured, f"< {TARGET_SECONDS:.0f} s", scaled < TARGET_SECONDS
+    )
     check.finish()
 
 

@@ -24,9 +24,8 @@ import time
 from functools import partial
 from pathlib import Path
 
-from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
-
 import pandas as pd
+from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
 from verl.utils.reward_score import rlla as verl_rlla
 
 from verl_toolrl.core.calls import ToolCall, parse_response, render_output
@@ -133,8 +132,10 @@ def main() -> None:
         raise SystemExit(f"scores differ, e.g. {disagreements[0]!r}")
     print(f"verl in-tree port (verl.utils.reward_score.rlla): {len(pairs) / verl_s:>10,.0f} responses/s")
     print(f"verl-toolrl compute_score:                        {len(pairs) / ours_s:>10,.0f} responses/s")
-    print(f"  matching=optimal (SciPy's linear_sum_assignment):  {len(pairs) / optimal_s:>10,.0f} responses/s"
-          f" ({verl_s / optimal_s:.2f}x verl's port)")
+    print(
+        f"  matching=optimal (SciPy's linear_sum_assignment):  {len(pairs) / optimal_s:>10,.0f} responses/s"
+        f" ({verl_s / optimal_s:.2f}x verl's port)"
+    )
     print(f"  for scale, verl's port on the first 20 KB of the adversarial response: {verl_20kb * 1e3:.1f} ms")
     check = Verdicts()
     check.target("speed-up over verl's port", f"{verl_s / ours_s:.2f}x", ">= 2x", verl_s / ours_s >= 2)
@@ -145,7 +146,9 @@ def main() -> None:
         worst < 0.020,
     )
     check.target(
-        "optimal matching of 3,000 predicted calls to 5 targets", f"{optimal_many * 1e3:.1f} ms", "< 200 ms",
+        "optimal matching of 3,000 predicted calls to 5 targets",
+        f"{optimal_many * 1e3:.1f} ms",
+        "< 200 ms",
         optimal_many < 0.2,
     )
     check.finish()

@@ -33,9 +33,9 @@ from bench_reward import targets  # the same released targets as the reward benc
 from verdict import Verdicts
 from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
-from verl_toolrl.core.calls import ToolCall, parse_response, render_output
 from verl_toolrl.checks.preflight import compose_recipe
 from verl_toolrl.checks.stand_in import byte_level_tokenizer
+from verl_toolrl.core.calls import ToolCall, parse_response, render_output
 from verl_toolrl.plugin.verl_batch import rollout_batch
 from verl_toolrl.reward.multi_turn import MULTI_TURN_KEYS
 
@@ -48,7 +48,6 @@ from verl_toolrl.reward import compute_score as toolrl_score
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
     return toolrl_score(data_source, solution_str, ground_truth)
 """
-
 
 
 def rollouts(target: str) -> list[str]:
@@ -175,7 +174,9 @@ def main() -> None:
     )
     print(f"scores and naive's reward components identical: {same}; toolrl's keys beyond naive's: {sorted(extra)}")
     if not same or extra != set(MULTI_TURN_KEYS):
-        raise SystemExit(f"toolrl and naive disagree (toolrl's keys beyond naive's should be {sorted(MULTI_TURN_KEYS)})")
+        raise SystemExit(
+            f"toolrl and naive disagree (toolrl's keys beyond naive's should be {sorted(MULTI_TURN_KEYS)})"
+        )
     for name, seconds, cpu in (("naive", naive_seconds, naive_cpu), ("toolrl", toolrl_seconds, toolrl_cpu)):
         print(
             f"{name:>6}: {len(batch) / seconds:9.0f} samples/s  ({seconds * 1000:7.1f} ms per batch, "

@@ -63,7 +63,11 @@ def run_smoke(script: Path, *args: str) -> str:
     """Run a benchmark with ``--smoke``; its output, after checking it exited 0 and printed a verdict for
     every target (``benchmarks/verdict.py``) with none missed."""
     result = subprocess.run(
-        [sys.executable, str(script), "--smoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [sys.executable, str(script), "--smoke", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     output = result.stdout + result.stderr

@@ -40,9 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_recipe_options(check_parser)
     preflight_parser = commands.add_parser("preflight", help="check a training recipe and its data on CPU")
-    preflight_parser.add_argument(
-        "--tokenizer", default=None, help="tokenizer path (default: the config's model)"
-    )
+    preflight_parser.add_argument("--tokenizer", default=None, help="tokenizer path (default: the config's model)")
     _add_recipe_options(preflight_parser)
     commands.add_parser("hub", help="say whether the Hugging Face hub answers (exit 1 when it does not)")
     cluster_parser = commands.add_parser(
@@ -69,9 +67,7 @@ def check(args: argparse.Namespace) -> int:
     from verl_toolrl.checks.config import RECIPES_DIR, load_recipe
     from verl_toolrl.reward.config import reward_config
 
-    config = load_recipe(
-        args.config_name, args.overrides, args.config_path or RECIPES_DIR, require_data=False
-    )
+    config = load_recipe(args.config_name, args.overrides, args.config_path or RECIPES_DIR, require_data=False)
     print(f"recipe {args.config_name}: reward settings valid ({reward_config(config)})")
     return 0
 

@@ -23,8 +23,8 @@ from verl.trainer.ppo.reward import load_reward_manager
 
 from verl_toolrl.checks.config import ConfigError
 from verl_toolrl.checks.preflight import compose_recipe, preflight, validate_recipe
-from verl_toolrl.reward import VARIANTS, RewardOptions
 from verl_toolrl.checks.stand_in import byte_level_tokenizer, stand_in_model_dir
+from verl_toolrl.reward import VARIANTS, RewardOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes"
@@ -85,9 +85,7 @@ def lookup(config: dict, dotted: str):
     return config
 
 
-def run(
-    command: list[str], env: dict[str, str] | None = None, timeout: int = 300
-) -> subprocess.CompletedProcess:
+def run(command: list[str], env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         command,
         capture_output=True,
@@ -202,15 +200,10 @@ def overrides_for(data_dir: Path, *more: str) -> list[str]:
 
 def test_preflight_scores_the_datas_ground_truths_at_the_maximum(data_dir):
     lines: list[str] = []
-    assert preflight(
-        "toolrl_grpo", overrides_for(data_dir), tokenizer=byte_level_tokenizer(), print_fn=lines.append
-    )
+    assert preflight("toolrl_grpo", overrides_for(data_dir), tokenizer=byte_level_tokenizer(), print_fn=lines.append)
     report = "\n".join(lines)
     assert "verl validate_config passed" in report
-    assert (
-        "6/6 ground truths at the maximum format reward with an exact call match (mean score 2.5000)"
-        in report
-    )
+    assert "6/6 ground truths at the maximum format reward with an exact call match (mean score 2.5000)" in report
     assert "2/2 ground truths" in report
 
 
@@ -266,9 +259,7 @@ def test_the_launcher_hands_its_environment_to_verls_trainer(data_dir):
 
 
 def test_the_launcher_offloads_on_a_single_gpu_and_defaults_to_the_paper_model(data_dir):
-    result = run(
-        ["bash", "recipes/run_toolrl.sh", "--cfg", "job"], env={"DATA_DIR": str(data_dir), "N_GPUS": "1"}
-    )
+    result = run(["bash", "recipes/run_toolrl.sh", "--cfg", "job"], env={"DATA_DIR": str(data_dir), "N_GPUS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     composed = yaml.safe_load(result.stdout[result.stdout.index("actor_rollout_ref:") :])
     assert lookup(composed, "actor_rollout_ref.model.path") == "Qwen/Qwen2.5-3B-Instruct"

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from verl.utils.tracking import FileLogger
 
-from verl_toolrl.reward import compute_score
 from verl_toolrl.checks.training_log import main, rollout_records, step_metrics, step_rewards, zero_variance_fraction
+from verl_toolrl.reward import compute_score
 
 GOLD = '<think> t </think>\n<tool_call>\n{"name": "f", "parameters": {"x": 1}}\n</tool_call>'
 WRONG_ARGUMENT = '<think> t </think>\n<tool_call>\n{"name": "f", "parameters": {"x": 2}}\n</tool_call>'
@@ -33,19 +33,24 @@ def write_dump(directory: Path, step: int, groups: dict[str, list[str]]) -> list
     for uid, outputs in groups.items():
         for session, output in enumerate(outputs):
             score = compute_score("", output, GOLD, step=step)["score"]
-            rows.append({"input": "p", "output": output, "gts": GOLD, "score": score, "step": step,
-                         "uid": f"{uid}_{session}_0"})
+            rows.append(
+                {"input": "p", "output": output, "gts": GOLD, "score": score, "step": step, "uid": f"{uid}_{session}_0"}
+            )
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"{step}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     return rows
 
 
 def test_one_group_in_three_without_reward_variance_is_a_third(tmp_path: Path) -> None:
-    rows = write_dump(tmp_path, 1, {
-        "a1b2-c3": [GOLD, GOLD],                # all equal: no GRPO signal
-        "d4e5-f6": [GOLD, NO_TAGS],
-        "0718-29": [NO_TAGS, WRONG_ARGUMENT],
-    })
+    rows = write_dump(
+        tmp_path,
+        1,
+        {
+            "a1b2-c3": [GOLD, GOLD],  # all equal: no GRPO signal
+            "d4e5-f6": [GOLD, NO_TAGS],
+            "0718-29": [NO_TAGS, WRONG_ARGUMENT],
+        },
+    )
     scores = {row["output"]: row["score"] for row in rows}
     assert len(set(scores.values())) == 3  # the three responses score differently, so only group a1b2-c3 is flat
     write_dump(tmp_path, 2, {"a": [GOLD, GOLD], "b": [NO_TAGS, NO_TAGS]})
@@ -76,11 +81,15 @@ def verl_file_log(path: Path, monkeypatch: pytest.MonkeyPatch, steps: dict[int, 
 
 
 def test_step_metrics_reads_verls_file_logger_merging_a_steps_lines(tmp_path: Path, monkeypatch) -> None:
-    path = verl_file_log(tmp_path / "run.jsonl", monkeypatch, {
-        1: [{"critic/score/mean": np.float64(-1.5), "response_length/max": np.int32(160), "note": "text"}],
-        # the last step: its training metrics, then the final validation in a second line
-        2: [{"critic/score/mean": 0.5, "actor/grad_norm": np.float32(0.25)}, {"val-core/x/reward/mean@1": 1.0}],
-    })
+    path = verl_file_log(
+        tmp_path / "run.jsonl",
+        monkeypatch,
+        {
+            1: [{"critic/score/mean": np.float64(-1.5), "response_length/max": np.int32(160), "note": "text"}],
+            # the last step: its training metrics, then the final validation in a second line
+            2: [{"critic/score/mean": 0.5, "actor/grad_norm": np.float32(0.25)}, {"val-core/x/reward/mean@1": 1.0}],
+        },
+    )
     assert step_metrics(path) == {
         1: {"critic/score/mean": -1.5, "response_length/max": 160.0},
         2: {"critic/score/mean": 0.5, "actor/grad_norm": 0.25, "val-core/x/reward/mean@1": 1.0},
@@ -102,11 +111,18 @@ def test_a_log_that_is_not_verls_jsonl_is_one_line_naming_file_and_line(tmp_path
 
 def test_the_per_step_table_prints_the_fraction(tmp_path: Path, capsys, monkeypatch) -> None:
     write_dump(tmp_path / "rollouts", 1, {"a": [GOLD, GOLD], "b": [GOLD, NO_TAGS], "c": [NO_TAGS, WRONG_ARGUMENT]})
-    log = verl_file_log(tmp_path / "metrics.jsonl", monkeypatch,
-                        {1: [{"critic/score/mean": np.float64(1.5), "timing_s/step": 3.0}]})
+    log = verl_file_log(
+        tmp_path / "metrics.jsonl", monkeypatch, {1: [{"critic/score/mean": np.float64(1.5), "timing_s/step": 3.0}]}
+    )
     capsys.readouterr()  # the logger's own "Creating file logger at ..."
     assert main([str(log), "--rollouts", str(tmp_path / "rollouts")]) == 0
     header, rule, row = capsys.readouterr().out.splitlines()
     assert set(rule) == {"|", "-"}
-    cells = dict(zip((c.strip() for c in header.strip("|").split("|")), (c.strip() for c in row.strip("|").split("|"))))
+    cells = dict(
+        zip(
+            (c.strip() for c in header.strip("|").split("|")),
+            (c.strip() for c in row.strip("|").split("|")),
+            strict=True,
+        )
+    )
     assert cells["zero-var groups"] == "0.333" and cells["score mean"] == "1.500" and cells["step s"] == "3.000"

@@ -91,7 +91,12 @@ def test_raw_calls_follow_the_released_block_rule():
         ("<think>t</think>\n\nNo tool fits.", None, 0, "No tool fits."),
         ('<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call>', "missing_think", 1, None),
         ('<think>t</think>\n<tool_call>\n{"name": "f", "arguments": {}}', "unclosed_tool_call", 0, None),
-        ('<think>t</think>\n<tool_call>\n{"name": "f", "parameters": {}}\n</tool_call>', "arguments_not_object@1", 0, None),
+        (
+            '<think>t</think>\n<tool_call>\n{"name": "f", "parameters": {}}\n</tool_call>',
+            "arguments_not_object@1",
+            0,
+            None,
+        ),
         ("<think>t</think>\n<tool_call>\n{bad}\n</tool_call>", "bad_json@1", 0, None),
     ],
 )
@@ -199,10 +204,10 @@ def test_one_call_validator_for_model_output_ground_truths_gold_calls_and_record
     import json
     import re
 
-    from verl_toolrl.tasks.apibank import item_from_record
     from verl_toolrl.core.errors import RecordError
     from verl_toolrl.data.xlam import xlam_calls
     from verl_toolrl.reward import parse_ground_truth
+    from verl_toolrl.tasks.apibank import item_from_record
 
     assert calls.call_problem(value) == problem
     text = f"<think> t </think>\n<tool_call>\n{json.dumps(value)}\n</tool_call>"

@@ -23,13 +23,6 @@ from verl.trainer.ppo.reward import load_reward_manager
 from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.workers.rollout.replica import TokenOutput
 
-from verl_toolrl.plugin.agent_loop import TOOL_TEMPLATE_AGENT
-from verl_toolrl.core.chat_template import ThinkPrefill, think_prefill
-from verl_toolrl.data.cli import main as data_main
-from verl_toolrl.eval.backends import OpenAIBackend, Sampling, TransformersBackend, VllmBackend, make_backend
-from verl_toolrl.eval.generations import GENERATIONS_FILE, RunInfo, read_generations
-from verl_toolrl.eval.pipeline import generate, run_items, run_prompts, score
-from verl_toolrl.eval.registry import get_benchmark
 from verl_toolrl.checks.preflight import (
     chat_prompt_ids,
     compose_recipe,
@@ -37,6 +30,13 @@ from verl_toolrl.checks.preflight import (
     score_ground_truths,
 )
 from verl_toolrl.checks.stand_in import byte_level_tokenizer
+from verl_toolrl.core.chat_template import ThinkPrefill, think_prefill
+from verl_toolrl.data.cli import main as data_main
+from verl_toolrl.eval.backends import OpenAIBackend, Sampling, TransformersBackend, VllmBackend, make_backend
+from verl_toolrl.eval.generations import GENERATIONS_FILE, RunInfo, read_generations
+from verl_toolrl.eval.pipeline import generate, run_items, run_prompts, score
+from verl_toolrl.eval.registry import get_benchmark
+from verl_toolrl.plugin.agent_loop import TOOL_TEMPLATE_AGENT
 from verl_toolrl.plugin.verl_batch import agent_loop_sample
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "chat_templates"
@@ -206,7 +206,9 @@ def test_the_tool_template_loop_renders_exactly_the_templates_own_tool_prompt(mo
 def test_the_tool_template_loop_refuses_rows_that_already_list_their_tools(xlam_rows):
     _, rows = xlam_rows["hermes", "system"]
     tokenizer = template_tokenizer("qwen2_5_instruct")
-    with pytest.raises(ValueError, match="already lists tools; build the data with --format hermes --tool-prompt template"):
+    with pytest.raises(
+        ValueError, match="already lists tools; build the data with --format hermes --tool-prompt template"
+    ):
         run_agent_loop(TOOL_TEMPLATE_AGENT, "qwen2_5_instruct", tokenizer, rows[0], [1])
 
 
@@ -228,8 +230,12 @@ def test_tool_template_rows_load_in_verls_dataset(xlam_rows, tmp_path):
     path, rows = xlam_rows["hermes", "template"]
     assert all("<tools>" not in row["prompt"][0]["content"] for row in rows)
     config = OmegaConf.create(
-        {"max_prompt_length": 100_000, "filter_overlong_prompts": True, "filter_overlong_prompts_workers": 1,
-         "cache_dir": str(tmp_path / "cache")}
+        {
+            "max_prompt_length": 100_000,
+            "filter_overlong_prompts": True,
+            "filter_overlong_prompts_workers": 1,
+            "cache_dir": str(tmp_path / "cache"),
+        }
     )
     dataset = RLHFDataset(str(path), template_tokenizer("qwen3_hybrid"), config)
     assert len(dataset) == len(rows) == 11
@@ -249,9 +255,17 @@ def tiny_checkpoint(tokenizer, path: Path) -> Path:
     evaluation's transformers backend loads, its outputs meaningless."""
     torch.manual_seed(0)
     Qwen2ForCausalLM(
-        Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                    num_attention_heads=2, num_key_value_heads=1, eos_token_id=tokenizer.eos_token_id,
-                    pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+        Qwen2Config(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            tie_word_embeddings=True,
+        )
     ).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
@@ -272,10 +286,14 @@ def test_the_preflight_command_reports_the_prefill_and_the_loop_and_passes(xlam_
     path, _ = xlam_rows["hermes", "template"]
     lines: list[str] = []
     overrides = [
-        f"data.train_files={path}", f"data.val_files={path}", "reward.reward_kwargs.format=hermes",
+        f"data.train_files={path}",
+        f"data.val_files={path}",
+        "reward.reward_kwargs.format=hermes",
         f"actor_rollout_ref.rollout.agent.default_agent_loop={TOOL_TEMPLATE_AGENT}",
     ]
-    assert preflight("toolrl_grpo", overrides, tokenizer=template_tokenizer("qwen3_thinking_2507"), print_fn=lines.append)
+    assert preflight(
+        "toolrl_grpo", overrides, tokenizer=template_tokenizer("qwen3_thinking_2507"), print_fn=lines.append
+    )
     assert "chat template: the generation prompt opens a think block ('<think>\\n')" in "\n".join(lines)
     assert f"agent loop: {TOOL_TEMPLATE_AGENT} (tools rendered by the chat template)" in lines
     plain = overrides[:-1]
@@ -340,7 +358,11 @@ def test_the_evaluation_renders_tool_template_prompts_as_the_agent_loop_does(
     ``apply_chat_template(messages, tools=...)``, which is what the toolrl_tool_template loop sends for that
     row; the vLLM backend hands those token ids to vLLM and the openai backend sends the same tools."""
     name, tokenizer = model
-    assert len(eval_template_prompts) == 4 and {i.split("_")[0].split("-")[0] for i in eval_template_prompts} == {"simple", "live", "level"}
+    assert len(eval_template_prompts) == 4 and {i.split("_")[0].split("-")[0] for i in eval_template_prompts} == {
+        "simple",
+        "live",
+        "level",
+    }
     ids = list(eval_template_prompts)
     messages, tools = [eval_template_prompts[i][0] for i in ids], [eval_template_prompts[i][1] for i in ids]
     backend = TransformersBackend(str(tiny_checkpoint(tokenizer, tmp_path)), Sampling(max_new_tokens=1), device="cpu")
@@ -349,12 +371,16 @@ def test_the_evaluation_renders_tool_template_prompts_as_the_agent_loop_does(
     vllm.llm = TokenizerOnlyLLM(tokenizer)
     openai = OpenAIBackend.__new__(OpenAIBackend)
     openai.model, openai.sampling = "m", Sampling()
-    for item_id, prompt, schemas, text, vllm_prompt in zip(ids, messages, tools, texts, vllm.render(messages, tools)):
+    for item_id, prompt, schemas, text, vllm_prompt in zip(
+        ids, messages, tools, texts, vllm.render(messages, tools), strict=True
+    ):
         row = template_rows[item_id]
         assert (prompt, schemas) == (row["prompt"], json.loads(row["extra_info"]["tools"]))
         assert "<tools>" not in prompt[0]["content"] and schemas[0]["function"]["name"] in text
         assert text == tokenizer.apply_chat_template(prompt, tools=schemas, add_generation_prompt=True, tokenize=False)
-        loop_ids, _ = run_agent_loop(TOOL_TEMPLATE_AGENT, name, tokenizer, row, tokenizer.encode("x", add_special_tokens=False))
+        loop_ids, _ = run_agent_loop(
+            TOOL_TEMPLATE_AGENT, name, tokenizer, row, tokenizer.encode("x", add_special_tokens=False)
+        )
         assert backend.tokenizer(text, add_special_tokens=False)["input_ids"] == loop_ids
         assert vllm_prompt == {"prompt_token_ids": loop_ids}
         body = openai.request(prompt, schemas)
@@ -385,7 +411,9 @@ def test_a_tool_template_run_records_and_checks_its_tools(shared_dir, tmp_path):
 
 def test_tool_template_runs_need_the_hermes_format_and_a_single_turn_benchmark(shared_dir):
     with pytest.raises(ValueError, match="tool_prompt 'template' needs the hermes format"):
-        run_prompts(RunInfo("bfcl", "m", "transformers", "toolrl", ["simple_python"], 1, {}, None, "toolrl", "template"))
+        run_prompts(
+            RunInfo("bfcl", "m", "transformers", "toolrl", ["simple_python"], 1, {}, None, "toolrl", "template")
+        )
     multi_turn = RunInfo("bfcl", "m", "transformers", "hermes", ["multi_turn_base"], 1, {}, None, "strict", "template")
     with pytest.raises(ValueError, match="--tool-prompt template is not supported here"):
         run_prompts(multi_turn)

@@ -9,11 +9,11 @@ import pytest
 
 from verl_toolrl.core.calls import parse_response, render_output
 from verl_toolrl.core.errors import UNKNOWN_TOOL, RecordError
+from verl_toolrl.core.prompts import parse_history, parse_toolrl_tools, system_prompt, user_prompt
+from verl_toolrl.core.tools import prompt_tools
 from verl_toolrl.data.rlla import rlla_record_to_samples
 from verl_toolrl.data.schema import build_row, render_ground_truth
 from verl_toolrl.data.toolace import toolace_record_to_samples
-from verl_toolrl.core.tools import prompt_tools
-from verl_toolrl.core.prompts import parse_history, parse_toolrl_tools, system_prompt, user_prompt
 
 # Row 9 of rlla_4k_test.parquet calls "DAX Point Changes for Each Month " while its tool list has
 # "DAX Point Changes for Each Month (January-August, 2022)": ToolRL's own parse of a ToolACE name with

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every target MET
 
-from verl_toolrl.reward import compute_score
-from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
+from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS
+from verl_toolrl.reward import compute_score
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU_VENV = ROOT / ".venv-cpu"
@@ -38,10 +38,19 @@ def _cpu_venv() -> Path:
 def train(data_dir: Path, metrics: Path, *overrides: str, recipe: str = "toolrl_grpo_cpu") -> dict:
     """Run recipes/train_cpu.sh to the end; the step metrics verl's file logger wrote to ``metrics`` (the
     test fails with the output's end on exit != 0)."""
-    env = {"DATA_DIR": str(data_dir), "RECIPE": recipe, "VERL_FILE_LOGGER_PATH": str(metrics),
-           "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    env = {
+        "DATA_DIR": str(data_dir),
+        "RECIPE": recipe,
+        "VERL_FILE_LOGGER_PATH": str(metrics),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(Path.home()),
+    }
     result = subprocess.run(
-        ["bash", "recipes/train_cpu.sh", *overrides], cwd=ROOT, env=env, capture_output=True, text=True,
+        ["bash", "recipes/train_cpu.sh", *overrides],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=RUN_TIMEOUT_S,
     )
     output = result.stdout + result.stderr
@@ -56,13 +65,26 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> di
     step 2, checkpointed at step 2."""
     _cpu_venv()
     data_dir = tmp_path_factory.mktemp("quickstart") / "data"
-    env = {"DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin",
-           "HOME": str(Path.home())}
-    overrides = ["reward.reward_kwargs.variant=dynamic", "trainer.total_training_steps=2", "trainer.test_freq=2",
-                 "trainer.save_freq=2"]
+    env = {
+        "DATA_DIR": str(data_dir),
+        "HF_HUB_OFFLINE": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(Path.home()),
+    }
+    overrides = [
+        "reward.reward_kwargs.variant=dynamic",
+        "trainer.total_training_steps=2",
+        "trainer.test_freq=2",
+        "trainer.save_freq=2",
+    ]
     result = subprocess.run(
         ["bash", "-c", '. .venv/bin/activate && exec bash recipes/quickstart.sh "$@"', "quickstart", *overrides],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     demo = data_dir.parent / "data-samples"
@@ -74,16 +96,26 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> di
 def test_the_quickstart_checks_then_trains_on_cpu_and_prints_each_steps_rewards(quickstart: dict) -> None:
     out = quickstart["stdout"]
     steps = [
-        "== 1/4 plugin and settings", "reward manager 'toolrl': registered", "== 2/4 data",
-        "far too small to train on", "== 3/4 recipe", "verl validate_config passed",
-        "built ToolRLRewardManager with RewardOptions(variant='dynamic'", "preflight: all checks passed",
-        "== 4/4 training", "training on CPU instead", "building the tiny local policy", "step:1 ", "step:2 ",
-        "| step | score mean |", "To train a real model, on a GPU machine run:",
+        "== 1/4 plugin and settings",
+        "reward manager 'toolrl': registered",
+        "== 2/4 data",
+        "far too small to train on",
+        "== 3/4 recipe",
+        "verl validate_config passed",
+        "built ToolRLRewardManager with RewardOptions(variant='dynamic'",
+        "preflight: all checks passed",
+        "== 4/4 training",
+        "training on CPU instead",
+        "building the tiny local policy",
+        "step:1 ",
+        "step:2 ",
+        "| step | score mean |",
+        "To train a real model, on a GPU machine run:",
     ]
     positions = [out.index(step) for step in steps]
     assert positions == sorted(positions)
     assert re.search(r"train\.parquet: (\d+)/\1 ground truths at the maximum", out)
-    table = out[out.index("| step | score mean |"):].splitlines()
+    table = out[out.index("| step | score mean |") :].splitlines()
     assert [row.split("|")[1].strip() for row in table[2:4]] == ["1", "2"]
     assert "bash recipes/run_toolrl.sh reward.reward_kwargs.variant=dynamic" in out
 
@@ -144,9 +176,15 @@ def test_training_resumes_from_the_saved_checkpoint_with_gdpo(quickstart: dict) 
     assert (checkpoints / "latest_checkpointed_iteration.txt").read_text().strip() == "2"
     assert (checkpoints / "global_step_2" / "actor").is_dir()
     metrics = train(
-        quickstart["data"], quickstart["dir"] / "resumed.jsonl", "reward.reward_kwargs.variant=dynamic",
-        "trainer.total_training_steps=3", "trainer.test_freq=-1", "trainer.save_freq=-1", f"trainer.default_local_dir={checkpoints}",
-        "algorithm.adv_estimator=gdpo", "+algorithm.gdpo_reward_keys=[format_reward,correctness_reward]",
+        quickstart["data"],
+        quickstart["dir"] / "resumed.jsonl",
+        "reward.reward_kwargs.variant=dynamic",
+        "trainer.total_training_steps=3",
+        "trainer.test_freq=-1",
+        "trainer.save_freq=-1",
+        f"trainer.default_local_dir={checkpoints}",
+        "algorithm.adv_estimator=gdpo",
+        "+algorithm.gdpo_reward_keys=[format_reward,correctness_reward]",
         "trainer.use_v1=false",
     )
     assert sorted(metrics) == [3]
@@ -157,8 +195,12 @@ def test_training_resumes_from_the_saved_checkpoint_with_gdpo(quickstart: dict) 
 
 def test_ppo_trains_a_critic_and_the_actor_with_gae(quickstart: dict, tmp_path: Path) -> None:
     metrics = train(
-        quickstart["data"], tmp_path / "metrics.jsonl", "trainer.total_training_steps=1", "trainer.test_freq=-1",
-        f"trainer.default_local_dir={tmp_path}", recipe="toolrl_ppo_cpu",
+        quickstart["data"],
+        tmp_path / "metrics.jsonl",
+        "trainer.total_training_steps=1",
+        "trainer.test_freq=-1",
+        f"trainer.default_local_dir={tmp_path}",
+        recipe="toolrl_ppo_cpu",
     )
     (step,) = metrics.values()
     assert {"critic/vf_loss", "critic/values/mean", "critic/vf_explained_var", "actor/grad_norm"} <= step.keys()
@@ -170,7 +212,12 @@ def test_the_cpu_training_benchmark_reaches_its_verdict_on_the_quickstart_run(qu
     # At smoke size the benchmark reads the run the quickstart trained (verl's JSONL and the rollout dump)
     # instead of training again: a third trainer start would cost CI minutes and prove nothing new.
     output = run_smoke(
-        ROOT / "benchmarks" / "bench_cpu_training.py", "--metrics", str(quickstart["dir"] / "metrics.jsonl"),
-        "--rollouts", str(quickstart["dir"] / "rollouts"), "--output", str(tmp_path),
+        ROOT / "benchmarks" / "bench_cpu_training.py",
+        "--metrics",
+        str(quickstart["dir"] / "metrics.jsonl"),
+        "--rollouts",
+        str(quickstart["dir"] / "rollouts"),
+        "--output",
+        str(tmp_path),
     )
     assert "target steady-state step" in output and (tmp_path / "steps.csv").is_file()

@@ -21,9 +21,9 @@ import pytest
 from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every target MET
 from test_cpu_training_on_cpu import RUN_TIMEOUT_S, _cpu_venv  # the CPU environment's check, the run limit
 
-from verl_toolrl.reward.multi_turn import REWARD_EXTRA_KEYS
-from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS
 from verl_toolrl.checks.training_log import rollout_records, step_metrics
+from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS
+from verl_toolrl.reward.multi_turn import REWARD_EXTRA_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 #: 2 entries a step x rollout.n 2 (recipes/toolrl_multiturn_grpo_cpu.yaml).
@@ -36,36 +36,74 @@ def multi_turn_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     _cpu_venv()
     data_dir = tmp_path_factory.mktemp("multi_turn") / "data"
     subprocess.run(
-        [sys.executable, "-m", "data_preprocess.bfcl_multi_turn", "--output-dir", str(data_dir),
-         "--categories", "multi_turn_base", "--limit", "10"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "data_preprocess.bfcl_multi_turn",
+            "--output-dir",
+            str(data_dir),
+            "--categories",
+            "multi_turn_base",
+            "--limit",
+            "10",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     run_dir = data_dir.parent / "run"
-    env = {"DATA_DIR": str(data_dir), "VAL_SPLIT": "heldout", "RECIPE": "toolrl_multiturn_grpo_cpu",
-           "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    env = {
+        "DATA_DIR": str(data_dir),
+        "VAL_SPLIT": "heldout",
+        "RECIPE": "toolrl_multiturn_grpo_cpu",
+        "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"),
+        "PYTHONPATH": str(ROOT),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(Path.home()),
+    }
     result = subprocess.run(
-        ["bash", "recipes/train_cpu.sh", f"trainer.rollout_data_dir={run_dir / 'rollouts'}",
-         f"trainer.default_local_dir={run_dir / 'checkpoints'}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        [
+            "bash",
+            "recipes/train_cpu.sh",
+            f"trainer.rollout_data_dir={run_dir / 'rollouts'}",
+            f"trainer.default_local_dir={run_dir / 'checkpoints'}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    return {"metrics": step_metrics(run_dir / "metrics.jsonl"), "records": rollout_records(run_dir / "rollouts"),
-            "dir": run_dir}
+    return {
+        "metrics": step_metrics(run_dir / "metrics.jsonl"),
+        "records": rollout_records(run_dir / "rollouts"),
+        "dir": run_dir,
+    }
 
 
 def test_one_grpo_step_runs_the_agent_loop_and_updates_the_policy(multi_turn_run: dict) -> None:
     metrics = multi_turn_run["metrics"]
     assert sorted(metrics) == [1]
     step = metrics[1]
-    assert {"critic/score/mean", "critic/score/min", "critic/score/max", "actor/grad_norm", "timing_s/step"} <= step.keys()
+    assert {
+        "critic/score/mean",
+        "critic/score/min",
+        "critic/score/max",
+        "actor/grad_norm",
+        "timing_s/step",
+    } <= step.keys()
     # verl's turn counts: each trajectory's messages (system, user, assistant, tool, next user, ...)
     assert {"num_turns/min", "num_turns/max", "num_turns/mean"} <= step.keys()
     assert step["num_turns/min"] >= 3  # at least the system prompt, the first user turn and one output
     # the first prompt (3-7k tokens of function docs) is cut to the tiny policy's context, from the left
     assert step["prompt_length/max"] <= CONTEXT_TOKENS
     # the loop's own timings reach verl's metrics: generation, the environment, the reward
-    loop_timings = {f"timing_s/agent_loop/{name}/mean" for name in ("generate_sequences", "tool_calls", "compute_score")}
+    loop_timings = {
+        f"timing_s/agent_loop/{name}/mean" for name in ("generate_sequences", "tool_calls", "compute_score")
+    }
     assert loop_timings <= step.keys()
 
 
@@ -88,7 +126,10 @@ def test_every_trajectory_logs_every_reward_component_and_its_score_follows_them
 def test_the_multi_turn_environment_benchmark_reaches_its_verdict_on_this_run(multi_turn_run: dict) -> None:
     # At smoke size the benchmark reads this module's run rather than training a step of its own.
     output = run_smoke(
-        ROOT / "benchmarks" / "bench_multi_turn_env.py", "--train-log", str(multi_turn_run["dir"] / "metrics.jsonl"),
-        "--rollouts", str(multi_turn_run["dir"] / "rollouts"),
+        ROOT / "benchmarks" / "bench_multi_turn_env.py",
+        "--train-log",
+        str(multi_turn_run["dir"] / "metrics.jsonl"),
+        "--rollouts",
+        str(multi_turn_run["dir"] / "rollouts"),
     )
     assert "environment + reward share of the CPU step" in output

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from verl_toolrl.core.calls import ToolCall, render_output
-from verl_toolrl.tasks import apibank as apibank_data
 from verl_toolrl.eval import apibank
 from verl_toolrl.eval.apibank import apibank_summary
 from verl_toolrl.eval.generations import RunInfo
+from verl_toolrl.tasks import apibank as apibank_data
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,10 @@ def test_levels_load_with_their_prompts(api_bank_dir: Path) -> None:
     assert [sum(i.level == level for i in items) for level in (1, 2)] == [399, 67]
     records = json.loads(apibank_data.level_file(api_bank_dir, 2).read_text())
     first = next(i for i in items if i.level == 2)
-    assert first.messages == [{"role": "system", "content": records[0]["system"]}, {"role": "user", "content": records[0]["user"]}]
+    assert first.messages == [
+        {"role": "system", "content": records[0]["system"]},
+        {"role": "user", "content": records[0]["user"]},
+    ]
     assert first.gold == [ToolCall(records[0]["answer"]["name"], records[0]["answer"]["parameters"])]
 
 
@@ -63,7 +66,9 @@ def test_unparseable_outputs_are_wrong_and_counted_by_reason() -> None:
     item = apibank_data.item_from_record({"system": "S", "user": "U", "answer": {"name": "f", "parameters": {}}}, 2, 0)
     rows = [
         {"id": str(n), "category": "level-2", **apibank.score_response(text, item)}
-        for n, text in enumerate(["", "<think> x", '<think> t </think>\n<tool_call>\n{"name": "g", "parameters": {}}\n</tool_call>'])
+        for n, text in enumerate(
+            ["", "<think> x", '<think> t </think>\n<tool_call>\n{"name": "g", "parameters": {}}\n</tool_call>']
+        )
     ]
     assert [row["paper"] for row in rows] == [False, False, False]
     assert apibank_summary(rows)["failures"] == {"parse:missing_think": 1, "parse:unclosed_think": 1, "wrong_call": 1}
@@ -77,7 +82,10 @@ def test_unparseable_outputs_are_wrong_and_counted_by_reason() -> None:
         ({"system": "S", "user": "U"}, "row 0, field 'answer': missing"),
         ({"system": "S", "user": "U", "answer": []}, "row 0, field 'answer': no gold call"),
         ({"system": "S", "user": "U", "answer": {"parameters": {}}}, 'the gold call has no string "name"'),
-        ({"system": "S", "user": "U", "answer": {"name": "f", "parameters": "x=1"}}, 'the gold call has no "parameters" object'),
+        (
+            {"system": "S", "user": "U", "answer": {"name": "f", "parameters": "x=1"}},
+            'the gold call has no "parameters" object',
+        ),
     ],
 )
 def test_bad_records_name_file_row_and_field(tmp_path: Path, record: object, message: str) -> None:
@@ -97,4 +105,6 @@ def test_missing_files_and_formats_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="use --protocol strict for --format hermes"):
         run_prompts(RunInfo("apibank", "m", "transformers", "hermes", [], None, {}, str(tmp_path), "toolrl"))
     with pytest.raises(ValueError, match="tool_prompt 'template' needs the hermes format"):
-        run_prompts(RunInfo("apibank", "m", "transformers", "toolrl", [], None, {}, str(tmp_path), "strict", "template"))
+        run_prompts(
+            RunInfo("apibank", "m", "transformers", "toolrl", [], None, {}, str(tmp_path), "strict", "template")
+        )

@@ -41,7 +41,10 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def call(query: str) -> str:
-    return f'<think> Search. </think>\n<tool_call>\n{{"name": "Search", "parameters": {{"query": "{query}"}}}}\n</tool_call>'
+    return (
+        f"<think> Search. </think>\n<tool_call>\n"
+        f'{{"name": "Search", "parameters": {{"query": "{query}"}}}}\n</tool_call>'
+    )
 
 
 def policy(messages: list[dict]) -> str:
@@ -68,8 +71,7 @@ def judge(messages: list[dict]) -> str:
 def retriever(path: str, body: dict) -> tuple[int, Any]:
     return 200, {
         "result": [
-            [{"document": {"id": "1", "contents": f'"Result"\nAbout {q}.'}, "score": 1.0}]
-            for q in body["queries"]
+            [{"document": {"id": "1", "contents": f'"Result"\nAbout {q}.'}, "score": 1.0}] for q in body["queries"]
         ]
     }
 
@@ -126,9 +128,7 @@ def served(stand_ins: dict, output: Path, *extra: str) -> list[str]:
 
 def test_served_run_with_retriever_and_judge(stand_ins: dict, data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    assert (
-        main(served(stand_ins, out, "--judge-base-url", stand_ins["judge"], "--judge-model", "judge-m")) == 0
-    )
+    assert main(served(stand_ins, out, "--judge-base-url", stand_ins["judge"], "--judge-model", "judge-m")) == 0
     assert {
         "run.json",
         "transcripts.jsonl",
@@ -158,9 +158,9 @@ def test_served_run_with_retriever_and_judge(stand_ins: dict, data_dir: Path, tm
 
     scores = json.loads((out / "scores.json").read_text())
     assert scores["judge"] == "judge-m" and scores["search"].startswith("retriever (http://127.0.0.1:")
-    assert scores["overall"]["accuracy"] == pytest.approx(1 / 3) and scores["overall"][
-        "avg_searches"
-    ] == pytest.approx(5 / 3)
+    assert scores["overall"]["accuracy"] == pytest.approx(1 / 3) and scores["overall"]["avg_searches"] == pytest.approx(
+        5 / 3
+    )
     assert (scores["unjudged"], scores["timeouts"]) == (1, 1)
     transcript = {r["id"]: r for r in read_lines(out / "transcripts.jsonl")}
     assert transcript["0"]["rounds"][0]["executed"] == ["Search(query='Citibank founded')"]
@@ -178,12 +178,9 @@ def test_served_run_with_retriever_and_judge(stand_ins: dict, data_dir: Path, tm
     (out / "transcripts.jsonl").write_text("\n".join(kept) + "\n")
     stand_ins["policy_requests"].clear()
     stand_ins["judge_requests"].clear()
+    assert main(served(stand_ins, out, "--judge-base-url", stand_ins["judge"], "--judge-model", "judge-m")) == 0
     assert (
-        main(served(stand_ins, out, "--judge-base-url", stand_ins["judge"], "--judge-model", "judge-m")) == 0
-    )
-    assert (
-        len(stand_ins["policy_requests"]) == 1
-        and "Uranus" in stand_ins["policy_requests"][0]["messages"][1]["content"]
+        len(stand_ins["policy_requests"]) == 1 and "Uranus" in stand_ins["policy_requests"][0]["messages"][1]["content"]
     )
     assert stand_ins["judge_requests"] == []  # the same answer as before: its saved reply stands
     assert json.loads((out / "scores.json").read_text())["overall"] == scores["overall"]
@@ -234,7 +231,15 @@ def test_strict_protocol_with_the_chat_templates_tools(
 ) -> None:
     def hermes_policy(messages: list[dict]) -> str:
         if messages[-1]["role"] == "user" and len(messages) == 2:
-            return '<think>\nSearch.\n</think>\n\n<tool_call>\n{"name": "Search", "arguments": {"query": "q"}}\n</tool_call>'
+            return (
+                "<think>\n"
+                "Search.\n"
+                "</think>\n"
+                "\n"
+                "<tool_call>\n"
+                '{"name": "Search", "arguments": {"query": "q"}}\n'
+                "</tool_call>"
+            )
         return "<think>\nDone.\n</think>\n\nJames Madison"
 
     with chat_server(hermes_policy) as (url, requests), json_server(retriever) as (search_url, _):
@@ -300,8 +305,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 #: A corpus written for this test (not Wikipedia).
 CORPUS = [
-    {"id": str(i), "title": f"Passage {i}", "text": f"Fact number {i} about Citibank and Uranus."}
-    for i in range(4)
+    {"id": str(i), "title": f"Passage {i}", "text": f"Fact number {i} about Citibank and Uranus."} for i in range(4)
 ]
 
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 from verl_toolrl.eval import pipeline, registry
 from verl_toolrl.eval.benchmark import BackendFactory, Prompts, Scored
 from verl_toolrl.eval.bfcl import Bfcl, BfclBenchmark, BfclSingleTurn
 from verl_toolrl.eval.generations import RunInfo
 from verl_toolrl.eval.report import write_report
+from verl_toolrl.tasks.bfcl import single_turn as bfcl_data
 
 
 @dataclass(frozen=True)
@@ -42,19 +42,34 @@ class StandInMultiTurn(BfclBenchmark):
     def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
         return {i: (item.category, [{"role": "user", "content": f"task {i}"}]) for i, item in items.items()}
 
-    def generate(self, output: Path, info: RunInfo, items: Mapping[str, Any], backend: BackendFactory,
-                 batch_size: int, progress: bool) -> None:
+    def generate(
+        self,
+        output: Path,
+        info: RunInfo,
+        items: Mapping[str, Any],
+        backend: BackendFactory,
+        batch_size: int,
+        progress: bool,
+    ) -> None:
         engine = backend()
         prompts = self.prompts(info, items)
         with open(output / self.transcripts, "a", encoding="utf-8") as handle:
             for item_id, (_, messages) in prompts.items():
                 handle.write(json.dumps({"id": item_id, "steps": engine.generate([messages])}) + "\n")
 
-    def score(self, output: Path, info: RunInfo, items: Mapping[str, Any], workers: int, progress: bool,
-              allow_missing: bool) -> Scored:
+    def score(
+        self, output: Path, info: RunInfo, items: Mapping[str, Any], workers: int, progress: bool, allow_missing: bool
+    ) -> Scored:
         done = [json.loads(line) for line in (output / self.transcripts).read_text().splitlines()]
-        rows = [{"id": d["id"], "category": items[d["id"]].category, "valid": "done" in d["steps"][0],
-                 "error_type": None if "done" in d["steps"][0] else "multi_turn:wrong"} for d in done]
+        rows = [
+            {
+                "id": d["id"],
+                "category": items[d["id"]].category,
+                "valid": "done" in d["steps"][0],
+                "error_type": None if "done" in d["steps"][0] else "multi_turn:wrong",
+            }
+            for d in done
+        ]
         return Scored(rows, sorted(set(items) - {d["id"] for d in done}))
 
 

@@ -13,21 +13,16 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from verl_toolrl.tasks.bfcl import toolrl_handler
-from verl_toolrl.tasks.bfcl.single_turn import CATEGORIES, MULTI_TURN_CATEGORIES, expand_categories, gold_output, item_messages
-from verl_toolrl.tasks.bfcl.episode import gold_outputs
-from verl_toolrl.tasks.bfcl.multi_turn import ADDED_FUNCTIONS_PROMPT_FC, MultiTurnEntry, load_entries
-from verl_toolrl.tasks.episode import MAX_STEPS_PER_TURN
 from verl_toolrl.core.calls import ToolCall, render_output
+from verl_toolrl.core.prompts import BFCL_TURN_INSTRUCTION
 from verl_toolrl.data.bfcl_multi_turn import write
-from verl_toolrl.tasks.bfcl.multi_turn import HELDOUT_FILE
 from verl_toolrl.eval import bfcl_multi_turn as mt
 from verl_toolrl.eval.__main__ import main, parse_args, run_info
 from verl_toolrl.eval.backends import Sampling, make_backend
@@ -36,7 +31,17 @@ from verl_toolrl.eval.generations import RunInfo
 from verl_toolrl.eval.pipeline import generate, run_items, score
 from verl_toolrl.eval.registry import get_benchmark
 from verl_toolrl.eval.report import write_report
-from verl_toolrl.core.prompts import BFCL_TURN_INSTRUCTION
+from verl_toolrl.tasks.bfcl import toolrl_handler
+from verl_toolrl.tasks.bfcl.episode import gold_outputs
+from verl_toolrl.tasks.bfcl.multi_turn import ADDED_FUNCTIONS_PROMPT_FC, HELDOUT_FILE, MultiTurnEntry, load_entries
+from verl_toolrl.tasks.bfcl.single_turn import (
+    CATEGORIES,
+    MULTI_TURN_CATEGORIES,
+    expand_categories,
+    gold_output,
+    item_messages,
+)
+from verl_toolrl.tasks.episode import MAX_STEPS_PER_TURN
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: pip install --no-deps bfcl-eval==2026.3.23")
 
@@ -81,7 +86,9 @@ def gold_script(entries: dict[str, MultiTurnEntry], protocol: str, format: str) 
 
 
 @pytest.mark.parametrize(("protocol", "format"), FLOWS)
-def test_ground_truth_policy_through_generate_and_score_is_valid(entries: dict[str, MultiTurnEntry], tmp_path: Path, protocol: str, format: str) -> None:
+def test_ground_truth_policy_through_generate_and_score_is_valid(
+    entries: dict[str, MultiTurnEntry], tmp_path: Path, protocol: str, format: str
+) -> None:
     backend = ScriptedBackend(gold_script(entries, protocol, format))
     path = mt.generate(tmp_path / mt.TRANSCRIPTS_FILE, entries, protocol, format, backend, batch_size=5)
     assert backend.batches[0] == 5 and max(backend.batches) == 5  # one step of several entries per call
@@ -95,7 +102,11 @@ def test_ground_truth_policy_through_generate_and_score_is_valid(entries: dict[s
     first = next(r for r in records if r["id"] == "multi_turn_base_0")
     assert [len(steps) for steps in first["turns"]] == [2, 2, 2, 2]  # calls, then an answer, per turn
     step = first["turns"][0][0]
-    assert step["executed"] == ["cd(folder='document')", "mkdir(dir_name='temp')", "mv(source='final_report.pdf', destination='temp')"]
+    assert step["executed"] == [
+        "cd(folder='document')",
+        "mkdir(dir_name='temp')",
+        "mv(source='final_report.pdf', destination='temp')",
+    ]
     assert step["observations"][0] == '{"current_working_directory": "document"}'
 
 
@@ -119,14 +130,19 @@ def test_toolrl_flow_follows_the_handler(entries: dict[str, MultiTurnEntry]) -> 
     system, user = trajectory.prompt()
     assert system["content"].startswith("You are a helpful multi-turn dialogue assistant")
     assert system["content"].endswith("(if exists).\n")
-    assert 'Name: post_tweet\nDescription: This tool belongs to the TwitterAPI' in system["content"]
-    assert "Parameters: {\"content\": {\"type\": \"string\"" in system["content"]  # properties only
+    assert "Name: post_tweet\nDescription: This tool belongs to the TwitterAPI" in system["content"]
+    assert 'Parameters: {"content": {"type": "string"' in system["content"]  # properties only
     question = entry.questions[0][0]["content"].strip()
-    assert user["content"] == f"**Dialogue Records History**\n<user> {question}\n{toolrl_handler.SINGLE_TURN_INSTRUCTION} </user>"
+    assert (
+        user["content"]
+        == f"**Dialogue Records History**\n<user> {question}\n{toolrl_handler.SINGLE_TURN_INSTRUCTION} </user>"
+    )
     trajectory.advance(render_output("t", [ToolCall("cd", {"folder": "document"})]))
     user = trajectory.prompt()[1]["content"]
     assert user.endswith(
-        '<obs> You have made the tool call cd(folder=\'document\'). Execution returns: {"current_working_directory": "document"} </obs>\n\n'
+        "<obs> You have made the tool call cd(folder='document'). Execution returns: {\"current_working_directory\": "
+        '"document"} </obs>\n'
+        "\n"
         f"<user> {toolrl_handler.AFTER_LAST_RESULT} </user>"
     )
     assert "\n<think> t </think>\n<tool_call>\n" in user
@@ -144,7 +160,9 @@ def test_held_out_functions_appear_at_their_turn(entries: dict[str, MultiTurnEnt
             trajectory.advance(answer)
         prompt = trajectory.prompt()
         if protocol == "toolrl":
-            assert str(entry.held_out[turn]) in prompt[1]["content"]  # in the user message, as BFCL's prompting handlers
+            assert (
+                str(entry.held_out[turn]) in prompt[1]["content"]
+            )  # in the user message, as BFCL's prompting handlers
             assert not any(f"Name: {name}\n" in prompt[0]["content"] for name in names)
         else:
             shown = (lambda n: f"Name: {n}\n") if format == "toolrl" else (lambda n: f'"name": "{n}"')
@@ -168,8 +186,12 @@ def test_hostile_outputs_run_nothing_through_the_loop(entries: dict[str, MultiTu
     payload = f"__import__('os').system('touch {sentinel}')"
     entry = entries["multi_turn_base_0"]
     hostile = [
-        '<think> x </think>\n<tool_call>\n{"name": "' + payload.replace('"', '\\"') + '", "parameters": {}}\n</tool_call>',
-        render_output("x", [ToolCall("os.system", {"command": f"touch {sentinel}"}), ToolCall("cd", {f"folder={payload}": "x"})]),
+        '<think> x </think>\n<tool_call>\n{"name": "'
+        + payload.replace('"', '\\"')
+        + '", "parameters": {}}\n</tool_call>',
+        render_output(
+            "x", [ToolCall("os.system", {"command": f"touch {sentinel}"}), ToolCall("cd", {f"folder={payload}": "x"})]
+        ),
         render_output("x", [ToolCall("echo", {"content": payload, "file_name": f"{payload}.txt"})]),
         render_output("done", response="ok"),
     ] * 4
@@ -214,9 +236,16 @@ def test_transformers_backend_runs_the_loop(tmp_path: Path) -> None:
     prompt = mt.Trajectory(entry, "toolrl", "toolrl").prompt()
     tokenizer = byte_level_tokenizer([m["content"] for m in prompt], vocab_size=4000)
     config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, max_position_embeddings=65536, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=65536,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
     )
     model_dir = tmp_path / "tiny"
     Qwen2ForCausalLM(config).save_pretrained(model_dir)
@@ -230,7 +259,9 @@ def test_transformers_backend_runs_the_loop(tmp_path: Path) -> None:
     assert (score.valid, score.error_type) == (False, "multi_turn:empty_turn_model_response")
 
 
-def test_openai_backend_runs_the_loop_against_a_local_server(entries: dict[str, MultiTurnEntry], tmp_path: Path, chat_server) -> None:
+def test_openai_backend_runs_the_loop_against_a_local_server(
+    entries: dict[str, MultiTurnEntry], tmp_path: Path, chat_server
+) -> None:
     """An OpenAI-compatible endpoint (a local HTTP server answering from the ground-truth script) receives
     the strict flow's chat messages, tool-role results included."""
     pytest.importorskip("openai")
@@ -260,7 +291,9 @@ def test_one_bfcl_run_covers_single_and_multi_turn(tmp_path: Path) -> None:
     assert (tmp_path / "generations.jsonl").is_file() and (tmp_path / mt.TRANSCRIPTS_FILE).is_file()
     summary = score(tmp_path, workers=1, progress=False)
     assert summary["items"] == summary["correct"] == 10 and summary["missing"] == []
-    assert {c: v["count"] for c, v in summary["categories"].items() if c in MULTI_TURN_CATEGORIES} == dict.fromkeys(MULTI_TURN_CATEGORIES, 2)
+    assert {c: v["count"] for c, v in summary["categories"].items() if c in MULTI_TURN_CATEGORIES} == dict.fromkeys(
+        MULTI_TURN_CATEGORIES, 2
+    )
     assert next(a for a in summary["aggregates"] if a["name"] == "multi_turn_overall")["value"] == 1.0
     report, _ = write_report([tmp_path], tmp_path / "report")
     assert "| multi_turn_long_context | 2 | 100.00 |" in report.read_text()
@@ -273,13 +306,17 @@ def test_the_evaluation_runs_exactly_the_held_out_ids_of_the_training_data(tmp_p
     ids_file = tmp_path / "data" / HELDOUT_FILE
     held_out = json.loads(ids_file.read_text())["ids"]
     wanted = sorted(i for ids in held_out.values() for i in ids)
-    info = run_info(parse_args(["bfcl", "generate", "--model", "gold", "--ids", str(ids_file), "--output", str(tmp_path / "run")]))
+    info = run_info(
+        parse_args(["bfcl", "generate", "--model", "gold", "--ids", str(ids_file), "--output", str(tmp_path / "run")])
+    )
     assert info.categories == ["multi_turn_base", "multi_turn_miss_param"] and sorted(info.ids) == wanted
     items = run_items(info)
     assert sorted(items) == wanted and len(wanted) == 4
     trained = {e["index"] for e in pd.read_parquet(tmp_path / "data" / "train.parquet")["extra_info"]}
     assert not trained & set(items)
-    generate(tmp_path / "run", info, ScriptedBackend(gold_script(items, "toolrl", "toolrl")), batch_size=4, progress=False)
+    generate(
+        tmp_path / "run", info, ScriptedBackend(gold_script(items, "toolrl", "toolrl")), batch_size=4, progress=False
+    )
     summary = score(tmp_path / "run", workers=1, progress=False)
     assert summary["items"] == summary["correct"] == 4
     scored = [json.loads(line)["id"] for line in (tmp_path / "run" / mt.TRANSCRIPTS_FILE).read_text().splitlines()]
@@ -290,7 +327,10 @@ def test_the_evaluation_runs_exactly_the_held_out_ids_of_the_training_data(tmp_p
     bad.write_text(json.dumps({"ids": held_out}))
     assert main(["bfcl", "generate", "--model", "gold", "--ids", str(bad), "--output", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: --ids: 1 id(s) are not bfcl items of categories multi_turn_base, multi_turn_miss_param, first 'multi_turn_base_9999'"]
+    assert err == [
+        "error: --ids: 1 id(s) are not bfcl items of categories multi_turn_base, multi_turn_miss_param, first "
+        "'multi_turn_base_9999'"
+    ]
     assert not (tmp_path / "bad" / "run.json").exists()
 
 
@@ -300,19 +340,50 @@ def test_the_command_writes_the_same_transcripts_under_any_hash_seed(tmp_path: P
     message, whose order follows the seed): the command pins the seed, so the transcripts are
     byte-identical."""
     pytest.importorskip("openai")
-    book = ToolCall("book_flight", {"access_token": "secureAccessToken12345", "card_id": "144756014165", "travel_date": "2026-11-15",
-                                    "travel_from": "SFO", "travel_to": "ORD", "travel_class": "premium"})
+    book = ToolCall(
+        "book_flight",
+        {
+            "access_token": "secureAccessToken12345",
+            "card_id": "144756014165",
+            "travel_date": "2026-11-15",
+            "travel_from": "SFO",
+            "travel_to": "ORD",
+            "travel_class": "premium",
+        },
+    )
     first = render_output("go", [book])
     ids = tmp_path / "ids.json"
     ids.write_text(json.dumps({"ids": {"multi_turn_base": ["multi_turn_base_152"]}}))
     transcripts = []
-    with chat_server(lambda messages: render_output("done", response="ok") if "Must be one of" in json.dumps(messages) else first) as (url, _):
+    with chat_server(
+        lambda messages: render_output("done", response="ok") if "Must be one of" in json.dumps(messages) else first
+    ) as (url, _):
         for seed in ("1", "2", "3"):
             output = tmp_path / f"seed{seed}"
-            env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-                   "BFCL_PROJECT_ROOT": str(tmp_path / "bfcl")}
-            command = [sys.executable, "-m", "verl_toolrl.eval", "bfcl", "generate", "--backend", "openai", "--model", "served",
-                       "--base-url", url, "--ids", str(ids), "--output", str(output), "--quiet"]
+            env = {
+                **os.environ,
+                "PYTHONHASHSEED": seed,
+                "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+                "BFCL_PROJECT_ROOT": str(tmp_path / "bfcl"),
+            }
+            command = [
+                sys.executable,
+                "-m",
+                "verl_toolrl.eval",
+                "bfcl",
+                "generate",
+                "--backend",
+                "openai",
+                "--model",
+                "served",
+                "--base-url",
+                url,
+                "--ids",
+                str(ids),
+                "--output",
+                str(output),
+                "--quiet",
+            ]
             result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
             assert result.returncode == 0, result.stderr[-3000:]
             transcripts.append((output / mt.TRANSCRIPTS_FILE).read_bytes())

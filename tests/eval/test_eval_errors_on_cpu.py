@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from verl_toolrl.data.cli import main as data_main
 from verl_toolrl.core.errors import SourceError
+from verl_toolrl.data.cli import main as data_main
 from verl_toolrl.data.io import read_local
 from verl_toolrl.eval.__main__ import DEFAULT_APIBANK_DIR, build_parser, main
 from verl_toolrl.eval.generations import RunInfo, write_run_info

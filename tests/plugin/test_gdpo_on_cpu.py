@@ -59,7 +59,9 @@ def scored_batch(config):
     """The step's batch with the manager's real scores: rm_scores on the last valid token, the reward
     components as non_tensor_batch columns."""
     texts = [text for group in GROUPS.values() for text in group]
-    tokenizer = byte_level_tokenizer(texts * 3, vocab_size=400, added_tokens=["<think>", "</think>", "<tool_call>", "</tool_call>"])
+    tokenizer = byte_level_tokenizer(
+        texts * 3, vocab_size=400, added_tokens=["<think>", "</think>", "<tool_call>", "</tool_call>"]
+    )
     manager = load_reward_manager(config, tokenizer)
     prompt = tokenizer.encode("Weather in Paris, in C?")
     samples, results = [], []

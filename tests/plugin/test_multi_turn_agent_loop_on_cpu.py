@@ -28,20 +28,18 @@ from verl.experimental.agent_loop.agent_loop import DictConfigWrap, _agent_loop_
 from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.workers.rollout.replica import TokenOutput
 
-from verl_toolrl.tasks.bfcl.episode import gold_outputs
-from verl_toolrl.tasks.bfcl.multi_turn import MULTI_TURN_AGENT, entry_from_spec, load_entries
-from verl_toolrl.tasks.episode import HASH_SEED, MAX_STEPS_PER_TURN
+from verl_toolrl.checks.stand_in import byte_level_tokenizer
 from verl_toolrl.core.calls import ToolCall, render_output
 from verl_toolrl.data import cli as data_cli
 from verl_toolrl.data.bfcl_multi_turn import entry_row, main, turn_ground_truths
-from verl_toolrl.tasks.bfcl.multi_turn import HELDOUT_FILE
 from verl_toolrl.plugin.multi_turn_agent_loop import BfclMultiTurnAgentLoop
-from verl_toolrl.reward import score_range
-from verl_toolrl.reward import compute_score
-from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, REWARD_EXTRA_KEYS
 from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
-from verl_toolrl.checks.stand_in import byte_level_tokenizer
 from verl_toolrl.plugin.verl_batch import agent_loop_sample
+from verl_toolrl.reward import compute_score, score_range
+from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, REWARD_EXTRA_KEYS
+from verl_toolrl.tasks.bfcl.episode import gold_outputs
+from verl_toolrl.tasks.bfcl.multi_turn import HELDOUT_FILE, MULTI_TURN_AGENT, entry_from_spec, load_entries
+from verl_toolrl.tasks.episode import HASH_SEED, MAX_STEPS_PER_TURN
 
 pytestmark = pytest.mark.usefixtures("bfcl_scratch")
 
@@ -69,24 +67,39 @@ class ScriptedServer:
         self.generated: list[list[int]] = []
         self.prompts: list[list[int]] = []
 
-    async def generate(self, *, request_id: str, prompt_ids: list[int], sampling_params: dict, **kwargs: Any) -> TokenOutput:
+    async def generate(
+        self, *, request_id: str, prompt_ids: list[int], sampling_params: dict, **kwargs: Any
+    ) -> TokenOutput:
         self.prompts.append(list(prompt_ids))
         if not self.sequences:
             raise AssertionError("the loop asked for more steps than the script has")
         self.generated.append(self.sequences.pop(0))
         step = len(self.generated)  # the weights version, as verl's server reports it
         fields = {"min_global_steps": step, "max_global_steps": step}
-        return TokenOutput(token_ids=self.generated[-1], log_probs=[-0.5] * len(self.generated[-1]), extra_fields=fields)
+        return TokenOutput(
+            token_ids=self.generated[-1], log_probs=[-0.5] * len(self.generated[-1]), extra_fields=fields
+        )
 
 
-def make_loop(tokenizer: Any, server: ScriptedServer, *, response_length: int = 16384, max_steps: int | None = None, reward_kwargs: dict | None = None) -> BfclMultiTurnAgentLoop:
+def make_loop(
+    tokenizer: Any,
+    server: ScriptedServer,
+    *,
+    response_length: int = 16384,
+    max_steps: int | None = None,
+    reward_kwargs: dict | None = None,
+) -> BfclMultiTurnAgentLoop:
     config = OmegaConf.create(
         {
             "actor_rollout_ref": {
                 "rollout": {
                     "prompt_length": 16384,
                     "response_length": response_length,
-                    "multi_turn": {"max_assistant_turns": max_steps, "max_tool_response_length": 4096, "tool_response_truncate_side": "middle"},
+                    "multi_turn": {
+                        "max_assistant_turns": max_steps,
+                        "max_tool_response_length": 4096,
+                        "tool_response_truncate_side": "middle",
+                    },
                 }
             },
             "data": {"apply_chat_template_kwargs": {}},
@@ -106,7 +119,12 @@ def make_loop(tokenizer: Any, server: ScriptedServer, *, response_length: int = 
 def run_loop(tokenizer: Any, entry: Any, outputs: list[str], **options: Any) -> tuple[Any, ScriptedServer]:
     server = ScriptedServer(tokenizer, outputs)
     row = entry_row(entry, "toolrl", "train")
-    kwargs = {"raw_prompt": row["prompt"], "extra_info": row["extra_info"], "reward_model": row["reward_model"], "global_steps": 0}
+    kwargs = {
+        "raw_prompt": row["prompt"],
+        "extra_info": row["extra_info"],
+        "reward_model": row["reward_model"],
+        "global_steps": 0,
+    }
 
     async def go() -> Any:  # verl's loop binds to the running event loop when built
         return await make_loop(tokenizer, server, **options).run({"temperature": 1.0}, **kwargs)
@@ -122,15 +140,24 @@ def manager_reward(output: Any, **reward_kwargs: Any) -> dict:
     """The toolrl reward manager's result for the loop's output, as verl's reward worker hands it over."""
     responses = torch.tensor(output.response_ids)
     data = DataProto.from_dict(
-        tensors={"responses": responses.unsqueeze(0), "attention_mask": torch.ones(1, len(output.prompt_ids) + len(responses), dtype=torch.int64)},
-        non_tensors={"tool_extra_fields": np.array([output.extra_fields], dtype=object), "reward_model": np.array([{"ground_truth": "[]"}], dtype=object)},
+        tensors={
+            "responses": responses.unsqueeze(0),
+            "attention_mask": torch.ones(1, len(output.prompt_ids) + len(responses), dtype=torch.int64),
+        },
+        non_tensors={
+            "tool_extra_fields": np.array([output.extra_fields], dtype=object),
+            "reward_model": np.array([{"ground_truth": "[]"}], dtype=object),
+        },
     )
     manager = ToolRLRewardManager({"reward": {"reward_kwargs": reward_kwargs}}, tokenizer=None)
     return asyncio.run(manager.run_single(data))
 
 
 def test_registered_with_verl() -> None:
-    assert _agent_loop_registry[MULTI_TURN_AGENT]["_target_"] == "verl_toolrl.plugin.multi_turn_agent_loop.BfclMultiTurnAgentLoop"
+    assert (
+        _agent_loop_registry[MULTI_TURN_AGENT]["_target_"]
+        == "verl_toolrl.plugin.multi_turn_agent_loop.BfclMultiTurnAgentLoop"
+    )
 
 
 @pytest.mark.parametrize("name", ["base", "miss_func"])
@@ -166,14 +193,21 @@ def test_observation_tokens_are_exactly_the_zeros_of_response_mask(tokenizer: An
     output, server = run_loop(tokenizer, entry, gold_outputs(entry))
     mask, ids = output.response_mask, output.response_ids
     assert len(mask) == len(ids)
-    assert [t for t, m in zip(ids, mask) if m == 1] == [t for sequence in server.generated for t in sequence]
-    masked = tokenizer.decode([t for t, m in zip(ids, mask) if m == 0])
+    assert [t for t, m in zip(ids, mask, strict=True) if m == 1] == [
+        t for sequence in server.generated for t in sequence
+    ]
+    masked = tokenizer.decode([t for t, m in zip(ids, mask, strict=True) if m == 0])
     assert '{"current_working_directory": "document"}' in masked  # an observation
     assert entry.questions[1][0]["content"] in masked  # the next user turn
     # the server's log-probs on generated tokens, 0 on observation tokens (verl's rollout_log_probs)
-    assert [(m, lp) for m, lp in zip(mask, output.response_logprobs)] == [(m, -0.5 if m else 0.0) for m in mask]
+    assert [(m, lp) for m, lp in zip(mask, output.response_logprobs, strict=True)] == [
+        (m, -0.5 if m else 0.0) for m in mask
+    ]
     # the server's fields verl's trainer reads: the first step's min_global_steps, the last step's max
-    assert (output.extra_fields["min_global_steps"], output.extra_fields["max_global_steps"]) == (1, len(server.generated))
+    assert (output.extra_fields["min_global_steps"], output.extra_fields["max_global_steps"]) == (
+        1,
+        len(server.generated),
+    )
     # every later prompt is the trajectory so far: generated and observation tokens in order
     assert server.prompts[-1] == output.prompt_ids + ids[: len(server.prompts[-1]) - len(output.prompt_ids)]
 
@@ -201,7 +235,7 @@ def test_bad_calls_become_error_observations(tokenizer: Any, entries: dict) -> N
     calls = [ToolCall("rm_everything", {}), ToolCall("cd", {"directory": "x"}), ToolCall("cd", {"folder": 123})]
     outputs = [render_output("Try.", calls), render_output("Done.", response="ok")]
     output, _ = run_loop(tokenizer, entry, outputs + gold_outputs(entry)[2:])
-    masked = tokenizer.decode([t for t, m in zip(output.response_ids, output.response_mask) if m == 0])
+    masked = tokenizer.decode([t for t, m in zip(output.response_ids, output.response_mask, strict=True) if m == 0])
     assert 'Error during execution: unknown function "rm_everything"' in masked
     assert "Error during execution: bad arguments for cd" in masked
     assert masked.count("Error during execution:") == 3  # the simulator's own exception too
@@ -211,74 +245,156 @@ def test_bad_calls_become_error_observations(tokenizer: Any, entries: dict) -> N
 def test_two_trajectories_of_one_entry_never_share_state(tokenizer: Any, entries: dict) -> None:
     entry = entries["base"]
     row = entry_row(entry, "toolrl", "train")
-    kwargs = {"raw_prompt": row["prompt"], "extra_info": row["extra_info"], "reward_model": row["reward_model"], "global_steps": 0}
+    kwargs = {
+        "raw_prompt": row["prompt"],
+        "extra_info": row["extra_info"],
+        "reward_model": row["reward_model"],
+        "global_steps": 0,
+    }
     step = render_output("Go.", [ToolCall("cd", {"folder": "document"}), ToolCall("mkdir", {"dir_name": "temp"})])
-    servers = [ScriptedServer(tokenizer, [step, render_output("x", response="x")] + ["<think> x </think>\n<response> x </response>"] * 3) for _ in range(2)]
+    servers = [
+        ScriptedServer(
+            tokenizer, [step, render_output("x", response="x")] + ["<think> x </think>\n<response> x </response>"] * 3
+        )
+        for _ in range(2)
+    ]
 
     async def both() -> list[Any]:
         return await asyncio.gather(*(make_loop(tokenizer, server).run({}, **kwargs) for server in servers))
 
     outputs = asyncio.run(both())
-    observed = [tokenizer.decode([t for t, m in zip(o.response_ids, o.response_mask) if m == 0]) for o in outputs]
+    observed = [
+        tokenizer.decode([t for t, m in zip(o.response_ids, o.response_mask, strict=True) if m == 0]) for o in outputs
+    ]
     for text in observed:  # each ran cd and mkdir on its own fresh file system: no "already exists" error
         assert '{"current_working_directory": "document"}' in text and "Error during execution" not in text
     assert outputs[0].extra_fields["turn_scores"] == outputs[1].extra_fields["turn_scores"]
 
 
 async def test_bad_multi_turn_options_fail_at_start_up(tokenizer: Any) -> None:
-    with pytest.raises(ValueError, match=r"reward.reward_kwargs.multi_turn_state_weight: 2 is not a number in \[0, 1\]"):
-        make_loop(tokenizer, ScriptedServer(tokenizer, []), reward_kwargs={"multi_turn_aggregation": "mix", "multi_turn_state_weight": 2})
+    with pytest.raises(
+        ValueError, match=r"reward.reward_kwargs.multi_turn_state_weight: 2 is not a number in \[0, 1\]"
+    ):
+        make_loop(
+            tokenizer,
+            ScriptedServer(tokenizer, []),
+            reward_kwargs={"multi_turn_aggregation": "mix", "multi_turn_state_weight": 2},
+        )
     with pytest.raises(ValueError, match="reward.reward_kwargs.multi_turn_aggregation: unknown value 'best'"):
         ToolRLRewardManager({"reward": {"reward_kwargs": {"multi_turn_aggregation": "best"}}}, tokenizer=None)
 
 
 def test_data_command_writes_a_seeded_split(tmp_path: Any) -> None:
-    args = ["--output-dir", str(tmp_path), "--categories", "multi_turn_base", "--limit", "10", "--heldout-fraction", "0.2", "--seed", "3"]
+    args = [
+        "--output-dir",
+        str(tmp_path),
+        "--categories",
+        "multi_turn_base",
+        "--limit",
+        "10",
+        "--heldout-fraction",
+        "0.2",
+        "--seed",
+        "3",
+    ]
     assert main(args) == 0
     train, heldout = pd.read_parquet(tmp_path / "train.parquet"), pd.read_parquet(tmp_path / "heldout.parquet")
     ids = json.loads((tmp_path / HELDOUT_FILE).read_text())["ids"]["multi_turn_base"]
     assert sorted(heldout["extra_info"].map(lambda e: e["index"])) == ids and len(ids) == 2 and len(train) == 8
     assert set(train["agent_name"]) == {MULTI_TURN_AGENT}
     assert not set(train["extra_info"].map(lambda e: e["index"])) & set(ids)
-    assert len(json.loads(train["reward_model"][0]["ground_truth"])) == len(json.loads(train["extra_info"][0]["bfcl_entry"])["questions"])
+    assert len(json.loads(train["reward_model"][0]["ground_truth"])) == len(
+        json.loads(train["extra_info"][0]["bfcl_entry"])["questions"]
+    )
     assert main(args + ["--output-dir", str(tmp_path / "again")]) == 0
     assert json.loads((tmp_path / "again" / HELDOUT_FILE).read_text())["ids"]["multi_turn_base"] == ids
 
 
-def test_a_mixed_batch_of_single_and_multi_turn_rows_loads_and_scores_as_verl_gathers_it(tokenizer: Any, tmp_path: Any, shared_dir: Any) -> None:
+def test_a_mixed_batch_of_single_and_multi_turn_rows_loads_and_scores_as_verl_gathers_it(
+    tokenizer: Any, tmp_path: Any, shared_dir: Any
+) -> None:
     """``--mix-with`` the single-turn mix: verl's RLHFDataset reads the mixed parquet, and every row's
     ``reward_extra_info`` from the real manager has one key set, which verl gathers per key into the batch
     (``np.array([info[key] for info in infos])`` over the first row's keys) in either order."""
     samples = shared_dir / "data" / "raw_samples"
-    assert data_cli.main("mix", ["--output", str(tmp_path / "mix"), "--seed", "0", "--skip-invalid", "--toolace", str(samples / "toolace.json"),
-                                 "--xlam", str(samples / "xlam.json"), "--toolace-count", "3", "--hammer-count", "1", "--xlam-count", "3",
-                                 "--test-fraction", "0.3"]) == 0
+    assert (
+        data_cli.main(
+            "mix",
+            [
+                "--output",
+                str(tmp_path / "mix"),
+                "--seed",
+                "0",
+                "--skip-invalid",
+                "--toolace",
+                str(samples / "toolace.json"),
+                "--xlam",
+                str(samples / "xlam.json"),
+                "--toolace-count",
+                "3",
+                "--hammer-count",
+                "1",
+                "--xlam-count",
+                "3",
+                "--test-fraction",
+                "0.3",
+            ],
+        )
+        == 0
+    )
     single_rows = len(pd.read_parquet(tmp_path / "mix" / "train.parquet"))
-    assert main(["--output-dir", str(tmp_path / "mixed"), "--categories", "multi_turn_base", "--limit", "3", "--heldout-fraction", "0",
-                 "--mix-with", str(tmp_path / "mix")]) == 0
-    config = OmegaConf.create({"max_prompt_length": 8192, "truncation": "left", "filter_overlong_prompts": False, "return_raw_chat": True})
+    assert (
+        main(
+            [
+                "--output-dir",
+                str(tmp_path / "mixed"),
+                "--categories",
+                "multi_turn_base",
+                "--limit",
+                "3",
+                "--heldout-fraction",
+                "0",
+                "--mix-with",
+                str(tmp_path / "mix"),
+            ]
+        )
+        == 0
+    )
+    config = OmegaConf.create(
+        {"max_prompt_length": 8192, "truncation": "left", "filter_overlong_prompts": False, "return_raw_chat": True}
+    )
     dataset = RLHFDataset(data_files=[str(tmp_path / "mixed" / "train.parquet")], tokenizer=tokenizer, config=config)
     rows = [dataset[i] for i in range(len(dataset))]
     assert len(rows) == 3 + single_rows
-    assert sorted(row["agent_name"] for row in rows) == sorted([MULTI_TURN_AGENT] * 3 + ["single_turn_agent"] * single_rows)
+    assert sorted(row["agent_name"] for row in rows) == sorted(
+        [MULTI_TURN_AGENT] * 3 + ["single_turn_agent"] * single_rows
+    )
     assert pd.read_parquet(tmp_path / "mixed" / "heldout.parquet").empty
 
     manager = ToolRLRewardManager({"reward": {"reward_kwargs": {}}}, tokenizer=tokenizer)
     results = []
     for row in rows:
         if row["agent_name"] == MULTI_TURN_AGENT:
-            output, _ = run_loop(tokenizer, entry_from_spec(row["extra_info"]["bfcl_entry"]), gold_outputs(entry_from_spec(row["extra_info"]["bfcl_entry"])))
+            output, _ = run_loop(
+                tokenizer,
+                entry_from_spec(row["extra_info"]["bfcl_entry"]),
+                gold_outputs(entry_from_spec(row["extra_info"]["bfcl_entry"])),
+            )
             results.append(manager_reward(output))
         else:
             truth = row["reward_model"]["ground_truth"]
-            sample = agent_loop_sample([1, 2], tokenizer.encode(truth, add_special_tokens=False), {**row, "global_steps": 0})
+            sample = agent_loop_sample(
+                [1, 2], tokenizer.encode(truth, add_special_tokens=False), {**row, "global_steps": 0}
+            )
             results.append(asyncio.run(manager.run_single(sample)))
             assert results[-1]["reward_score"] == compute_score("", truth, truth)["score"]
     for ordered in (results, results[::-1]):
         infos = [result["reward_extra_info"] for result in ordered]
         gathered = {key: np.array([info[key] for info in infos]) for key in infos[0]}
         assert tuple(gathered) == REWARD_EXTRA_KEYS and all(len(values) == len(rows) for values in gathered.values())
-    single = [r["reward_extra_info"] for r, row in zip(results, rows) if row["agent_name"] != MULTI_TURN_AGENT]
+    single = [
+        r["reward_extra_info"] for r, row in zip(results, rows, strict=True) if row["agent_name"] != MULTI_TURN_AGENT
+    ]
     assert all(info["turns"] == 1.0 and info["calls"] == 0.0 and info["call_score"] == info["score"] for info in single)
 
 
@@ -289,7 +405,9 @@ def test_the_preflight_replays_multi_turn_ground_truths_on_the_simulators(tokeni
 
     rows = [entry_row(entry, "toolrl", "train") for entry in entries.values()]
     manager = ToolRLRewardManager({"reward": {"reward_kwargs": {}}}, tokenizer=tokenizer)
-    check = asyncio.run(score_ground_truths(manager, tokenizer, rows, source="mt", prompt_limit=8192, agent_loop="single_turn_agent"))
+    check = asyncio.run(
+        score_ground_truths(manager, tokenizer, rows, source="mt", prompt_limit=8192, agent_loop="single_turn_agent")
+    )
     assert check.ok and check.multi_turn == check.rows == 3 and check.misses == []
     assert "3 multi-turn rows replayed on BFCL's simulators" in check.summary(8192)
     truths = json.loads(rows[0]["reward_model"]["ground_truth"])
@@ -297,7 +415,9 @@ def test_the_preflight_replays_multi_turn_ground_truths_on_the_simulators(tokeni
     wrong = {**rows[0], "reward_model": {"style": "rule", "ground_truth": json.dumps(truths)}}
     check = asyncio.run(score_ground_truths(manager, tokenizer, [wrong, rows[1]], source="mt", prompt_limit=8192))
     assert not check.ok and check.at_max == 1
-    assert check.misses[0].startswith("row 0: format_reward 1.0 (max 1.0), exact_match 0.75, parsed 1.0, state_match 1.0, bfcl_valid 1.0")
+    assert check.misses[0].startswith(
+        "row 0: format_reward 1.0 (max 1.0), exact_match 0.75, parsed 1.0, state_match 1.0, bfcl_valid 1.0"
+    )
 
 
 def test_a_step_scheduled_variant_follows_global_steps_per_turn(tokenizer: Any, entries: dict) -> None:
@@ -306,14 +426,21 @@ def test_a_step_scheduled_variant_follows_global_steps_per_turn(tokenizer: Any, 
     for step in (0, 140):
         server = ScriptedServer(tokenizer, outputs)
         row = entry_row(entry, "toolrl", "train")
-        kwargs = {"raw_prompt": row["prompt"], "extra_info": row["extra_info"], "reward_model": row["reward_model"], "global_steps": step}
+        kwargs = {
+            "raw_prompt": row["prompt"],
+            "extra_info": row["extra_info"],
+            "reward_model": row["reward_model"],
+            "global_steps": step,
+        }
 
-        async def go() -> Any:
+        async def go(server: ScriptedServer, kwargs: dict) -> Any:
             return await make_loop(tokenizer, server, reward_kwargs={"variant": "dynamic"}).run({}, **kwargs)
 
-        scores = asyncio.run(go()).extra_fields["turn_scores"]
+        scores = asyncio.run(go(server, kwargs)).extra_fields["turn_scores"]
         assert scores == [score_range(gt, step=step, variant="dynamic")[1] + 1.0 for gt in ground_truths]
-    assert score_range(ground_truths[0], step=0, variant="dynamic") != score_range(ground_truths[0], step=140, variant="dynamic")
+    assert score_range(ground_truths[0], step=0, variant="dynamic") != score_range(
+        ground_truths[0], step=140, variant="dynamic"
+    )
 
 
 def test_the_multi_turn_recipe_composes_and_passes_verls_validation(tmp_path: Any) -> None:
@@ -322,10 +449,21 @@ def test_the_multi_turn_recipe_composes_and_passes_verls_validation(tmp_path: An
     from verl_toolrl.checks.preflight import byte_level_tokenizer, compose_recipe, validate_recipe
 
     tokenizer = byte_level_tokenizer()
-    Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                num_key_value_heads=1, architectures=["Qwen2ForCausalLM"]).save_pretrained(tmp_path)
+    Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        architectures=["Qwen2ForCausalLM"],
+    ).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    overrides = ["data.train_files=train.parquet", "data.val_files=heldout.parquet", f"actor_rollout_ref.model.path={tmp_path}"]
+    overrides = [
+        "data.train_files=train.parquet",
+        "data.val_files=heldout.parquet",
+        f"actor_rollout_ref.model.path={tmp_path}",
+    ]
     config = compose_recipe("toolrl_multiturn_grpo", [*overrides, "reward.reward_kwargs.multi_turn_aggregation=mix"])
     validate_recipe(config)
     assert config.actor_rollout_ref.rollout.agent.default_agent_loop == MULTI_TURN_AGENT
@@ -346,12 +484,35 @@ def test_rollout_workers_start_with_the_recipes_hash_seed(tmp_path: Any, ray_clu
     from verl_toolrl.tasks.episode import hash_seed_pinned
 
     tokenizer = byte_level_tokenizer()
-    Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                num_key_value_heads=1, architectures=["Qwen2ForCausalLM"]).save_pretrained(tmp_path)
-    config = compose_recipe("toolrl_multiturn_grpo", ["data.train_files=t.parquet", "data.val_files=h.parquet", f"actor_rollout_ref.model.path={tmp_path}"])
-    runtime_env = {key: value for key, value in OmegaConf.to_container(config.ray_kwargs.ray_init.runtime_env).items() if value is not None}
-    book = ToolCall("book_flight", {"access_token": "secureAccessToken12345", "card_id": "144756014165", "travel_date": "2026-11-15",
-                                    "travel_from": "SFO", "travel_to": "ORD", "travel_class": "premium"})
+    Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        architectures=["Qwen2ForCausalLM"],
+    ).save_pretrained(tmp_path)
+    config = compose_recipe(
+        "toolrl_multiturn_grpo",
+        ["data.train_files=t.parquet", "data.val_files=h.parquet", f"actor_rollout_ref.model.path={tmp_path}"],
+    )
+    runtime_env = {
+        key: value
+        for key, value in OmegaConf.to_container(config.ray_kwargs.ray_init.runtime_env).items()
+        if value is not None
+    }
+    book = ToolCall(
+        "book_flight",
+        {
+            "access_token": "secureAccessToken12345",
+            "card_id": "144756014165",
+            "travel_date": "2026-11-15",
+            "travel_from": "SFO",
+            "travel_to": "ORD",
+            "travel_class": "premium",
+        },
+    )
     outputs = [render_output("go", [book])]
 
     @ray_cluster.remote
@@ -387,10 +548,13 @@ from verl_toolrl.plugin.multi_turn_agent_loop import BfclMultiTurnAgentLoop
 from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
 row = json.loads(sys.argv[1])
 record = multi_turn_gold_record(ToolRLRewardManager({"reward": {"reward_kwargs": {}}}, tokenizer=None), row, 0)
-print(json.dumps([record["bfcl_valid"], sorted(m for m in sys.modules if m.startswith(("verl_toolrl.data", "verl_toolrl.eval")))]))
+loaded = sorted(m for m in sys.modules if m.startswith(("verl_toolrl.data", "verl_toolrl.eval")))
+print(json.dumps([record["bfcl_valid"], loaded]))
 """
     row = entry_row(load_entries("multi_turn_base", limit=1)[0], "toolrl", "train")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "BFCL_PROJECT_ROOT": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", code, json.dumps(row)], env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(row)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.splitlines()[-1]) == [True, []]

@@ -26,19 +26,17 @@ from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
 from verl.trainer.ppo.reward import load_reward_manager
 
 from verl_toolrl.checks.preflight import compose_recipe
+from verl_toolrl.checks.stand_in import byte_level_tokenizer
+from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
+from verl_toolrl.plugin.verl_batch import agent_loop_sample, rollout_batch
 from verl_toolrl.reward import SCORE_KEYS, compute_score
 from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, REWARD_EXTRA_KEYS, single_turn_scores
-from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
-from verl_toolrl.checks.stand_in import byte_level_tokenizer
-from verl_toolrl.plugin.verl_batch import agent_loop_sample, rollout_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ["data.train_files=unused.parquet", "data.val_files=unused.parquet"]
 
 
-def target(
-    *calls: tuple[str, dict], response: str | None = None, think: str = "I should call the tool."
-) -> str:
+def target(*calls: tuple[str, dict], response: str | None = None, think: str = "I should call the tool.") -> str:
     """A toolrl-format output (the paper's ground-truth layout)."""
     parts = [f"<think> {think} </think>"]
     if calls:
@@ -155,8 +153,7 @@ def test_check_command_reports_the_registered_manager():
     result = python("", "-m", "verl_toolrl", "check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (
-        "reward manager 'toolrl': registered (verl_toolrl.plugin.reward_manager.ToolRLRewardManager)"
-        in result.stdout
+        "reward manager 'toolrl': registered (verl_toolrl.plugin.reward_manager.ToolRLRewardManager)" in result.stdout
     )
 
 
@@ -277,9 +274,15 @@ def gathered_by_verl(results: list[dict]):
     ids = torch.tensor([[1, 2, 3, 4]])
     outputs = [
         _InternalAgentLoopOutput(
-            prompt_ids=ids[:, :2], response_ids=ids[:, 2:], input_ids=ids, position_ids=torch.arange(4)[None],
-            response_mask=torch.ones(1, 2, dtype=torch.long), attention_mask=torch.ones(1, 4, dtype=torch.long),
-            reward_score=result["reward_score"], num_turns=2, metrics=AgentLoopMetrics(),
+            prompt_ids=ids[:, :2],
+            response_ids=ids[:, 2:],
+            input_ids=ids,
+            position_ids=torch.arange(4)[None],
+            response_mask=torch.ones(1, 2, dtype=torch.long),
+            attention_mask=torch.ones(1, 4, dtype=torch.long),
+            reward_score=result["reward_score"],
+            num_turns=2,
+            metrics=AgentLoopMetrics(),
             extra_fields={"reward_extra_info": result["reward_extra_info"]},
         )
         for result in results
@@ -301,7 +304,9 @@ def test_verl_batches_single_and_multi_turn_rows_only_with_one_key_set(tokenizer
         batch = gathered_by_verl(rows)
         assert batch.meta_info["reward_extra_keys"] == list(REWARD_EXTRA_KEYS)
         logged = [row["reward_extra_info"]["bfcl_valid"] for row in rows]
-        assert batch.non_tensor_batch["bfcl_valid"].tolist() == logged == ([0.0, 1.0] if rows[0] is single else [1.0, 0.0])
+        assert (
+            batch.non_tensor_batch["bfcl_valid"].tolist() == logged == ([0.0, 1.0] if rows[0] is single else [1.0, 0.0])
+        )
     # Were single-turn rows to log only their own keys, verl would fail on a batch that starts with a
     # multi-turn row, and silently drop the multi-turn metrics of one that starts with a single-turn row.
     own_keys = {**single, "reward_extra_info": {key: single["reward_extra_info"][key] for key in SCORE_KEYS}}
@@ -313,9 +318,7 @@ def test_verl_batches_single_and_multi_turn_rows_only_with_one_key_set(tokenizer
 def test_the_cases_span_distinct_rewards(tokenizer):
     manager = manager_for(tokenizer)
     scores = [
-        run(manager, agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, r), fields(gt)))[
-            "reward_score"
-        ]
+        run(manager, agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, r), fields(gt)))["reward_score"]
         for gt, r in CASES
     ]
     assert scores[:5] == sorted(scores[:5], reverse=True) and len(set(scores[:5])) == 5
@@ -361,9 +364,7 @@ def padding_layouts(tokenizer) -> list[tuple[str, list[int], list[int], dict]]:
     samples = []
     for index, (ground_truth, response) in enumerate(CASES):
         ids = response_ids(tokenizer, response)
-        samples.append(
-            (response, prompt[: 5 + 3 * index], ids, fields(ground_truth, index=index, uid=f"u{index % 2}"))
-        )
+        samples.append((response, prompt[: 5 + 3 * index], ids, fields(ground_truth, index=index, uid=f"u{index % 2}")))
     truncated = tokenizer.encode(WEATHER, add_special_tokens=False)[:17]  # cut at the length limit: no EOS
     samples.append((tokenizer.decode(truncated), prompt, truncated, fields(WEATHER, index=len(samples))))
     return samples
@@ -398,38 +399,28 @@ def test_decoding_matches_verl_naive_manager_for_every_padding_layout(tokenizer,
 def test_a_step_scheduled_variant_follows_global_steps(tokenizer, variant):
     manager = manager_for(tokenizer, f"reward.reward_kwargs.variant={variant}")
     ground_truth = WEATHER  # a partly right answer with a 300-word think: every schedule moves its score
-    response = target(
-        ("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"}), think=" ".join(["hmm"] * 300)
-    )
+    response = target(("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"}), think=" ".join(["hmm"] * 300))
     scores = {}
     for step in (0, 150):
         data = agent_loop_sample(
             prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth, step=step)
         )
         scores[step] = run(manager, data)["reward_score"]
-        assert (
-            scores[step] == compute_score("rlla", response, ground_truth, step=step, variant=variant)["score"]
-        )
+        assert scores[step] == compute_score("rlla", response, ground_truth, step=step, variant=variant)["score"]
     assert scores[0] != scores[150]
 
 
 def test_the_schedule_horizon_is_an_option(tokenizer):
     ground_truth, response = CASES[1]
-    data = agent_loop_sample(
-        prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth, step=150)
-    )
+    data = agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth, step=150))
     paper = run(manager_for(tokenizer, "reward.reward_kwargs.variant=dynamic"), data)["reward_score"]
     longer = run(
-        manager_for(
-            tokenizer, "reward.reward_kwargs.variant=dynamic", "reward.reward_kwargs.schedule_steps=300"
-        ),
+        manager_for(tokenizer, "reward.reward_kwargs.variant=dynamic", "reward.reward_kwargs.schedule_steps=300"),
         data,
     )["reward_score"]
     assert (
         longer
-        == compute_score("rlla", response, ground_truth, step=150, variant="dynamic", schedule_steps=300)[
-            "score"
-        ]
+        == compute_score("rlla", response, ground_truth, step=150, variant="dynamic", schedule_steps=300)["score"]
     )
     assert longer != paper
 
@@ -449,15 +440,10 @@ def test_the_step_falls_back_to_the_rollout_servers_weights_version(tokenizer):
 
 def test_a_scheduled_variant_without_a_step_is_an_error_and_an_unscheduled_one_is_not(tokenizer):
     ground_truth, response = CASES[1]
-    data = agent_loop_sample(
-        prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth, step=None)
-    )
+    data = agent_loop_sample(prompt_ids(tokenizer), response_ids(tokenizer, response), fields(ground_truth, step=None))
     with pytest.raises(ValueError, match="follows the training step"):
         run(manager_for(tokenizer, "reward.reward_kwargs.variant=dynamic"), data)
-    assert (
-        run(manager_for(tokenizer), data)["reward_score"]
-        == compute_score("rlla", response, ground_truth)["score"]
-    )
+    assert run(manager_for(tokenizer), data)["reward_score"] == compute_score("rlla", response, ground_truth)["score"]
 
 
 def test_a_sample_without_a_ground_truth_names_the_row(tokenizer):
@@ -515,12 +501,10 @@ def test_rewards_feed_verl_grpo_advantages(tokenizer):
         index=batch.non_tensor_batch["uid"],
         norm_adv_by_std_in_grpo=True,
     )
-    for row, (uid, (_, ids, _)) in enumerate(zip(batch.non_tensor_batch["uid"], samples)):
-        group = np.array([s for s, u in zip(scores, batch.non_tensor_batch["uid"]) if u == uid])
+    for row, (uid, (_, ids, _)) in enumerate(zip(batch.non_tensor_batch["uid"], samples, strict=True)):
+        group = np.array([s for s, u in zip(scores, batch.non_tensor_batch["uid"], strict=True) if u == uid])
         expected = (scores[row] - group.mean()) / (group.std(ddof=1) + 1e-6)
-        assert torch.allclose(
-            advantages[row, : len(ids)], torch.full((len(ids),), expected, dtype=torch.float32)
-        )
+        assert torch.allclose(advantages[row, : len(ids)], torch.full((len(ids),), expected, dtype=torch.float32))
         assert torch.all(advantages[row, len(ids) :] == 0)
     assert torch.equal(advantages, returns)
     assert advantages[0, 0] > 0 > advantages[3, 0]  # the exact answer beats the wrong tool
@@ -562,10 +546,6 @@ def test_verl_reward_loop_workers_score_with_toolrl_in_ray_actors(tokenizer, tok
     # 2) the streaming path: the agent loop calls a worker handle with one trajectory while rolling out
     text, _, ids, row_fields = samples[1]
     data = agent_loop_sample(prompt_ids(tokenizer), ids, row_fields)
-    result = ray_cluster.get(
-        manager.reward_loop_worker_handles[0].compute_score.remote(data), timeout=RAY_TIMEOUT_S
-    )
-    expected = compute_score(
-        "rlla", text, row_fields["reward_model"]["ground_truth"], step=10, variant="dynamic"
-    )
+    result = ray_cluster.get(manager.reward_loop_worker_handles[0].compute_score.remote(data), timeout=RAY_TIMEOUT_S)
+    expected = compute_score("rlla", text, row_fields["reward_model"]["ground_truth"], step=10, variant="dynamic")
     assert result == {"reward_score": expected["score"], "reward_extra_info": single_turn_scores(expected)}

@@ -127,7 +127,10 @@ def test_binary_is_all_or_nothing_and_order_free():
 
 def test_binary_on_a_response_target():
     gt = gt_of(response="Which city?")
-    assert score("<think> ask </think>\n<response> Which city do you mean? </response>", gt, variant="binary")["score"] == 1.0
+    assert (
+        score("<think> ask </think>\n<response> Which city do you mean? </response>", gt, variant="binary")["score"]
+        == 1.0
+    )
     assert score(pred_of(ToolCall("f")), gt, variant="binary")["score"] == 0.0
 
 
@@ -143,7 +146,11 @@ def test_hermes_scores_like_toolrl_for_the_same_content(variant, step):
     for pred_calls in predictions:
         toolrl = score(pred_of(*pred_calls), gt_of(*gt_calls), variant=variant, step=step)
         hermes = score(
-            pred_of(*pred_calls, fmt="hermes"), gt_of(*gt_calls, fmt="hermes"), variant=variant, step=step, format="hermes"
+            pred_of(*pred_calls, fmt="hermes"),
+            gt_of(*gt_calls, fmt="hermes"),
+            variant=variant,
+            step=step,
+            format="hermes",
         )
         assert toolrl["correctness_reward"] == hermes["correctness_reward"]
         assert toolrl["format_reward"] == hermes["format_reward"]
@@ -161,7 +168,12 @@ def test_hermes_format_needs_think_and_the_right_kind_of_answer():
 
 @pytest.mark.parametrize(
     ("variant", "step", "expected"),
-    [("dynamic", 0, (-4.0, 4.0)), ("dynamic", 150, (-4.0, 4.0)), ("two_stage", 0, (-1.0, 2.0)), ("two_stage", 30, (-3.0, 3.5))],
+    [
+        ("dynamic", 0, (-4.0, 4.0)),
+        ("dynamic", 150, (-4.0, 4.0)),
+        ("two_stage", 0, (-1.0, 2.0)),
+        ("two_stage", 30, (-3.0, 3.5)),
+    ],
 )
 def test_scheduled_ranges(variant, step, expected):
     assert score_range(gt_of(ToolCall("f")), step=step, variant=variant) == pytest.approx(expected)
@@ -177,5 +189,11 @@ def test_scheduled_ranges_stay_within_the_documented_bounds(variant):
 
 def test_schedule_horizon_is_an_option():
     gt, pred = gt_of(ToolCall("f", {"a": 1})), pred_of(ToolCall("f", {"a": 2}))
-    assert score(pred, gt, variant="dynamic", step=50)["score"] != score(pred, gt, variant="dynamic", step=50, schedule_steps=50)["score"]
-    assert score(pred, gt, variant="dynamic", step=150)["score"] == score(pred, gt, variant="dynamic", step=300, schedule_steps=300)["score"]
+    assert (
+        score(pred, gt, variant="dynamic", step=50)["score"]
+        != score(pred, gt, variant="dynamic", step=50, schedule_steps=50)["score"]
+    )
+    assert (
+        score(pred, gt, variant="dynamic", step=150)["score"]
+        == score(pred, gt, variant="dynamic", step=300, schedule_steps=300)["score"]
+    )

@@ -19,45 +19,56 @@ from verl_toolrl.tasks.bamboogle.search import SearchEngine, SearchEnvironment, 
 
 # --- the oracle: ToolRL's generate.py, verbatim where it matters -----------------------------------
 
-SYS = """You are a helpful multi-turn dialogue assistant capable of leveraging tool calls to solve user tasks and provide structured chat responses.
+SYS = (
+    "You are a helpful multi-turn dialogue assistant capable of leveraging tool calls to solve user tasks and provide "
+    "structured chat responses.\n"
+    "\n"
+    "**Available Tools**\n"
+    "In your response, you can use the following tools:\n"
+    "1. Name: Search\n"
+    "Description: Search the answer for a specific query leveraging the google search engine\n"
+    'Parameters: {"query": {"description": "The query to search for.", "type": "string", "default": ""}}\n'
+    "\n"
+    "**Steps for Each Turn**\n"
+    "1. **Think:** Recall relevant context and analyze the current user goal.\n"
+    "2. **Decide on Tool Usage:** If a tool is needed, specify the tool and its parameters.\n"
+    "3. **Respond Appropriately:** If a response is needed, generate one while maintaining consistency across user "
+    "queries.\n"
+    "\n"
+    "**Output Format**\n"
+    "```plaintext\n"
+    "<think> Your thoughts and reasoning </think>\n"
+    "<tool_call>\n"
+    '{"name": "Tool name", "parameters": {"Parameter name": "Parameter content", "... ...": "... ..."}}\n'
+    '{"name": "... ...", "parameters": {"... ...": "... ...", "... ...": "... ..."}}\n'
+    "...\n"
+    "</tool_call>\n"
+    "<response> AI's final response </response>\n"
+    "```\n"
+    "\n"
+    "**Important Notes**\n"
+    "1. You must always include the `<think>` field to outline your reasoning. Provide at least one of `<tool_call>` "
+    "or `<response>`. Decide whether to use `<tool_call>` (possibly multiple times), `<response>`, or both.\n"
+    "2. You can invoke multiple tool calls simultaneously in the `<tool_call>` fields. Each tool call should be a "
+    'JSON object with a "name" field and an "parameters" field containing a dictionary of parameters. If no '
+    'parameters are needed, leave the "parameters" field an empty dictionary.\n'
+    "3. Refer to the previous dialogue records in the history, including the user's queries, previous `<tool_call>`, "
+    "`<response>`, and any tool feedback noted as `<obs>` (if exists).\n"
+)
 
-**Available Tools**
-In your response, you can use the following tools:
-1. Name: Search
-Description: Search the answer for a specific query leveraging the google search engine
-Parameters: {"query": {"description": "The query to search for.", "type": "string", "default": ""}}
+USER = "{query}\nPerform tool call if you are not sure about the answer. Make a plan to solve the problem step by step."
 
-**Steps for Each Turn**
-1. **Think:** Recall relevant context and analyze the current user goal.
-2. **Decide on Tool Usage:** If a tool is needed, specify the tool and its parameters.
-3. **Respond Appropriately:** If a response is needed, generate one while maintaining consistency across user queries.
-
-**Output Format**
-```plaintext
-<think> Your thoughts and reasoning </think>
-<tool_call>
-{\"name\": \"Tool name\", \"parameters\": {\"Parameter name\": \"Parameter content\", \"... ...\": \"... ...\"}}
-{\"name\": \"... ...\", \"parameters\": {\"... ...\": \"... ...\", \"... ...\": \"... ...\"}}
-...
-</tool_call>
-<response> AI's final response </response>
-```
-
-**Important Notes**
-1. You must always include the `<think>` field to outline your reasoning. Provide at least one of `<tool_call>` or `<response>`. Decide whether to use `<tool_call>` (possibly multiple times), `<response>`, or both.
-2. You can invoke multiple tool calls simultaneously in the `<tool_call>` fields. Each tool call should be a JSON object with a "name" field and an "parameters" field containing a dictionary of parameters. If no parameters are needed, leave the "parameters" field an empty dictionary.
-3. Refer to the previous dialogue records in the history, including the user's queries, previous `<tool_call>`, `<response>`, and any tool feedback noted as `<obs>` (if exists).
-"""
-
-USER = """{query}\nPerform tool call if you are not sure about the answer. Make a plan to solve the problem step by step."""
-
-JUDGE_SYS = """You are a helpful assistant to help me judge if the answer for a specific query is correct or not. You will be given the query, the ground truth answer and the predicted answer. You should first think about if the predicted answer is semantically the same as the ground truth answer. If so give "Yes" in the field "Judgment", otherwise give "No".
-
-**Output Format**
-Your Response:
-- Thought: <Your brief thoughts>
-- Judgment: <Yes/No>
-"""
+JUDGE_SYS = (
+    "You are a helpful assistant to help me judge if the answer for a specific query is correct or not. You will be "
+    "given the query, the ground truth answer and the predicted answer. You should first think about if the predicted "
+    'answer is semantically the same as the ground truth answer. If so give "Yes" in the field "Judgment", otherwise '
+    'give "No".\n'
+    "\n"
+    "**Output Format**\n"
+    "Your Response:\n"
+    "- Thought: <Your brief thoughts>\n"
+    "- Judgment: <Yes/No>\n"
+)
 
 JUDGE_USER = """**Query**
 {query}
@@ -135,14 +146,20 @@ def oracle(
                     history.append(
                         {
                             "role": "user",
-                            "content": "Please continue to search if needed. If you can obtain the answer, please do not call any tool and directly provide a succinct answer in the response.",
+                            "content": (
+                                "Please continue to search if needed. If you can obtain the answer, please do not "
+                                "call any tool and directly provide a succinct answer in the response."
+                            ),
                         }
                     )
                 else:
                     history.append(
                         {
                             "role": "user",
-                            "content": "Do not make tool call any more. Please directly provide a succinct answer in your next response.",
+                            "content": (
+                                "Do not make tool call any more. Please directly provide a succinct answer in your "
+                                "next response."
+                            ),
                         }
                     )
             except Exception:  # the script's bare except
@@ -206,7 +223,10 @@ class ScriptedEngine(SearchEngine):
 
 
 def call(query: str, think: str = "I will search.") -> str:
-    return f'<think> {think} </think>\n<tool_call>\n{{"name": "Search", "parameters": {{"query": "{query}"}}}}\n</tool_call>'
+    return (
+        f"<think> {think} </think>\n<tool_call>\n"
+        f'{{"name": "Search", "parameters": {{"query": "{query}"}}}}\n</tool_call>'
+    )
 
 
 SCRIPTS: dict[str, list[str]] = {
@@ -319,7 +339,13 @@ def test_strict_protocol_runs_every_search_call_as_tool_messages() -> None:
     engine = ScriptedEngine(SearchSettings("serper"))
     trajectory = Trajectory(item, "strict", "hermes", SearchEnvironment(engine), "template")
     output = (
-        '<think>\nTwo searches.\n</think>\n\n<tool_call>\n{"name": "Search", "arguments": {"query": "a"}}\n</tool_call>\n'
+        "<think>\n"
+        "Two searches.\n"
+        "</think>\n"
+        "\n"
+        "<tool_call>\n"
+        '{"name": "Search", "arguments": {"query": "a"}}\n'
+        "</tool_call>\n"
         '<tool_call>\n{"name": "Lookup", "arguments": {"query": "b"}}\n</tool_call>'
     )
     assert trajectory.tools[0]["function"]["name"] == "Search"
@@ -327,9 +353,9 @@ def test_strict_protocol_runs_every_search_call_as_tool_messages() -> None:
     trajectory.advance(output)
     roles = [m["role"] for m in trajectory.prompt()]
     assert roles == ["system", "user", "assistant", "tool", "tool", "user"]
-    assert trajectory.prompt()[3]["content"].startswith("1. About a") and trajectory.prompt()[4][
-        "content"
-    ].startswith("Error:")
+    assert trajectory.prompt()[3]["content"].startswith("1. About a") and trajectory.prompt()[4]["content"].startswith(
+        "Error:"
+    )
     assert trajectory.searches == 1
     trajectory.advance('<think>\nt\n</think>\n\n<tool_call>\n{"name": "Search", "arguments": \n</tool_call>')
     assert trajectory.kinds[-1] == "unparsed" and len(trajectory.prompt()) == 6

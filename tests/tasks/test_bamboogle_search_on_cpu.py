@@ -69,9 +69,7 @@ def test_serper_engine_posts_the_query_with_the_key_and_formats_the_reply(json_s
     with json_server(lambda path, body: (200, SERPER_ANSWER_BOX)) as (url, received):
         engine = SerperEngine(SearchSettings("serper", url=f"{url}/search"), api_key="k-123")
         assert engine.search("when was citibank founded") == format_serper(SERPER_ANSWER_BOX)
-    assert received == [
-        {"path": "/search", "key": "k-123", "body": {"q": "when was citibank founded", "num": 15}}
-    ]
+    assert received == [{"path": "/search", "key": "k-123", "body": {"q": "when was citibank founded", "num": 15}}]
 
 
 def test_serper_asks_again_while_organic_is_empty_then_times_out(json_server) -> None:
@@ -83,9 +81,7 @@ def test_serper_asks_again_while_organic_is_empty_then_times_out(json_server) ->
     with json_server(lambda path, body: (200, SERPER_EMPTY)) as (url, received):
         engine = SerperEngine(SearchSettings("serper", url=url), api_key="k", empty_sleep=0.0)
         assert engine.search("q") == "Search Error: Timeout"
-        assert (
-            len(received) == 7
-        )  # the script: a first request and 6 more while the organic results are empty
+        assert len(received) == 7  # the script: a first request and 6 more while the organic results are empty
 
 
 def test_serper_errors_become_the_observation_and_the_probe_refuses_them(json_server) -> None:
@@ -130,7 +126,10 @@ def test_retriever_engine_speaks_search_r1s_api(json_server) -> None:
         assert isinstance(engine, RetrieverEngine)
         engine.probe()
         assert engine.search("Voyager 2 launch vehicle") == (
-            "1. Uranus\n- Snippet: Voyager 2 flew by Uranus in 1986.\n2. Titan IIIE\n- Snippet: Voyager 2 was launched on a Titan IIIE."
+            "1. Uranus\n"
+            "- Snippet: Voyager 2 flew by Uranus in 1986.\n"
+            "2. Titan IIIE\n"
+            "- Snippet: Voyager 2 was launched on a Titan IIIE."
         )
     assert received[-1] == {
         "path": "/retrieve",
@@ -172,9 +171,7 @@ def test_bm25_engine_finds_the_passage_holding_the_answer(tmp_path: Path) -> Non
     pytest.importorskip("bm25s", reason="the bm25 engine needs the eval extra: pip install bm25s PyStemmer")
     corpus = write_corpus(tmp_path / "corpus.jsonl", CORPUS)
     assert build_bm25_index(corpus, tmp_path / "index") == 5
-    engine = make_engine(
-        SearchSettings("bm25", index=str(tmp_path / "index"), corpus=str(corpus), topk=2), {}
-    )
+    engine = make_engine(SearchSettings("bm25", index=str(tmp_path / "index"), corpus=str(corpus), topk=2), {})
     assert isinstance(engine, Bm25Engine)
     engine.probe()
     result = engine.search("What year was Citibank founded?")

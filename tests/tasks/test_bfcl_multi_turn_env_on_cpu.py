@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
-from verl_toolrl.tasks.bfcl.multi_turn import MultiTurnEntry, load_entries
 from verl_toolrl.core.calls import ToolCall, parse_response, render_output
 from verl_toolrl.tasks.bfcl.environment import (
     ERROR_PREFIX,
@@ -23,6 +21,8 @@ from verl_toolrl.tasks.bfcl.environment import (
     official_verdict,
     render_call,
 )
+from verl_toolrl.tasks.bfcl.multi_turn import MultiTurnEntry, load_entries
+from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: pip install --no-deps bfcl-eval==2026.3.23")
 
@@ -35,7 +35,9 @@ def entries() -> list[MultiTurnEntry]:
     return [entry for category in MULTI_TURN_CATEGORIES for entry in load_entries(category)]
 
 
-def replay(entry: MultiTurnEntry, turns: list[list[ToolCall]]) -> tuple[Environment, list[list[list[str]]], list[list[str]]]:
+def replay(
+    entry: MultiTurnEntry, turns: list[list[ToolCall]]
+) -> tuple[Environment, list[list[list[str]]], list[list[str]]]:
     """Run each turn's calls as one step; returns the environment, the call strings that ran, the observations."""
     env = Environment(entry)
     executed, observations = [], []
@@ -117,7 +119,10 @@ def test_two_trajectories_of_one_entry_never_share_state(entries: list[MultiTurn
     first, second = Environment(entry), Environment(entry)
     first.execute([ToolCall("cd", {"folder": "document"}), ToolCall("mkdir", {"dir_name": "only_in_first"})])
     assert "only_in_first" in first.execute([ToolCall("ls", {})])[0].observation
-    assert "only_in_first" not in second.execute([ToolCall("cd", {"folder": "document"}), ToolCall("ls", {})])[1].observation
+    assert (
+        "only_in_first"
+        not in second.execute([ToolCall("cd", {"folder": "document"}), ToolCall("ls", {})])[1].observation
+    )
     assert Environment(entry).state() == Environment(entry).state() != first.state()
     # BFCL's checker keeps instances per name and entry: a wrong trajectory scored first must not leak
     # into the next verdict of the same entry (with one reused name, 90 of 200 replays were valid).
@@ -193,7 +198,9 @@ def test_hostile_outputs_run_nothing(entries: list[MultiTurnEntry], tmp_path: Pa
     text = render_output("try everything", hostile)
     parsed = parse_response(text)
     assert [c.name for c in parsed.calls] == [c.name for c in hostile]
-    executed = [[[r.rendered for r in Environment(entry).execute(parsed.calls) if r.rendered]]] + [[]] * (entry.num_turns - 1)
+    executed = [[[r.rendered for r in Environment(entry).execute(parsed.calls) if r.rendered]]] + [[]] * (
+        entry.num_turns - 1
+    )
     official_verdict(entry, executed)
     assert not sentinel.exists()
     with pytest.raises(ValueError):

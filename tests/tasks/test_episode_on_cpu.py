@@ -33,9 +33,7 @@ pytestmark = pytest.mark.usefixtures("bfcl_scratch")
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_HANDLER = (
-    Path(importlib.util.find_spec("bfcl_eval").submodule_search_locations[0])
-    / "model_handler"
-    / "base_handler.py"
+    Path(importlib.util.find_spec("bfcl_eval").submodule_search_locations[0]) / "model_handler" / "base_handler.py"
 )
 Policy = Callable[[int, int], str]  # (turn, step) -> output
 
@@ -45,9 +43,7 @@ def entry(bfcl_scratch: None) -> MultiTurnEntry:
     return load_entries("multi_turn_base", limit=1)[0]  # 4 turns, GorillaFileSystem and TwitterAPI
 
 
-def bfcl_handler_loop(
-    entry: MultiTurnEntry, policy: Policy
-) -> tuple[list[list[str]], list[list[list[str]]], bool]:
+def bfcl_handler_loop(entry: MultiTurnEntry, policy: Policy) -> tuple[list[list[str]], list[list[list[str]]], bool]:
     """BFCL's own loop: ``BaseHandler.inference_multi_turn_prompting`` in
     ``bfcl_eval/model_handler/base_handler.py`` (the model's responses per turn, the execution results per
     step, ``force_quit``), with its control flow kept line for line and the model replaced by ``policy``.
@@ -110,9 +106,7 @@ def calls(*names: str) -> str:
 
 
 ANSWER = render_output("done", response="Done.")
-UNDECODABLE = (
-    '<think> x </think>\n<tool_call>\n{"name": 5, "parameters": {}}\n</tool_call>'  # ToolRL's handler raises
-)
+UNDECODABLE = '<think> x </think>\n<tool_call>\n{"name": 5, "parameters": {}}\n</tool_call>'  # ToolRL's handler raises
 POLICIES: dict[str, Policy] = {
     "never_stops": lambda turn, step: calls("ls"),
     # turn 0: exactly BFCL's 20 steps with calls, then an answer; turn 1: an answer at once; turn 2: an output
@@ -133,9 +127,7 @@ POLICIES: dict[str, Policy] = {
 def test_the_oracle_is_bfcls_loop() -> None:
     """The lines :func:`bfcl_handler_loop` reproduces, in the installed ``base_handler.py`` (prompting)."""
     source = BASE_HANDLER.read_text(encoding="utf-8")
-    body = source[
-        source.index("def inference_multi_turn_prompting") : source.index("def inference_single_turn_FC")
-    ]
+    body = source[source.index("def inference_multi_turn_prompting") : source.index("def inference_single_turn_FC")]
     for pattern in (
         r"count = 0\s+while True:",
         r"if is_empty_execute_response\(decoded_model_responses\):.*?break",
@@ -164,9 +156,7 @@ def test_the_step_rule_is_bfcls(entry: MultiTurnEntry, name: str) -> None:
     for label, episode in episodes.items():
         play(episode, policy)
         assert [[step.output for step in steps] for steps in episode.turns] == responses, label
-        assert [[step.observations for step in steps if step.calls] for steps in episode.turns] == results, (
-            label
-        )
+        assert [[step.observations for step in steps if step.calls] for steps in episode.turns] == results, label
         assert episode.force_quit == force_quit, label
     expected = {
         "never_stops": ([MAX_STEPS_PER_TURN + 1], True),
@@ -203,9 +193,7 @@ def test_tool_messages_are_rendered_alike_in_training_and_evaluation(entry: Mult
         mt.Trajectory(entry, "toolrl", "toolrl"),
     )
     for output in outputs:
-        assert (
-            training.prompt() == strict.prompt()
-        )  # an entry without held-out docs: the stream is the per-turn prompt
+        assert training.prompt() == strict.prompt()  # an entry without held-out docs: the stream is the per-turn prompt
         for episode in (training, strict, toolrl):
             episode.advance(output)
     assert training.done and strict.done and toolrl.done
@@ -309,6 +297,5 @@ def test_transcripts_do_not_follow_the_hash_seed(tmp_path: Path) -> None:
     assert pinned[0] == pinned[1] and json.loads(pinned[0])["pinned"]
     observations = json.loads(pinned[0])["records"][0]["turns"][0][0]["observations"]
     assert (
-        "Invalid travel class. Must be one of {" in observations[0]
-        and "Invalid fields for update: " in observations[3]
+        "Invalid travel class. Must be one of {" in observations[0] and "Invalid fields for update: " in observations[3]
     )

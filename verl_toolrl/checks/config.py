@@ -29,10 +29,11 @@ def check_overrides(overrides: Sequence[str]) -> None:
     own error suggests adding ``+`` to the typo).
 
     >>> check_overrides(["reward.reward_kwargs.variant=dynamic", "trainer.total_epochs=1"])
-    >>> check_overrides(["reward.reward_kwargs.varient=dynamic"])
+    >>> check_overrides(["reward.reward_kwargs.varient=dynamic"])  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    verl_toolrl.checks.config.ConfigError: reward.reward_kwargs.varient: unknown key; valid keys: variant, format, matching, values, schedule_steps, think_prefill, multi_turn_aggregation, multi_turn_state_weight
+    verl_toolrl.checks.config.ConfigError: reward.reward_kwargs.varient: unknown key; valid keys: variant, format,
+    matching, values, schedule_steps, think_prefill, multi_turn_aggregation, multi_turn_state_weight
     """
     prefix = NODE + "."
     for override in overrides:
@@ -47,7 +48,7 @@ def check_data_files(config: Any) -> None:
     >>> check_data_files({"data": {"train_files": None, "val_files": "x.parquet"}})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    verl_toolrl.checks.config.ConfigError: data.train_files: not set; give data.train_files=DIR/train.parquet (build it ...
+    verl_toolrl.checks.config.ConfigError: data.train_files: not set; give data.train_files=DIR/train.parquet ...
     """
     data = config.get("data") or {}
     for dotted in DATA_KEYS:

@@ -9,9 +9,10 @@
    the prompts fit ``data.max_prompt_length``. A multi-turn row (``agent_name=toolrl_bfcl_multi_turn``)
    has its ground truth replayed step by step on the entry's fresh simulators, scored turn by turn as the
    agent loop scores it and aggregated by the manager: it is at the maximum when every turn has the
-   maximum format reward, an exact call match and BFCL's state match, and BFCL's verdict is valid. When the model's chat template prefills a think block
-   (:mod:`verl_toolrl.core.chat_template`), the report says so, and each ground truth is fed as the model
-   would write it after the prefill (the manager prepends the prefilled text, as in training).
+   maximum format reward, an exact call match and BFCL's state match, and BFCL's verdict is valid. When the
+   model's chat template prefills a think block (:mod:`verl_toolrl.core.chat_template`), the report says so, and each
+   ground truth is fed as the model would write it after the prefill (the manager prepends the prefilled text, as in
+   training).
 
 The tokenizer is the model's (``actor_rollout_ref.model.tokenizer_path`` or ``.path``); when it cannot be
 loaded (no hub access), a byte-level tokenizer stands in, with a notice: decoding is exact either way, but
@@ -31,10 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verl_toolrl.core.chat_template import chat_prompt_ids
 from verl_toolrl.checks.config import RECIPES_DIR, ConfigError, load_recipe
 from verl_toolrl.checks.config import compose as compose_recipe
 from verl_toolrl.checks.stand_in import byte_level_tokenizer, stand_in_model_dir
+from verl_toolrl.core.chat_template import chat_prompt_ids
 
 __all__ = ["RECIPES_DIR", "byte_level_tokenizer", "compose_recipe", "preflight", "validate_recipe"]
 TRAINING_COLUMNS = ("prompt", "reward_model")
@@ -45,9 +46,7 @@ def validate_recipe(config: Any) -> None:
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
-    validate_config(
-        config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
-    )
+    validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
 
 
 def rollout_prompt_ids(
@@ -90,12 +89,12 @@ class GroundTruthCheck:
 
     def summary(self, prompt_limit: int) -> str:
         mean = self.score_sum / self.scored if self.scored else float("nan")
-        over = (
-            "not counted (stand-in tokenizer)" if self.prompts_over_limit is None else self.prompts_over_limit
-        )
+        over = "not counted (stand-in tokenizer)" if self.prompts_over_limit is None else self.prompts_over_limit
         replayed = (
             f" ({self.multi_turn} multi-turn rows replayed on BFCL's simulators: every turn, with the state "
-            "match and BFCL's verdict)" if self.multi_turn else ""
+            "match and BFCL's verdict)"
+            if self.multi_turn
+            else ""
         )
         lines = [
             (
@@ -146,11 +145,11 @@ async def score_ground_truths(
     configured ``agent_loop`` would render without its tools). A row's own ``agent_name`` wins over
     ``agent_loop``; multi-turn rows are replayed (:func:`multi_turn_gold_record`)."""
     from verl_toolrl.core.chat_template import model_continuation
-    from verl_toolrl.tasks.bfcl.multi_turn import MULTI_TURN_AGENT
+    from verl_toolrl.plugin.verl_batch import agent_loop_sample
     from verl_toolrl.reward import VARIANTS
     from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD
     from verl_toolrl.reward.variants import format_range
-    from verl_toolrl.plugin.verl_batch import agent_loop_sample
+    from verl_toolrl.tasks.bfcl.multi_turn import MULTI_TURN_AGENT
 
     options = manager.options
     format_max = format_range(VARIANTS[options.variant], step, options.schedule_steps)[1]
@@ -169,7 +168,9 @@ async def score_ground_truths(
             else:
                 prompt_ids = rollout_prompt_ids(tokenizer, row, row_loop, chat_template_kwargs)
         except (ValueError, KeyError) as error:
-            samples.append(ValueError(f"{type(error).__name__}: {error}" if isinstance(error, KeyError) else str(error)))
+            samples.append(
+                ValueError(f"{type(error).__name__}: {error}" if isinstance(error, KeyError) else str(error))
+            )
             continue
         continuation = model_continuation(ground_truth, manager.think_prefill)
         response_ids = tokenizer.encode(continuation, add_special_tokens=False) + [tokenizer.eos_token_id]
@@ -203,8 +204,10 @@ async def score_ground_truths(
         replayed = index in multi_turn_rows
         check.multi_turn += replayed
         # a multi-turn row's components are its turns' means: at the maximum only when every turn is
-        if info["format_reward"] == format_max and info["exact_match"] == 1.0 and (
-            not replayed or (info["state_match"] == 1.0 and info["bfcl_valid"] == 1.0)
+        if (
+            info["format_reward"] == format_max
+            and info["exact_match"] == 1.0
+            and (not replayed or (info["state_match"] == 1.0 and info["bfcl_valid"] == 1.0))
         ):
             check.at_max += 1
         elif len(check.misses) < max_misses:
@@ -307,9 +310,7 @@ def preflight(
     from verl_toolrl.plugin.reward_manager import ToolRLRewardManager, chat_template_kwargs
 
     config = load_recipe(config_name, overrides, config_dir)
-    print_fn(
-        f"recipe {config_name}: composed from {Path(config_dir).resolve()} with {len(overrides)} overrides"
-    )
+    print_fn(f"recipe {config_name}: composed from {Path(config_dir).resolve()} with {len(overrides)} overrides")
     with tempfile.TemporaryDirectory(prefix="toolrl-stand-in-") as scratch:
         to_validate, critic_notice = critic_stand_in(config, Path(scratch))
         if critic_notice:
@@ -334,8 +335,7 @@ def preflight(
             "the preflight checks the toolrl reward manager"
         )
     print_fn(
-        f"reward manager {config.reward.reward_manager.name!r}: "
-        f"built {type(manager).__name__} with {manager.options}"
+        f"reward manager {config.reward.reward_manager.name!r}: built {type(manager).__name__} with {manager.options}"
     )
     print_fn(f"chat template: {manager.think_prefill.describe()}")
     agent_loop = config.actor_rollout_ref.rollout.agent.default_agent_loop

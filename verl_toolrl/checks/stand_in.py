@@ -18,9 +18,7 @@ CHATML_TEMPLATE = (
 )
 
 
-def byte_level_tokenizer(
-    corpus: Iterable[str] = (), *, vocab_size: int = 512, added_tokens: Sequence[str] = ()
-) -> Any:
+def byte_level_tokenizer(corpus: Iterable[str] = (), *, vocab_size: int = 512, added_tokens: Sequence[str] = ()) -> Any:
     """A byte-level BPE tokenizer built locally (no download) that decodes any text back exactly.
 
     Merges are learned from ``corpus`` (none: one token per byte). ChatML special tokens, ``<|im_end|>``

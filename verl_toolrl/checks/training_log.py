@@ -94,7 +94,8 @@ def zero_variance_fraction(rows: Iterable[Mapping[str, Any]], tolerance: float =
     rollouts) whose ``score`` values are all equal, within ``tolerance``; None when there is no such group
     (no ``uid`` in the dump, or one rollout per prompt).
 
-    >>> rows = [{"uid": f"{g}_{i}_0", "score": s} for g, scores in (("a", [1, 1]), ("b", [0, 1]), ("c", [2, 0])) for i, s in enumerate(scores)]
+    >>> groups = (("a", [1, 1]), ("b", [0, 1]), ("c", [2, 0]))
+    >>> rows = [{"uid": f"{g}_{i}_0", "score": s} for g, scores in groups for i, s in enumerate(scores)]
     >>> zero_variance_fraction(rows)
     0.3333333333333333
     """
@@ -108,9 +109,7 @@ def zero_variance_fraction(rows: Iterable[Mapping[str, Any]], tolerance: float =
     return sum(max(scores) - min(scores) <= tolerance for scores in sized) / len(sized)
 
 
-def step_rewards(
-    records: Mapping[int, list[dict[str, Any]]], **options: Any
-) -> dict[int, dict[str, float]]:
+def step_rewards(records: Mapping[int, list[dict[str, Any]]], **options: Any) -> dict[int, dict[str, float]]:
     """Each step's mean reward components, the dumped responses scored at their own step with ``options``
     (the run's ``reward.reward_kwargs``); ``score_mismatch`` counts responses whose logged score differs;
     ``zero_variance_groups`` is :func:`zero_variance_fraction` of the logged scores (absent when None)."""
@@ -119,7 +118,7 @@ def step_rewards(
         scores = [compute_score("", row["output"], row["gts"], step=step, **options) for row in rows]
         means = {key: sum(s[key] for s in scores) / len(scores) for key in scores[0]} if scores else {}
         means["score_mismatch"] = float(
-            sum(abs(s["score"] - float(row["score"])) > 1e-4 for s, row in zip(scores, rows))
+            sum(abs(s["score"] - float(row["score"])) > 1e-4 for s, row in zip(scores, rows, strict=True))
         )
         means["responses"] = float(len(rows))
         if (fraction := zero_variance_fraction(rows)) is not None:
@@ -158,7 +157,9 @@ def summary_table(metrics: Mapping[int, Mapping[str, float]], rewards: Mapping[i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verl_toolrl.checks.training_log", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m verl_toolrl.checks.training_log", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("log", type=Path, help="the JSONL of verl's file logger (VERL_FILE_LOGGER_PATH)")
     parser.add_argument("--rollouts", type=Path, help="its trainer.rollout_data_dir")
     parser.add_argument("overrides", nargs="*", help="the run's Hydra overrides (reward.reward_kwargs.* are read)")

@@ -56,10 +56,7 @@ class ThinkPrefill:
         if self.kind == "none":
             return "the generation prompt opens no think block: responses are scored as decoded"
         if self.kind == "open":
-            return (
-                f"the generation prompt opens a think block ({self.text!r}): "
-                "responses are scored with it prepended"
-            )
+            return f"the generation prompt opens a think block ({self.text!r}): responses are scored with it prepended"
         return (
             f"the generation prompt holds a closed think block ({self.text!r}, e.g. enable_thinking=False): "
             "responses are scored with it prepended, so the model's own output must not open another"
@@ -151,19 +148,19 @@ def model_continuation(target: str, prefill: ThinkPrefill) -> str:
     return target
 
 
-def row_tools(
-    extra_info: Mapping[str, Any] | None, messages: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+def row_tools(extra_info: Mapping[str, Any] | None, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The tool schemas of one row (``extra_info.tools``) for the chat template; ``ValueError`` naming the
     row when they are missing or malformed, or when its system prompt already lists them.
 
     >>> tools = [{"type": "function", "function": {"name": "f", "description": "", "parameters": {}}}]
     >>> row_tools({"tools": json.dumps(tools)}, [{"role": "user", "content": "hi"}]) == tools
     True
-    >>> row_tools({"tools": "[]", "source_id": "7"}, [{"role": "system", "content": "Tools: <tools>...</tools>"}])
+    >>> listed = [{"role": "system", "content": "Tools: <tools>...</tools>"}]
+    >>> row_tools({"tools": "[]", "source_id": "7"}, listed)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: row 7: toolrl_tool_template hands extra_info.tools to the chat template, but the system prompt already lists tools; build the data with --format hermes --tool-prompt template, or use single_turn_agent
+    ValueError: row 7: toolrl_tool_template hands extra_info.tools to the chat template, but the system prompt already
+    lists tools; build the data with --format hermes --tool-prompt template, or use single_turn_agent
     """
     info = extra_info or {}
     where = f"row {info.get('source_id', info.get('index', '?'))}"
@@ -183,9 +180,7 @@ def row_tools(
     except (KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(f"{where}: extra_info.tools must be a JSON list of tool schemas ({error})") from None
     if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
-        raise ValueError(
-            f"{where}: extra_info.tools must be a JSON list of tool schemas, got {info['tools'][:80]!r}"
-        )
+        raise ValueError(f"{where}: extra_info.tools must be a JSON list of tool schemas, got {info['tools'][:80]!r}")
     return tools
 
 
@@ -198,8 +193,10 @@ def leaves_tools_to_template(row: Mapping[str, Any]) -> bool:
     """Whether a row was built with ``--tool-prompt template``: a hermes row with tools in ``extra_info``
     whose system prompt does not list them (only ``toolrl_tool_template`` shows them to the model).
 
-    >>> row = {"prompt": [{"role": "system", "content": "Be helpful."}], "extra_info": {"format": "hermes", "tools": '[{"type": "function"}]'}}
-    >>> leaves_tools_to_template(row), leaves_tools_to_template({**row, "extra_info": {"format": "hermes", "tools": "[]"}})
+    >>> row = {"prompt": [{"role": "system", "content": "Be helpful."}],
+    ...        "extra_info": {"format": "hermes", "tools": '[{"type": "function"}]'}}
+    >>> no_tools = {**row, "extra_info": {"format": "hermes", "tools": "[]"}}
+    >>> leaves_tools_to_template(row), leaves_tools_to_template(no_tools)
     (True, False)
     """
     info = row.get("extra_info") or {}

@@ -42,29 +42,37 @@ TOOL_DESCRIPTION_LINE, TOOL_PARAMETERS_LINE = "\nDescription: ", "\nParameters: 
 _TOOL_ENTRY = re.compile(r"^(\d+)\. Name: ", re.MULTILINE)
 _HISTORY_BLOCK = re.compile(rf"<({'|'.join(HISTORY_BLOCK_TAGS)})>(.*?)</\1>", re.DOTALL)
 
-TOOLRL_INTRO = 'You are a helpful multi-turn dialogue assistant capable of leveraging tool calls to solve user tasks and provide structured chat responses.\n\n'
+TOOLRL_INTRO = (
+    "You are a helpful multi-turn dialogue assistant capable of leveraging tool calls to solve user tasks and provide "
+    "structured chat responses.\n\n"
+)
 TOOLRL_TOOLS_HEADER = "**Available Tools**\nIn your response, you can use the following tools:\n"
 TOOLRL_RULES = (
-    '**Steps for Each Turn**\n'
-    '1. **Think:** Recall relevant context and analyze the current user goal.\n'
-    '2. **Decide on Tool Usage:** If a tool is needed, specify the tool and its parameters.\n'
-    '3. **Respond Appropriately:** If a response is needed, generate one while maintaining consistency across user queries.\n'
-    '\n'
-    '**Output Format**\n'
-    '```plaintext\n'
-    '<think> Your thoughts and reasoning </think>\n'
-    '<tool_call>\n'
+    "**Steps for Each Turn**\n"
+    "1. **Think:** Recall relevant context and analyze the current user goal.\n"
+    "2. **Decide on Tool Usage:** If a tool is needed, specify the tool and its parameters.\n"
+    "3. **Respond Appropriately:** If a response is needed, generate one while maintaining consistency across user "
+    "queries.\n"
+    "\n"
+    "**Output Format**\n"
+    "```plaintext\n"
+    "<think> Your thoughts and reasoning </think>\n"
+    "<tool_call>\n"
     '{"name": "Tool name", "parameters": {"Parameter name": "Parameter content", "... ...": "... ..."}}\n'
     '{"name": "... ...", "parameters": {"... ...": "... ...", "... ...": "... ..."}}\n'
-    '...\n'
-    '</tool_call>\n'
+    "...\n"
+    "</tool_call>\n"
     "<response> AI's final response </response>\n"
-    '```\n'
-    '\n'
-    '**Important Notes**\n'
-    '1. You must always include the `<think>` field to outline your reasoning. Provide at least one of `<tool_call>` or `<response>`. Decide whether to use `<tool_call>` (possibly multiple times), `<response>`, or both.\n'
-    '2. You can invoke multiple tool calls simultaneously in the `<tool_call>` fields. Each tool call should be a JSON object with a "name" field and an "parameters" field containing a dictionary of parameters. If no parameters are needed, leave the "parameters" field an empty dictionary.\n'
-    "3. Refer to the previous dialogue records in the history, including the user's queries, previous `<tool_call>`, `<response>`, and any tool feedback noted as `<obs>` (if exists)."
+    "```\n"
+    "\n"
+    "**Important Notes**\n"
+    "1. You must always include the `<think>` field to outline your reasoning. Provide at least one of `<tool_call>` "
+    "or `<response>`. Decide whether to use `<tool_call>` (possibly multiple times), `<response>`, or both.\n"
+    "2. You can invoke multiple tool calls simultaneously in the `<tool_call>` fields. Each tool call should be a "
+    'JSON object with a "name" field and an "parameters" field containing a dictionary of parameters. If no '
+    'parameters are needed, leave the "parameters" field an empty dictionary.\n'
+    "3. Refer to the previous dialogue records in the history, including the user's queries, previous `<tool_call>`, "
+    "`<response>`, and any tool feedback noted as `<obs>` (if exists)."
 )
 HISTORY_HEADER = "**Dialogue Records History**\n"
 
@@ -73,7 +81,10 @@ HERMES_TOOLS = (
     "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
     "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n{tools}\n</tools>\n\n"
     "For each function call, return a json object with function name and arguments within "
-    "<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>"
+    "<tool_call></tool_call> XML tags:\n"
+    "<tool_call>\n"
+    '{"name": <function-name>, "arguments": <args-json-object>}\n'
+    "</tool_call>"
 )
 HERMES_RULES = (
     "\n\nAlways reason first inside <think> </think>. Then either call one or more functions, "
@@ -126,12 +137,11 @@ def check_tool_prompt(tool_prompt: str, format: Format = "toolrl") -> None:
         raise ValueError("tool_prompt 'template' needs the hermes format (the templates' own tool format)")
 
 
-def system_prompt(
-    tools: Sequence[Mapping[str, Any]], format: Format = "toolrl", tool_prompt: str = "system"
-) -> str:
+def system_prompt(tools: Sequence[Mapping[str, Any]], format: Format = "toolrl", tool_prompt: str = "system") -> str:
     """The system prompt listing ``tools`` (dicts with ``name``, ``description``, ``parameters``).
 
-    >>> print(system_prompt([{"name": "f", "description": "Adds.", "parameters": {"x": {"type": "int"}}}]).split("\\n")[4])
+    >>> tools = [{"name": "f", "description": "Adds.", "parameters": {"x": {"type": "int"}}}]
+    >>> print(system_prompt(tools).split("\\n")[4])
     1. Name: f
     >>> "<tools>" in system_prompt([], "hermes"), "<tools>" in system_prompt([], "hermes", "template")
     (True, False)
@@ -155,7 +165,9 @@ def template_tool_prompt(
     rewrite the data commands (``data.schema.with_template_tools``) and the evaluation both apply.
     ``ValueError`` when the system prompt does not start with the hermes prompt for ``tools``.
 
-    >>> listed = chat_messages([{"name": "f", "description": "", "parameters": {}}], [{"role": "user", "content": "Hi"}], "hermes")
+    >>> listed = chat_messages(
+    ...     [{"name": "f", "description": "", "parameters": {}}], [{"role": "user", "content": "Hi"}], "hermes"
+    ... )
     >>> messages, schemas = template_tool_prompt(listed, [{"name": "f", "description": "", "parameters": {}}])
     >>> "<tools>" in messages[0]["content"], messages[1] == listed[1], schemas[0]["function"]["name"]
     (False, True, 'f')
@@ -302,7 +314,8 @@ def parse_history(text: str) -> list[dict[str, Any]]:
     Raises ``ValueError`` saying where the text stops following the format, or when the turns do not
     render back to exactly ``text``.
 
-    >>> turns = [{"role": "user", "content": "Hi"}, {"role": "assistant", "think": "t", "calls": [ToolCall("f", {"x": 1})], "response": None},
+    >>> turns = [{"role": "user", "content": "Hi"},
+    ...          {"role": "assistant", "think": "t", "calls": [ToolCall("f", {"x": 1})], "response": None},
     ...          {"role": "tool", "content": "[1]"}, {"role": "user", "content": "Thanks"}]
     >>> parse_history(user_prompt(turns)) == turns
     True
@@ -333,7 +346,7 @@ def parse_history(text: str) -> list[dict[str, Any]]:
                 raise ValueError(f"assistant output at character {start}: {output.located_reason}")
             turns.append({"role": "assistant", "think": think, "calls": list(output.calls), "response": response})
         else:
-            raise ValueError(f"unexpected text at character {position}: {text[position:position + 40]!r}")
+            raise ValueError(f"unexpected text at character {position}: {text[position : position + 40]!r}")
     if user_prompt(turns, "toolrl") != text:
         raise ValueError("the parsed turns do not render back to the same user message")
     return turns
@@ -354,12 +367,14 @@ def tool_listing_entries(listing: str) -> list[tuple[str, str, str]]:
     """``(name, description, parameters text)`` of each ``N. Name: …`` entry of a ToolRL tool listing
     (the part of the system prompt after ``TOOLRL_TOOLS_HEADER``), whatever notation the parameters use.
 
-    >>> tool_listing_entries("1. Name: Add\\nDescription: Adds.\\nParameters: {'a': 1}\\n2. Name: Sub\\nDescription: S.\\nParameters: {}")
+    >>> tool_listing_entries(
+    ...     "1. Name: Add\\nDescription: Adds.\\nParameters: {'a': 1}\\n2. Name: Sub\\nDescription: S.\\nParameters: {}"
+    ... )
     [('Add', 'Adds.', "{'a': 1}"), ('Sub', 'S.', '{}')]
     """
     starts = [match.start() for match in _TOOL_ENTRY.finditer(listing)] + [len(listing)]
     entries = []
-    for begin, stop in zip(starts, starts[1:]):
+    for begin, stop in zip(starts, starts[1:], strict=False):
         entry = listing[begin:stop].rstrip("\n")
         name, _, rest = entry.partition(TOOL_DESCRIPTION_LINE)
         description, _, parameters = rest.rpartition(TOOL_PARAMETERS_LINE)

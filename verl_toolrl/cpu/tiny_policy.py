@@ -72,9 +72,7 @@ def build_policy(
         torch_dtype="float32",
     )
     model = Qwen2ForCausalLM(config)
-    model.generation_config = GenerationConfig(
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
-    )
+    model.generation_config = GenerationConfig(eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     return model
 
 
@@ -109,7 +107,7 @@ def examples_from_parquet(path: Path) -> list[Example]:
     frame = pd.read_parquet(path, columns=["prompt", "reward_model"])
     return [
         Example([{"role": m["role"], "content": m["content"]} for m in prompt], gold_outputs(reward["ground_truth"])[0])
-        for prompt, reward in zip(frame["prompt"], frame["reward_model"])
+        for prompt, reward in zip(frame["prompt"], frame["reward_model"], strict=True)
     ]
 
 
@@ -162,7 +160,7 @@ def warm_start(
 def corpus(frames: Iterable[pd.DataFrame]) -> Iterable[str]:
     """Every prompt message and ground truth of the given parquet frames: the tokenizer's training text."""
     for frame in frames:
-        for prompt, reward in zip(frame["prompt"], frame["reward_model"]):
+        for prompt, reward in zip(frame["prompt"], frame["reward_model"], strict=True):
             yield from (message["content"] for message in prompt)
             yield from gold_outputs(reward["ground_truth"])
 
@@ -198,8 +196,13 @@ def make_tiny_policy(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m verl_toolrl.cpu.tiny_policy", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="training parquet (data_preprocess output)")
-    parser.add_argument("--extra-text", type=Path, nargs="*", default=[],
-                        help="more parquet files whose text the tokenizer also learns (e.g. test.parquet)")
+    parser.add_argument(
+        "--extra-text",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="more parquet files whose text the tokenizer also learns (e.g. test.parquet)",
+    )
     parser.add_argument("--output", type=Path, required=True, help="folder for the model and tokenizer")
     parser.add_argument("--vocab-size", type=int, default=4096)
     parser.add_argument("--steps", type=int, default=100, help="supervised warm-start steps")
@@ -207,11 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for path in (args.data, *args.extra_text):
         if not path.is_file():
-            print(f"error: {path}: no such file (make the data first: python -m data_preprocess.mix)",
-                  file=sys.stderr)
+            print(f"error: {path}: no such file (make the data first: python -m data_preprocess.mix)", file=sys.stderr)
             return 2
-    summary = make_tiny_policy(args.data, args.output, extra_files=args.extra_text,
-                               vocab_size=args.vocab_size, steps=args.steps, seed=args.seed)
+    summary = make_tiny_policy(
+        args.data,
+        args.output,
+        extra_files=args.extra_text,
+        vocab_size=args.vocab_size,
+        steps=args.steps,
+        seed=args.seed,
+    )
     print(f"tiny policy -> {args.output}: " + json.dumps(summary))
     return 0
 

@@ -20,8 +20,10 @@ def apibank_sample(item: ApiBankItem, format: Format = "toolrl", row: int = -1) 
     """The validation sample of one :class:`~verl_toolrl.tasks.apibank.ApiBankItem`.
 
     >>> from verl_toolrl.tasks.apibank import item_from_record
-    >>> system = "**Available Tools**\\nIn your response, you can use the following tools:\\n1. Name: f\\nDescription: d\\nParameters: {}\\n\\n**Steps for Each Turn**\\n"
-    >>> item = item_from_record({"system": system, "user": "<user> Go.</user>", "answer": [{"name": "f", "parameters": {}}]}, 2, 0)
+    >>> system = ("**Available Tools**\\nIn your response, you can use the following tools:\\n"
+    ...           "1. Name: f\\nDescription: d\\nParameters: {}\\n\\n**Steps for Each Turn**\\n")
+    >>> record = {"system": system, "user": "<user> Go.</user>", "answer": [{"name": "f", "parameters": {}}]}
+    >>> item = item_from_record(record, 2, 0)
     >>> s = apibank_sample(item)
     >>> s.source_id, s.category, s.query, s.messages[1]["content"]
     ('level-2-0', 'level-2', 'Go.', '<user> Go.</user>')

@@ -76,7 +76,10 @@ def entry_row(entry: MultiTurnEntry, format: Format, split: str) -> dict[str, An
         "agent_name": MULTI_TURN_AGENT,
         "prompt": first_prompt(entry, format),
         "ability": "multi_turn_tool_use",
-        "reward_model": {"style": "rule", "ground_truth": json.dumps(turn_ground_truths(entry, format), ensure_ascii=False)},
+        "reward_model": {
+            "style": "rule",
+            "ground_truth": json.dumps(turn_ground_truths(entry, format), ensure_ascii=False),
+        },
         "extra_info": {"split": split, "index": entry.id, "format": format, "bfcl_entry": entry_spec(entry)},
     }
 
@@ -84,7 +87,8 @@ def entry_row(entry: MultiTurnEntry, format: Format, split: str) -> dict[str, An
 def split_ids(ids_by_category: Mapping[str, Sequence[str]], heldout_fraction: float, seed: int) -> dict[str, list[str]]:
     """Held-out ids per category: a seeded sample of ``round(fraction * n)`` ids of each (sorted).
 
-    >>> split_ids({"c": [f"c_{i}" for i in range(10)]}, 0.2, 0) == split_ids({"c": [f"c_{i}" for i in range(10)]}, 0.2, 0)
+    >>> ids = {"c": [f"c_{i}" for i in range(10)]}
+    >>> split_ids(ids, 0.2, 0) == split_ids(ids, 0.2, 0)
     True
     >>> len(split_ids({"c": [f"c_{i}" for i in range(10)]}, 0.2, 0)["c"])
     2
@@ -99,7 +103,9 @@ def split_ids(ids_by_category: Mapping[str, Sequence[str]], heldout_fraction: fl
 
 
 def mixed_rows(
-    multi_turn: Sequence[Mapping[str, Any]], single_turn: Sequence[Mapping[str, Any]], seed: int,
+    multi_turn: Sequence[Mapping[str, Any]],
+    single_turn: Sequence[Mapping[str, Any]],
+    seed: int,
     single_turn_agent: str = SINGLE_TURN_AGENTS[0],
 ) -> list[dict[str, Any]]:
     """Multi-turn and single-turn rows shuffled together (``random.Random(seed)``) into one verl parquet's rows.
@@ -114,7 +120,9 @@ def mixed_rows(
     [('single_turn_agent', '3'), ('toolrl_bfcl_multi_turn', 'multi_turn_base_0')]
     """
     if single_turn_agent not in SINGLE_TURN_AGENTS:
-        raise ValueError(f"--mix-agent: unknown agent loop {single_turn_agent!r}; valid choices: {', '.join(SINGLE_TURN_AGENTS)}")
+        raise ValueError(
+            f"--mix-agent: unknown agent loop {single_turn_agent!r}; valid choices: {', '.join(SINGLE_TURN_AGENTS)}"
+        )
     rows = []
     for row in [*multi_turn, *single_turn]:
         extra_info = dict(row.get("extra_info") or {})
@@ -129,12 +137,13 @@ def read_mix(mix_dir: str | Path) -> list[dict[str, Any]]:
     ``ValueError`` naming the file when it is missing or holds multi-turn rows."""
     path = Path(mix_dir) / "train.parquet"
     if not path.is_file():
-        raise ValueError(f"--mix-with {mix_dir}: {path} not found (make it with python -m data_preprocess.mix --output {mix_dir})")
+        raise ValueError(
+            f"--mix-with {mix_dir}: {path} not found (make it with python -m data_preprocess.mix --output {mix_dir})"
+        )
     frame = pd.read_parquet(path)
     if "agent_name" in frame and (frame["agent_name"] == MULTI_TURN_AGENT).any():
         raise ValueError(f"--mix-with {mix_dir}: {path} already holds multi-turn rows (agent_name={MULTI_TURN_AGENT})")
     return frame.to_dict("records")
-
 
 
 def write(
@@ -166,29 +175,58 @@ def write(
     output.mkdir(parents=True, exist_ok=True)
     for split, split_rows in rows.items():
         pd.DataFrame(split_rows).to_parquet(output / f"{split}.parquet", index=False)
-    (output / HELDOUT_FILE).write_text(json.dumps({"seed": seed, "fraction": heldout_fraction, "ids": heldout}, indent=1) + "\n")
+    (output / HELDOUT_FILE).write_text(
+        json.dumps({"seed": seed, "fraction": heldout_fraction, "ids": heldout}, indent=1) + "\n"
+    )
     return counts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_preprocess.bfcl_multi_turn", description=__doc__.splitlines()[0])
-    parser.add_argument("--output-dir", required=True, help="folder for train.parquet, heldout.parquet, heldout_ids.json")
-    parser.add_argument("--categories", nargs="+", default=list(MULTI_TURN_CATEGORIES), help="BFCL multi-turn categories")
-    parser.add_argument("--format", choices=FORMATS, default="toolrl", help="output format the model is trained to write")
+    parser = argparse.ArgumentParser(
+        prog="python -m data_preprocess.bfcl_multi_turn", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--output-dir", required=True, help="folder for train.parquet, heldout.parquet, heldout_ids.json"
+    )
+    parser.add_argument(
+        "--categories", nargs="+", default=list(MULTI_TURN_CATEGORIES), help="BFCL multi-turn categories"
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default="toolrl", help="output format the model is trained to write"
+    )
     parser.add_argument("--heldout-fraction", type=float, default=0.2, help="share of each category's ids held out")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split")
     parser.add_argument("--limit", type=int, default=None, help="first N entries per category (for trials)")
-    parser.add_argument("--mix-with", default=None, metavar="MIX",
-                        help="a data_preprocess.mix folder: its train.parquet's single-turn rows join train.parquet")
-    parser.add_argument("--mix-agent", choices=SINGLE_TURN_AGENTS, default=SINGLE_TURN_AGENTS[0],
-                        help="agent loop of the mixed single-turn rows that name none")
+    parser.add_argument(
+        "--mix-with",
+        default=None,
+        metavar="MIX",
+        help="a data_preprocess.mix folder: its train.parquet's single-turn rows join train.parquet",
+    )
+    parser.add_argument(
+        "--mix-agent",
+        choices=SINGLE_TURN_AGENTS,
+        default=SINGLE_TURN_AGENTS[0],
+        help="agent loop of the mixed single-turn rows that name none",
+    )
     args = parser.parse_args(argv)
     try:
-        counts = write(args.output_dir, args.categories, args.format, args.heldout_fraction, args.seed, args.limit,
-                       args.mix_with, args.mix_agent)
+        counts = write(
+            args.output_dir,
+            args.categories,
+            args.format,
+            args.heldout_fraction,
+            args.seed,
+            args.limit,
+            args.mix_with,
+            args.mix_agent,
+        )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     mixed = f" (+{counts['mixed']} single-turn rows of {args.mix_with}/train.parquet)" if "mixed" in counts else ""
-    print(f"wrote {counts['train']} train{mixed} and {counts['heldout']} held-out rows to {args.output_dir} ({HELDOUT_FILE} beside them)")
+    print(
+        f"wrote {counts['train']} train{mixed} and {counts['heldout']} held-out rows to {args.output_dir} "
+        f"({HELDOUT_FILE} beside them)"
+    )
     return 0

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from verl_toolrl.core.calls import FORMATS
+from verl_toolrl.core.errors import RecordError, SourceError, UsageError
 from verl_toolrl.core.prompts import TOOL_PROMPTS
 from verl_toolrl.data import apibank, bfcl, hammer, mix, rlla, toolace, xlam
-from verl_toolrl.core.errors import RecordError, SourceError, UsageError
 from verl_toolrl.data.io import read_records
 from verl_toolrl.data.pipeline import Converter, Summary, convert_records, rows_of, samples_of
 from verl_toolrl.data.schema import splits_of, with_template_tools, write_parquet

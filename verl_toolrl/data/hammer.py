@@ -55,8 +55,8 @@ from verl_toolrl.core.errors import (
     RecordError,
     field_of,
 )
-from verl_toolrl.data.schema import Sample
 from verl_toolrl.core.tools import tool_from_flat
+from verl_toolrl.data.schema import Sample
 from verl_toolrl.data.xlam import NO_TOOL_RESPONSE, xlam_calls, xlam_sample
 
 HUB_NAME = "Salesforce/xlam-function-calling-60k"

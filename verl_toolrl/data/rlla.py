@@ -17,9 +17,9 @@ from typing import Any
 
 from verl_toolrl.core.calls import THINK_CLOSE, THINK_OPEN, ToolCall, parse_response
 from verl_toolrl.core.errors import BAD_LAYOUT, WRONG_TYPE, RecordError, field_of
-from verl_toolrl.data.schema import Sample
-from verl_toolrl.core.tools import required_from_types
 from verl_toolrl.core.prompts import parse_history, parse_toolrl_tools
+from verl_toolrl.core.tools import required_from_types
+from verl_toolrl.data.schema import Sample
 
 SOURCE = "rlla"
 

@@ -47,8 +47,8 @@ from verl_toolrl.core.errors import (
     WRONG_TYPE,
     RecordError,
 )
-from verl_toolrl.core.tools import prompt_tools
 from verl_toolrl.core.prompts import chat_messages, default_think, template_tool_prompt
+from verl_toolrl.core.tools import prompt_tools
 
 ABILITY = "tool_use"
 REWARD_STYLE = "rule"
@@ -134,7 +134,9 @@ def check_target(sample: Sample) -> None:
         problem = call_problem({"name": call.name, "parameters": call.arguments})
         if problem is not None:
             field = "name" if problem == CALL_WITHOUT_NAME else "arguments"
-            raise RecordError(f"target.calls[{number}].{field}", WRONG_TYPE, f"the call {describe_call_problem(problem)}")
+            raise RecordError(
+                f"target.calls[{number}].{field}", WRONG_TYPE, f"the call {describe_call_problem(problem)}"
+            )
         if call.name not in names:
             listed = ", ".join(sorted(names)) or "no tools"
             raise RecordError(
@@ -167,10 +169,11 @@ def check_ground_truth(ground_truth: str, sample: Sample, format: Format = "tool
 
     >>> s = Sample("x", "0", ({"name": "f"},), (), calls=(ToolCall("f"),))
     >>> check_ground_truth(render_ground_truth(s), s)
-    >>> check_ground_truth(render_ground_truth(s) + " extra", s)
+    >>> check_ground_truth(render_ground_truth(s) + " extra", s)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    verl_toolrl.core.errors.RecordError: field 'reward_model.ground_truth': bad_ground_truth: the parser reads it as stray_text
+    verl_toolrl.core.errors.RecordError: field 'reward_model.ground_truth': bad_ground_truth: the parser reads it as
+    stray_text
     """
     from verl_toolrl.reward import compute_score, score_range  # the reward imports nothing from data
 
@@ -189,9 +192,7 @@ def check_ground_truth(ground_truth: str, sample: Sample, format: Format = "tool
     except ValueError as error:
         raise RecordError(where, BAD_GROUND_TRUTH, f"the reward rejects it: {error}") from None
     if score != best:
-        raise RecordError(
-            where, BAD_GROUND_TRUTH, f"it scores {score} against itself, not the maximum {best}"
-        )
+        raise RecordError(where, BAD_GROUND_TRUTH, f"it scores {score} against itself, not the maximum {best}")
 
 
 def _json(value: Any) -> str:
@@ -203,7 +204,8 @@ def sample_prompt(sample: Sample, format: Format = "toolrl") -> tuple[list[dict[
     its own messages when it has them, else the package's prompt for its tools and turns. The evaluation
     prompts API-Bank in the hermes format with this too, so both show the same prompt.
 
-    >>> s = Sample("xlam", "7", ({"name": "f", "description": "Adds.", "parameters": {}},), ({"role": "user", "content": "Add"},))
+    >>> tools = ({"name": "f", "description": "Adds.", "parameters": {}},)
+    >>> s = Sample("xlam", "7", tools, ({"role": "user", "content": "Add"},))
     >>> tools, prompt = sample_prompt(s, "hermes")
     >>> tools[0]["function"]["name"], [m["role"] for m in prompt]
     ('f', ['system', 'user'])
@@ -281,7 +283,8 @@ def write_parquet(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, ba
     >>> import tempfile, pyarrow.parquet as pq
     >>> s = Sample("xlam", "0", ({"name": "f"},), ({"role": "user", "content": "Go"},), calls=(ToolCall("f"),))
     >>> path = os.path.join(tempfile.mkdtemp(), "train.parquet")
-    >>> write_parquet([build_row(s), build_row(s)], path), pq.read_table(path).column("extra_info").to_pylist()[1]["index"]
+    >>> written = write_parquet([build_row(s), build_row(s)], path)
+    >>> written, pq.read_table(path).column("extra_info").to_pylist()[1]["index"]
     (2, 1)
     """
     path = os.fspath(path)

@@ -28,9 +28,9 @@ from verl_toolrl.core.errors import (
     RecordError,
     field_of,
 )
-from verl_toolrl.data.schema import Sample
-from verl_toolrl.core.tools import tool_from_json_schema
 from verl_toolrl.core.prompts import default_think
+from verl_toolrl.core.tools import tool_from_json_schema
+from verl_toolrl.data.schema import Sample
 
 HUB_NAME = "Team-ACE/ToolACE"
 SOURCE = "toolace"

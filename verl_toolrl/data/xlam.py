@@ -15,8 +15,8 @@ from typing import Any
 
 from verl_toolrl.core.calls import CALL_NOT_OBJECT, CALL_WITHOUT_NAME, ToolCall, call_problem, describe_call_problem
 from verl_toolrl.core.errors import BAD_JSON_FIELD, MISSING_FIELD, WRONG_TYPE, RecordError, field_of
-from verl_toolrl.data.schema import Sample
 from verl_toolrl.core.tools import tool_from_flat
+from verl_toolrl.data.schema import Sample
 
 HUB_NAME = "Salesforce/xlam-function-calling-60k"
 SOURCE = "xlam"

@@ -16,25 +16,25 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from verl_toolrl.tasks.bfcl.single_turn import CATEGORY_GROUPS
-from verl_toolrl.tasks.protocols import MAX_NEW_TOKENS, PROTOCOLS, default_protocol
 from verl_toolrl.core.calls import FORMATS
 from verl_toolrl.core.chat_template import THINK_PREFILL_MODES
-from verl_toolrl.tasks.bfcl.multi_turn import HELDOUT_FILE, read_heldout_ids
+from verl_toolrl.core.prompts import TOOL_PROMPTS
 from verl_toolrl.eval.backends import BACKENDS, DEFAULT_BATCH_SIZE, Sampling, make_backend
+from verl_toolrl.eval.bamboogle import TRANSCRIPTS_FILE, Judge, JudgeSettings, judge_run, search_engine
 from verl_toolrl.eval.generations import RunInfo, read_run_info
 from verl_toolrl.eval.pipeline import generate, run_items, score
 from verl_toolrl.eval.registry import get_benchmark
 from verl_toolrl.eval.report import write_report
-from verl_toolrl.core.prompts import TOOL_PROMPTS
-from verl_toolrl.eval.bamboogle import TRANSCRIPTS_FILE, Judge, JudgeSettings, judge_run, search_engine
 from verl_toolrl.tasks.bamboogle.search import (
     SEARCH_ENGINES,
     SERPER_KEY_VARIABLE,
     SearchSettings,
     build_bm25_index,
 )
+from verl_toolrl.tasks.bfcl.multi_turn import HELDOUT_FILE, read_heldout_ids
+from verl_toolrl.tasks.bfcl.single_turn import CATEGORY_GROUPS
 from verl_toolrl.tasks.episode import exec_with_pinned_hash_seed
+from verl_toolrl.tasks.protocols import MAX_NEW_TOKENS, PROTOCOLS, default_protocol
 
 #: ToolRL's processed API-Bank levels in the shared material beside the checkout, wherever the command runs.
 DEFAULT_APIBANK_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "toolrl" / "api_bank"
@@ -55,23 +55,33 @@ def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> No
     parser.add_argument("--backend", choices=BACKENDS, default="transformers")
     parser.add_argument("--format", choices=FORMATS, default="toolrl", help="output format the model was trained on")
     parser.add_argument(
-        "--protocol", choices=PROTOCOLS, default=None,
+        "--protocol",
+        choices=PROTOCOLS,
+        default=None,
         help="toolrl (default for --format toolrl): prompts, decoding and scoring as ToolRL's own evaluation "
         "code, the paper's numbers; strict (default for --format hermes): the package's prompts and parser",
     )
     parser.add_argument(
-        "--tool-prompt", choices=TOOL_PROMPTS, default="system",
+        "--tool-prompt",
+        choices=TOOL_PROMPTS,
+        default="system",
         help="system: the system prompt lists the tools; template (--format hermes, single-turn): the model's "
         "own chat template lists them (tools=), as the toolrl_tool_template agent loop trained it",
     )
     if benchmark == "bfcl":
         parser.add_argument(
-            "--categories", nargs="+", default=["all"], metavar="NAME",
+            "--categories",
+            nargs="+",
+            default=["all"],
+            metavar="NAME",
             help=f"categories or groups ({', '.join(CATEGORY_GROUPS)}); choices: "
             f"{', '.join(get_benchmark('bfcl').categories)}",
         )
         parser.add_argument(
-            "--ids", type=Path, default=None, metavar="FILE",
+            "--ids",
+            type=Path,
+            default=None,
+            metavar="FILE",
             help=f"run exactly the entries of FILE, the {HELDOUT_FILE} that python -m data_preprocess.bfcl_multi_turn "
             "writes beside its parquet (replaces --categories), so nothing trained on is evaluated",
         )
@@ -79,14 +89,22 @@ def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> No
         _add_search_options(parser)
     else:
         parser.add_argument(
-            "--data-dir", type=Path, default=DEFAULT_APIBANK_DIR,
+            "--data-dir",
+            type=Path,
+            default=DEFAULT_APIBANK_DIR,
             help=f"folder of level-N-api_processed.json (default: {DEFAULT_APIBANK_DIR})",
         )
-        parser.add_argument("--levels", nargs="+", type=int, default=None, help="levels to run (default: every file found)")
+        parser.add_argument(
+            "--levels", nargs="+", type=int, default=None, help="levels to run (default: every file found)"
+        )
     parser.add_argument("--limit", type=positive_int, default=None, help="first N items of each category/level")
     parser.add_argument(
-        "--max-new-tokens", type=int, default=None,
-        help=f"default per protocol: {', '.join(f'{p} {n}' for p, n in MAX_NEW_TOKENS.items())} (ToolRL's scripts: 4096)",
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help=(
+            f"default per protocol: {', '.join(f'{p} {n}' for p, n in MAX_NEW_TOKENS.items())} (ToolRL's scripts: 4096)"
+        ),
     )
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--top-p", type=float, default=1.0)
@@ -110,11 +128,15 @@ def _add_generate_options(parser: argparse.ArgumentParser, benchmark: str) -> No
 
 def _add_search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_BAMBOOGLE_DIR,
-        help=f"folder of ToolRL's data.json (default: {DEFAULT_BAMBOOGLE_DIR})"
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_BAMBOOGLE_DIR,
+        help=f"folder of ToolRL's data.json (default: {DEFAULT_BAMBOOGLE_DIR})",
     )
     parser.add_argument(
-        "--search", choices=SEARCH_ENGINES, default="serper",
+        "--search",
+        choices=SEARCH_ENGINES,
+        default="serper",
         help=f"serper: Google through Serper (key in ${SERPER_KEY_VARIABLE}); "
         "bm25: a local index (--index, --corpus); "
         "retriever: a Search-R1 retrieval server (--search-url .../retrieve)",
@@ -130,9 +152,9 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_judge_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--judge-base-url", default=None,
-        help="an OpenAI-compatible server judging the answers "
-        "(none: EM/SubEM/F1 only, the report says 'no judge')",
+        "--judge-base-url",
+        default=None,
+        help="an OpenAI-compatible server judging the answers (none: EM/SubEM/F1 only, the report says 'no judge')",
     )
     parser.add_argument("--judge-model", default="gpt-4o", help="the judge's model (ToolRL's script: gpt-4o)")
     parser.add_argument("--judge-api-key", default="EMPTY", help="the judge server's API key")
@@ -153,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     benchmarks = parser.add_subparsers(dest="benchmark", required=True)
     for benchmark in ("bfcl", "apibank", "bamboogle"):
-        steps = benchmarks.add_parser(benchmark, help=f"{benchmark} evaluation").add_subparsers(dest="step", required=True)
+        steps = benchmarks.add_parser(benchmark, help=f"{benchmark} evaluation").add_subparsers(
+            dest="step", required=True
+        )
         for step in ("generate", "run"):
             sub = steps.add_parser(step, help="generate" if step == "generate" else "generate, score and report")
             _add_generate_options(sub, benchmark)
@@ -215,8 +239,12 @@ def run_info(args: argparse.Namespace) -> RunInfo:
             )
         data_dir = str(args.data_dir.resolve())
         search = SearchSettings(
-            args.search, args.search_url, _resolved(args.index), _resolved(args.corpus),
-            timeout=args.search_timeout, retries=args.search_retries,
+            args.search,
+            args.search_url,
+            _resolved(args.index),
+            _resolved(args.corpus),
+            timeout=args.search_timeout,
+            retries=args.search_retries,
         )
         options = {"search": vars(search)}
     else:
@@ -227,8 +255,18 @@ def run_info(args: argparse.Namespace) -> RunInfo:
             )
         data_dir = str(args.data_dir.resolve())
     return RunInfo(
-        args.benchmark, args.model, args.backend, args.format, categories, args.limit, sampling.__dict__, data_dir,
-        protocol, args.tool_prompt, ids, options if args.benchmark == "bamboogle" else None,
+        args.benchmark,
+        args.model,
+        args.backend,
+        args.format,
+        categories,
+        args.limit,
+        sampling.__dict__,
+        data_dir,
+        protocol,
+        args.tool_prompt,
+        ids,
+        options if args.benchmark == "bamboogle" else None,
     )
 
 
@@ -275,7 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.step == "report":
             report, chart = write_report(
-                args.runs, args.output, args.labels, benchmark=args.benchmark,
+                args.runs,
+                args.output,
+                args.labels,
+                benchmark=args.benchmark,
                 allow_mixed_protocols=args.allow_mixed_protocols,
             )
             print(report.read_text(encoding="utf-8"))

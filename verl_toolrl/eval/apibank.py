@@ -8,7 +8,8 @@ template`` rewritten by ``prompts.template_tool_prompt`` as the data command doe
 prompt it was validated on.
 
 ``--protocol toolrl`` scores as ToolRL's scripts did: ``generate.py``'s parsing and ``evaluate.py``'s loop
-(:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under ``--protocol strict`` two rules score a response, both read with :func:`verl_toolrl.core.calls.parse_response`:
+(:mod:`verl_toolrl.eval.toolrl_scripts`), one rule, ``toolrl``. Under ``--protocol strict`` two rules score a
+response, both read with :func:`verl_toolrl.core.calls.parse_response`:
 
 - ``paper``: correct when any predicted call has the gold name and exactly the gold parameters (ToolRL's
   rule applied to the package's parser);
@@ -21,12 +22,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from verl_toolrl.tasks.apibank import LEVELS, ApiBankItem, item_prompt, load_items
 from verl_toolrl.core.calls import Format, ToolCall, parse_response
+from verl_toolrl.core.progress import progress_bar
 from verl_toolrl.eval.benchmark import Prompts, Scored, ScoredRun, SingleShot, markdown_table, percent
 from verl_toolrl.eval.generations import Generation, RunInfo
 from verl_toolrl.eval.toolrl_scripts import apibank_correct, apibank_tool_calls
-from verl_toolrl.core.progress import progress_bar
+from verl_toolrl.tasks.apibank import LEVELS, ApiBankItem, item_prompt, load_items
 
 RULES: tuple[str, ...] = ("paper", "strict")
 
@@ -42,7 +43,7 @@ def score_calls(predicted: Sequence[ToolCall], gold: Sequence[ToolCall]) -> dict
     """
     paper = any(call.name == want.name and call.arguments == want.arguments for call in predicted for want in gold)
     strict = len(predicted) == len(gold) and all(
-        call.name == want.name and call.arguments == want.arguments for call, want in zip(predicted, gold)
+        call.name == want.name and call.arguments == want.arguments for call, want in zip(predicted, gold, strict=True)
     )
     return {"paper": paper, "strict": strict}
 
@@ -143,7 +144,9 @@ class ApiBank(SingleShot):
         return {item.id: item for item in load_items(info.data_dir or "", levels, info.limit)}
 
     def prompts(self, info: RunInfo, items: Mapping[str, Any]) -> Prompts:
-        return {i: (f"level-{item.level}", item_prompt(item, info.format, info.tool_prompt)[0]) for i, item in items.items()}
+        return {
+            i: (f"level-{item.level}", item_prompt(item, info.format, info.tool_prompt)[0]) for i, item in items.items()
+        }
 
     def prompt_tools(self, info: RunInfo, items: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
         if info.tool_prompt == "system":
@@ -185,7 +188,10 @@ class ApiBank(SingleShot):
         header = ["level", "items", *(f"{run.label} ({rule})" for run, rule in columns)]
         rows = []
         for level in [*levels, "overall"]:
-            stats = {id(run): run.summary["overall"] if level == "overall" else run.summary["levels"].get(level) for run in runs}
+            stats = {
+                id(run): run.summary["overall"] if level == "overall" else run.summary["levels"].get(level)
+                for run in runs
+            }
             counts = {str(s["count"]) for s in stats.values() if s}
             cells = [percent(stats[id(run)][rule] if stats[id(run)] else None) for run, rule in columns]
             rows.append([f"**{level}**" if level == "overall" else level, "/".join(sorted(counts)), *cells])

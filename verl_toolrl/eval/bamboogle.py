@@ -68,13 +68,17 @@ NO_JUDGE = "no judge"
 #: Trajectories advanced (and so searches run) at once after each backend call.
 SEARCH_WORKERS = 8
 
-JUDGE_SYS = """You are a helpful assistant to help me judge if the answer for a specific query is correct or not. You will be given the query, the ground truth answer and the predicted answer. You should first think about if the predicted answer is semantically the same as the ground truth answer. If so give "Yes" in the field "Judgment", otherwise give "No".
-
-**Output Format**
-Your Response:
-- Thought: <Your brief thoughts>
-- Judgment: <Yes/No>
-"""
+JUDGE_SYS = (
+    "You are a helpful assistant to help me judge if the answer for a specific query is correct or not. You will be "
+    "given the query, the ground truth answer and the predicted answer. You should first think about if the predicted "
+    'answer is semantically the same as the ground truth answer. If so give "Yes" in the field "Judgment", otherwise '
+    'give "No".\n'
+    "\n"
+    "**Output Format**\n"
+    "Your Response:\n"
+    "- Thought: <Your brief thoughts>\n"
+    "- Judgment: <Yes/No>\n"
+)
 
 JUDGE_USER = """**Query**
 {query}
@@ -202,16 +206,12 @@ class Judge:
         try:
             self.client.with_options(max_retries=0).models.list()
         except self.connection_error as error:
-            raise ValueError(
-                f"no judge answers at --judge-base-url {self.settings.base_url} ({error})"
-            ) from None
+            raise ValueError(f"no judge answers at --judge-base-url {self.settings.base_url} ({error})") from None
         except self.api_error:
             pass
 
     def reply(self, messages: list[dict[str, str]]) -> str:
-        response = self.client.chat.completions.create(
-            model=self.settings.model, messages=messages, temperature=0, n=1
-        )
+        response = self.client.chat.completions.create(model=self.settings.model, messages=messages, temperature=0, n=1)
         content = response.choices[0].message.content if response.choices else None
         return (content or "").strip()
 
@@ -243,9 +243,7 @@ def read_judgments(path: Path) -> dict[str, dict[str, Any]]:
                 or not isinstance(record.get("id"), str)
                 or not isinstance(record.get("judge"), str)
             ):
-                raise ValueError(
-                    f"{path}:{number}: expected an object with 'id', 'judge', 'answer' and 'reply'"
-                )
+                raise ValueError(f"{path}:{number}: expected an object with 'id', 'judge', 'answer' and 'reply'")
             judgments[record["id"]] = record
     return judgments
 
@@ -280,9 +278,7 @@ def judge_run(
             "score into a new run directory or delete that file"
         )
     records = read_transcripts(output / TRANSCRIPTS_FILE, items, info)
-    todo = [
-        r for r in records if needs_judge(r) and judged_reply(judgments.get(r["id"]), r["answer"]) is None
-    ]
+    todo = [r for r in records if needs_judge(r) and judged_reply(judgments.get(r["id"]), r["answer"]) is None]
     if not todo:
         return 0
 
@@ -294,9 +290,7 @@ def judge_run(
         except judge.api_error as error:
             reason = (str(error).splitlines() or [type(error).__name__])[0]
             if first:
-                what = (
-                    "no judge answers at" if isinstance(error, judge.connection_error) else "a judge refuses"
-                )
+                what = "no judge answers at" if isinstance(error, judge.connection_error) else "a judge refuses"
                 raise ValueError(f"{what} --judge-base-url {judge.settings.base_url} ({reason})") from None
             line.update(reply=None, error=reason)
         return line
@@ -356,8 +350,7 @@ def _check_record(record: Any, items: Mapping[str, BamboogleItem], info: RunInfo
         for r in rounds
     ):
         raise ValueError(
-            f"{where}: 'rounds' must be a list of objects with prompt_sha256, output, "
-            "calls, executed, observations"
+            f"{where}: 'rounds' must be a list of objects with prompt_sha256, output, calls, executed, observations"
         )
     if not isinstance(record.get("answer"), str) or not isinstance(record.get("timed_out"), bool):
         raise ValueError(f"{where}: 'answer' must be a string and 'timed_out' a boolean")
@@ -535,14 +528,11 @@ class Bamboogle(Benchmark):
         todo = [item for item_id, item in items.items() if item_id not in done]
         if not todo:
             return
-        engine = search_engine(
-            info, os.environ
-        )  # the Serper key is read where the engine is made, never saved
+        engine = search_engine(info, os.environ)  # the Serper key is read where the engine is made, never saved
         engine.probe()
         policy = backend()
         active = [
-            Trajectory(item, info.protocol, info.format, SearchEnvironment(engine), info.tool_prompt)
-            for item in todo
+            Trajectory(item, info.protocol, info.format, SearchEnvironment(engine), info.tool_prompt) for item in todo
         ]  # type: ignore[arg-type]
         with (
             open(path, "a", encoding="utf-8") as handle,
@@ -554,13 +544,9 @@ class Bamboogle(Benchmark):
                     batch = active[start : start + max(1, batch_size)]
                     prompts = [trajectory.prompt() for trajectory in batch]
                     tools = [trajectory.tools for trajectory in batch]
-                    outputs = (
-                        policy.generate(prompts, tools=tools) if any(tools) else policy.generate(prompts)
-                    )  # type: ignore[arg-type]
+                    outputs = policy.generate(prompts, tools=tools) if any(tools) else policy.generate(prompts)  # type: ignore[arg-type]
                     if len(outputs) != len(batch):
-                        raise RuntimeError(
-                            f"backend returned {len(outputs)} outputs for {len(batch)} prompts"
-                        )
+                        raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(batch)} prompts")
                     with ThreadPoolExecutor(SEARCH_WORKERS) as pool:  # searches wait on the network
                         list(pool.map(Trajectory.advance, batch, outputs))
                 finished = [t for t in active if t.done]
@@ -655,7 +641,6 @@ class Bamboogle(Benchmark):
             "- avg tool calls: searches per question; EM / SubEM / F1: exact match, substring match "
             "and token F1 "
             "after SQuAD answer normalisation (verl's search_r1_like_qa_em)",
-            "- a resumed run generates only the missing items "
-            "(ToolRL's script re-ran its wrong items, best-of-k)",
+            "- a resumed run generates only the missing items (ToolRL's script re-ran its wrong items, best-of-k)",
             f"- the paper (Table 4): {reference}",
         ]

@@ -41,8 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verl_toolrl.tasks.protocols import check_protocol
 from verl_toolrl.core.calls import check_format
+from verl_toolrl.core.progress import progress_bar
+from verl_toolrl.core.prompts import check_tool_prompt
+
+# markdown_table is re-exported: it is what the benchmarks' report_rows write their tables with.
+from verl_toolrl.core.table import markdown_table  # noqa: F401
 from verl_toolrl.eval.backends import Backend
 from verl_toolrl.eval.generations import (
     GENERATIONS_FILE,
@@ -52,10 +56,7 @@ from verl_toolrl.eval.generations import (
     check_against,
     read_generations,
 )
-from verl_toolrl.core.progress import progress_bar
-# markdown_table is re-exported: it is what the benchmarks' report_rows write their tables with.
-from verl_toolrl.core.table import markdown_table  # noqa: F401
-from verl_toolrl.core.prompts import check_tool_prompt
+from verl_toolrl.tasks.protocols import check_protocol
 
 Prompts = dict[str, tuple[str, list[dict[str, str]]]]  # id -> (category, messages)
 BackendFactory = Callable[[], Backend]
@@ -101,7 +102,9 @@ class Benchmark(ABC):
         check_protocol(info.protocol, info.format)
         check_tool_prompt(info.tool_prompt, info.format)
         if info.tool_prompt != "system" and not self.tool_templates:
-            raise ValueError(f"{self.name}: --tool-prompt {info.tool_prompt} is not supported here (single-shot prompts only)")
+            raise ValueError(
+                f"{self.name}: --tool-prompt {info.tool_prompt} is not supported here (single-shot prompts only)"
+            )
 
     @abstractmethod
     def items(self, info: RunInfo) -> dict[str, Any]: ...
@@ -114,7 +117,13 @@ class Benchmark(ABC):
 
     @abstractmethod
     def generate(
-        self, output: Path, info: RunInfo, items: Mapping[str, Any], backend: BackendFactory, batch_size: int, progress: bool
+        self,
+        output: Path,
+        info: RunInfo,
+        items: Mapping[str, Any],
+        backend: BackendFactory,
+        batch_size: int,
+        progress: bool,
     ) -> None: ...
 
     @abstractmethod
@@ -143,12 +152,20 @@ class SingleShot(Benchmark):
         """One row per generation (in order) for generations of this benchmark's items."""
 
     def generate(
-        self, output: Path, info: RunInfo, items: Mapping[str, Any], backend: BackendFactory, batch_size: int, progress: bool
+        self,
+        output: Path,
+        info: RunInfo,
+        items: Mapping[str, Any],
+        backend: BackendFactory,
+        batch_size: int,
+        progress: bool,
     ) -> None:
         prompts, tools = self.prompts(info, items), self.prompt_tools(info, items)
         path = output / GENERATIONS_FILE
         done = {g.id for g in read_generations(path) if g.id in prompts} if path.is_file() else set()
-        todo = [(item_id, category, messages) for item_id, (category, messages) in prompts.items() if item_id not in done]
+        todo = [
+            (item_id, category, messages) for item_id, (category, messages) in prompts.items() if item_id not in done
+        ]
         if not todo:
             return
         engine = backend()
@@ -158,11 +175,14 @@ class SingleShot(Benchmark):
                 batch = todo[start : start + batch_size]
                 batch_messages = [messages for _, _, messages in batch]
                 batch_tools = [tools.get(item_id) for item_id, _, _ in batch]
-                outputs = engine.generate(batch_messages, tools=batch_tools) if tools else engine.generate(batch_messages)
+                outputs = (
+                    engine.generate(batch_messages, tools=batch_tools) if tools else engine.generate(batch_messages)
+                )
                 if len(outputs) != len(batch):
                     raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(batch)} prompts")
                 append_generations(
-                    path, (Generation(i, c, m, o, t) for (i, c, m), o, t in zip(batch, outputs, batch_tools))
+                    path,
+                    (Generation(i, c, m, o, t) for (i, c, m), o, t in zip(batch, outputs, batch_tools, strict=True)),
                 )
                 bar.update(len(batch))
 

@@ -58,9 +58,11 @@ TRANSCRIPTS_FILE = "transcripts.jsonl"
 def decode(text: str, protocol: str, format: Format) -> list[ToolCall]:
     """The calls of one step under ``protocol``, or :class:`~verl_toolrl.tasks.episode.Undecodable`.
 
-    >>> decode('<tool_call>\\n{"name": "cd", "parameters": {"folder": "x"}}\\nnot json\\n{"name": "None", "parameters": {}}\\n</tool_call>', "toolrl", "toolrl")
+    >>> decode('<tool_call>\\n{"name": "cd", "parameters": {"folder": "x"}}\\nnot json\\n'
+    ...        '{"name": "None", "parameters": {}}\\n</tool_call>', "toolrl", "toolrl")
     [ToolCall(name='cd', arguments={'folder': 'x'})]
-    >>> decode('<think> x </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\nnot json\\n</tool_call>', "strict", "toolrl")
+    >>> decode('<think> x </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\nnot json\\n</tool_call>',
+    ...        "strict", "toolrl")
     Traceback (most recent call last):
     ...
     verl_toolrl.tasks.episode.Undecodable: tool calls do not parse: bad_json@2
@@ -81,8 +83,12 @@ class Trajectory(BfclEpisode):
     protocol's decoder and per-turn prompts): :meth:`prompt` gives the next prompt (None when finished),
     :meth:`advance` takes the model's output for it, :meth:`record` is its transcript line."""
 
-    def __init__(self, entry: MultiTurnEntry, protocol: str, format: Format, environment: Environment | None = None) -> None:
-        super().__init__(entry, protocol, format, decode=partial(decode, protocol=protocol, format=format), environment=environment)
+    def __init__(
+        self, entry: MultiTurnEntry, protocol: str, format: Format, environment: Environment | None = None
+    ) -> None:
+        super().__init__(
+            entry, protocol, format, decode=partial(decode, protocol=protocol, format=format), environment=environment
+        )
 
     def record(self) -> dict[str, Any]:
         """The transcript line of a finished trajectory."""
@@ -141,7 +147,7 @@ def generate(
                 outputs = engine.generate([trajectory.prompt() for trajectory in batch])  # type: ignore[union-attr,misc]
                 if len(outputs) != len(batch):
                     raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(batch)} prompts")
-                for trajectory, output in zip(batch, outputs):
+                for trajectory, output in zip(batch, outputs, strict=True):
                     trajectory.advance(output)
             finished = [t for t in active if t.done]
             for trajectory in finished:
@@ -157,7 +163,11 @@ def generate(
 
 
 def _check_step(step: Any, where: str) -> None:
-    if not isinstance(step, dict) or not isinstance(step.get("output"), str) or not isinstance(step.get("prompt_sha256"), str):
+    if (
+        not isinstance(step, dict)
+        or not isinstance(step.get("output"), str)
+        or not isinstance(step.get("prompt_sha256"), str)
+    ):
         raise ValueError(f"{where}: a step must be an object with 'prompt_sha256' and 'output' strings")
     for key in ("calls", "executed", "observations"):
         if not isinstance(step.get(key), list):
@@ -192,7 +202,11 @@ def read_transcripts(
                 if record.get(key) != expected:
                     raise ValueError(f"{where}: {key} {record.get(key)!r}, this run has {expected!r}")
             turns = record.get("turns")
-            if not isinstance(turns, list) or not all(isinstance(t, list) for t in turns) or not isinstance(record.get("finished"), bool):
+            if (
+                not isinstance(turns, list)
+                or not all(isinstance(t, list) for t in turns)
+                or not isinstance(record.get("finished"), bool)
+            ):
                 raise ValueError(f"{where}: 'turns' must be a list of step lists and 'finished' a boolean")
             for steps in turns:
                 for step in steps:
@@ -202,7 +216,9 @@ def read_transcripts(
     return records
 
 
-def replayed_calls(entry: MultiTurnEntry, record: Mapping[str, Any], where: str = TRANSCRIPTS_FILE) -> list[list[list[str]]]:
+def replayed_calls(
+    entry: MultiTurnEntry, record: Mapping[str, Any], where: str = TRANSCRIPTS_FILE
+) -> list[list[list[str]]]:
     """The call strings that ran, per turn and step, after checking the transcript against this run:
     every prompt rebuilt from the saved steps has the saved hash, and every output decodes again to the
     saved calls, vetted alike. Raises ``ValueError`` naming the entry, turn and step otherwise."""
@@ -220,7 +236,9 @@ def replayed_calls(entry: MultiTurnEntry, record: Mapping[str, Any], where: str 
         for number, step in enumerate(steps):
             at = f"{where}: {entry.id} turn {turn} step {number}"
             if prompt_hash(renderer.prompt(turn, conversation)) != step["prompt_sha256"]:
-                raise ValueError(f"{at}: the prompt differs from the one this run sends (another run, protocol or data version?)")
+                raise ValueError(
+                    f"{at}: the prompt differs from the one this run sends (another run, protocol or data version?)"
+                )
             conversation.append({"role": "assistant", "content": step["output"]})
             try:
                 calls = decode(step["output"], protocol, format)
@@ -232,9 +250,13 @@ def replayed_calls(entry: MultiTurnEntry, record: Mapping[str, Any], where: str 
                     expected.append(vet_call(call, allowed, owners)[1])
                 except CallRefused:
                     expected.append(None)
-            if [python_call(c) for c in calls] != step["calls"] or expected != step["executed"] or len(step["observations"]) != len(calls):
+            if (
+                [python_call(c) for c in calls] != step["calls"]
+                or expected != step["executed"]
+                or len(step["observations"]) != len(calls)
+            ):
                 raise ValueError(f"{at}: the saved calls are not what the output decodes to")
-            for call, observation in zip(calls, step["observations"]):
+            for call, observation in zip(calls, step["observations"], strict=True):
                 conversation.append(tool_message(call, observation))
             executed[-1].append([text for text in expected if text is not None])
     return executed
@@ -256,7 +278,15 @@ def score_record(entry: MultiTurnEntry, record: Mapping[str, Any], where: str = 
     executed = replayed_calls(entry, record, where)
     verdict = official_verdict(entry, executed)
     steps = sum(len(turn) for turn in record["turns"])
-    return EntryScore(entry.id, entry.category, verdict["valid"], verdict["error_type"], verdict["error_message"], len(record["turns"]), steps)
+    return EntryScore(
+        entry.id,
+        entry.category,
+        verdict["valid"],
+        verdict["error_type"],
+        verdict["error_message"],
+        len(record["turns"]),
+        steps,
+    )
 
 
 _WORKER_ENTRIES: dict[str, MultiTurnEntry] = {}
@@ -314,7 +344,13 @@ class BfclMultiTurn(BfclBenchmark):
         }
 
     def generate(
-        self, output: Path, info: RunInfo, items: Mapping[str, Any], backend: BackendFactory, batch_size: int, progress: bool
+        self,
+        output: Path,
+        info: RunInfo,
+        items: Mapping[str, Any],
+        backend: BackendFactory,
+        batch_size: int,
+        progress: bool,
     ) -> None:
         path = output / TRANSCRIPTS_FILE
         done = len(read_transcripts(path, items, info.protocol, info.format)) if path.is_file() else 0  # type: ignore[arg-type]

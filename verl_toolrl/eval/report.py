@@ -81,13 +81,26 @@ def markdown_report(runs: Sequence[ScoredRun]) -> str:
         raise ValueError("no runs to report")
     benchmark = get_benchmark(runs[0].summary["benchmark"])
     lines = [f"# {benchmark.name} evaluation", ""]
-    lines += markdown_table(["run", "model", "format", "protocol", "items", "missing"], [
-        [run.label, str(run.summary.get("model", "")), str(run.summary.get("format", "")), run_protocol(run.summary),
-         str(run.summary.get("items", "")), str(len(run.summary.get("missing", [])))]
-        for run in runs
-    ])
+    lines += markdown_table(
+        ["run", "model", "format", "protocol", "items", "missing"],
+        [
+            [
+                run.label,
+                str(run.summary.get("model", "")),
+                str(run.summary.get("format", "")),
+                run_protocol(run.summary),
+                str(run.summary.get("items", "")),
+                str(len(run.summary.get("missing", []))),
+            ]
+            for run in runs
+        ],
+    )
     if len({run_protocol(run.summary) for run in runs}) > 1:
-        lines += ["", "> **Mixed protocols**: these runs were scored under different protocols and do not measure the same thing."]
+        lines += [
+            "",
+            "> **Mixed protocols**: these runs were scored under different protocols and do not measure the same "
+            "thing.",
+        ]
     lines += ["", *benchmark.report_rows(runs)]
     failures = _failure_rows(runs)
     if failures:
@@ -112,14 +125,16 @@ def bar_chart(runs: Sequence[ScoredRun], path: str | Path) -> Path:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ModuleNotFoundError:
-        raise ModuleNotFoundError("the chart needs matplotlib: pip install matplotlib (or 'verl-toolrl[eval]')") from None
+        raise ModuleNotFoundError(
+            "the chart needs matplotlib: pip install matplotlib (or 'verl-toolrl[eval]')"
+        ) from None
     all_series = [series(run.summary) for run in runs]
     names: list[str] = []
     for values in all_series:
         names.extend(name for name in values if name not in names)
     width = 0.8 / len(runs)
     figure, axis = plt.subplots(figsize=(max(8.0, 0.6 * len(names) * max(1, len(runs)) ** 0.5), 4.8))
-    for index, (run, values) in enumerate(zip(runs, all_series)):
+    for index, (run, values) in enumerate(zip(runs, all_series, strict=True)):
         heights = [100 * (values.get(name) or 0.0) for name in names]
         positions = [x + (index - (len(runs) - 1) / 2) * width for x in range(len(names))]
         axis.bar(positions, heights, width, label=run.label)

@@ -18,8 +18,9 @@ seed pinned (the multi-turn recipe's ``ray_kwargs.ray_init.runtime_env``; :mod:`
 
 Reused from verl 0.9.1 (``ToolAgentLoop``): the Continuous Token calls (``ct_build_initial_tokens``,
 ``ct_merge_assistant_token`` for generated tokens with mask 1 and the server's log-probs,
-``ct_merge_context_msg`` for observation and user tokens with mask 0 and log-prob 0), its termination rule for the length budget (stop when the mask reaches
-``response_length``; an observation that would pass it is not appended), the tool-response truncation
+``ct_merge_context_msg`` for observation and user tokens with mask 0 and log-prob 0), its termination rule for the
+length budget (stop when the mask reaches ``response_length``; an observation that would pass it is not appended), the
+tool-response truncation
 settings (``multi_turn.max_tool_response_length``, ``tool_response_truncate_side``) and the output
 schema (the server's ``extra_fields`` of the first step, ``max_global_steps`` of the last, which verl's
 trainer reads; ``turn_scores``, ``tool_rewards``). Not reused: its per-worker tool
@@ -44,8 +45,8 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopOutp
 from verl.utils.profiler import simple_timer
 
 from verl_toolrl.core.calls import Format
-from verl_toolrl.reward import score_range
 from verl_toolrl.plugin.reward_manager import ToolRLRewardManager, training_step
+from verl_toolrl.reward import score_range
 from verl_toolrl.reward.config import RewardOptions
 from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, turn_response, turn_score
 from verl_toolrl.tasks.bfcl.episode import BfclEpisode
@@ -53,9 +54,7 @@ from verl_toolrl.tasks.bfcl.multi_turn import MULTI_TURN_AGENT, PROTOCOL, MultiT
 from verl_toolrl.tasks.episode import MAX_STEPS_PER_TURN
 
 
-def training_episode(
-    entry: MultiTurnEntry, format: Format, max_assistant_turns: int | None = None
-) -> BfclEpisode:
+def training_episode(entry: MultiTurnEntry, format: Format, max_assistant_turns: int | None = None) -> BfclEpisode:
     """The episode a rollout drives: the ``strict`` protocol as a stream (the token stream only grows),
     BFCL's step rule with at most ``max_assistant_turns`` outputs per user turn (its
     ``MAXIMUM_STEP_LIMIT`` is one less; None: BFCL's 20, so 21 outputs), and the state match of each turn.
@@ -73,6 +72,7 @@ def training_episode(
     step_limit = MAX_STEPS_PER_TURN if not max_assistant_turns else max_assistant_turns - 1
     return BfclEpisode(entry, PROTOCOL, format, stream=True, step_limit=step_limit, state_match=True)
 
+
 def score_turns(
     episode: BfclEpisode,
     ground_truths: list[str],
@@ -89,7 +89,13 @@ def score_turns(
         scores = scorer.score_text(response, ground_truth, step=step)
         state = episode.state_matches[turn] if reached else False
         call_range = score_range(ground_truth, step=step or 0, **option_kwargs)
-        turns.append({**scores, "state_match": float(state), "turn_score": turn_score(scores["score"], state, call_range, options)})
+        turns.append(
+            {
+                **scores,
+                "state_match": float(state),
+                "turn_score": turn_score(scores["score"], state, call_range, options),
+            }
+        )
     return {
         "turns": turns,
         "turns_reached": len(episode.state_matches),
@@ -133,10 +139,15 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         extra_info = kwargs.get("extra_info") or {}
         if "bfcl_entry" not in extra_info:
-            raise ValueError(f"{MULTI_TURN_AGENT}: the row has no extra_info.bfcl_entry (rows come from data_preprocess.bfcl_multi_turn)")
+            raise ValueError(
+                f"{MULTI_TURN_AGENT}: the row has no extra_info.bfcl_entry "
+                "(rows come from data_preprocess.bfcl_multi_turn)"
+            )
         entry = entry_from_spec(extra_info["bfcl_entry"])
         ground_truths = json.loads(kwargs["reward_model"]["ground_truth"])
-        episode = training_episode(entry, extra_info.get("format", self.scorer.options.format), self.max_assistant_turns)
+        episode = training_episode(
+            entry, extra_info.get("format", self.scorer.options.format), self.max_assistant_turns
+        )
         metrics: dict[str, Any] = {}
         messages = episode.prompt()
         prompt_ids = await self.ct_build_initial_tokens(messages)
@@ -200,6 +211,8 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
 
     def _truncated(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
         return [
-            {**m, "content": truncate(m["content"], self.max_observation_chars, self.truncate_side)} if m["role"] == "tool" else m
+            {**m, "content": truncate(m["content"], self.max_observation_chars, self.truncate_side)}
+            if m["role"] == "tool"
+            else m
             for m in messages
         ]

@@ -130,9 +130,9 @@ def valid_response_ids(batch: Mapping[str, Any]) -> Any:
 class ToolRLRewardManager(RewardManagerBase):
     """Scores tool-calling responses with the ToolRL reward (``reward.reward_manager.name=toolrl``).
 
-    Built by verl's ``load_reward_manager(config, tokenizer, ...)`` in every reward worker; the options come
-    from ``config.reward.reward_kwargs`` (see :func:`verl_toolrl.reward.config.reward_config`). ``compute_score`` (verl's default
-    or custom function) and the reward-model arguments are accepted for signature compatibility and unused.
+    Built by verl's ``load_reward_manager(config, tokenizer, ...)`` in every reward worker; the options come from
+    ``config.reward.reward_kwargs`` (see :func:`verl_toolrl.reward.config.reward_config`). ``compute_score`` (verl's
+    default or custom function) and the reward-model arguments are accepted for signature compatibility and unused.
 
     >>> manager = ToolRLRewardManager({"reward": {"reward_kwargs": {"variant": "coarse"}}}, tokenizer=None)
     >>> manager.options.variant, manager.score_text("<think> a </think>\\n<response> b </response>",
@@ -182,7 +182,8 @@ class ToolRLRewardManager(RewardManagerBase):
         response tokens decoded (``skip_special_tokens=True``), scored against
         ``reward_model["ground_truth"]`` at the sample's training step; ``reward_extra_info`` holds every
         ``REWARD_EXTRA_KEYS`` float (a multi-turn trajectory's turns aggregated, a single-turn row's
-        ``SCORE_KEYS`` with the multi-turn keys of one turn). A sample without a string ground truth is a ``ValueError`` naming its row."""
+        ``SCORE_KEYS`` with the multi-turn keys of one turn). A sample without a string ground truth is a
+        ``ValueError`` naming its row."""
         sample = data[-1]  # multi-sequence trajectories are scored on their last sequence, as in naive
         non_tensor = sample.non_tensor_batch
         reward_model = non_tensor.get("reward_model")

@@ -56,10 +56,11 @@ class RewardOptions:
 
     >>> RewardOptions(variant="dynamic").schedule_steps
     150
-    >>> RewardOptions(variant="dinamic")
+    >>> RewardOptions(variant="dinamic")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: variant: unknown value 'dinamic'; valid choices: original, with_length, dynamic_length, equal_max, two_stage, dynamic, finegrained, intermediate, coarse, binary
+    ValueError: variant: unknown value 'dinamic'; valid choices: original, with_length, dynamic_length, equal_max,
+    two_stage, dynamic, finegrained, intermediate, coarse, binary
     >>> RewardOptions(multi_turn_aggregation="sum")
     Traceback (most recent call last):
     ...
@@ -115,10 +116,11 @@ def reward_config(config: Mapping[str, Any] | DictConfig) -> RewardOptions:
 
     >>> reward_config({"reward": {"reward_kwargs": {"think_prefill": "open"}}}).think_prefill
     'open'
-    >>> reward_config({"reward": {"reward_kwargs": {"varaint": "dynamic"}}})
+    >>> reward_config({"reward": {"reward_kwargs": {"varaint": "dynamic"}}})  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: reward.reward_kwargs.varaint: unknown key; valid keys: variant, format, matching, values, schedule_steps, think_prefill, multi_turn_aggregation, multi_turn_state_weight
+    ValueError: reward.reward_kwargs.varaint: unknown key; valid keys: variant, format, matching, values,
+    schedule_steps, think_prefill, multi_turn_aggregation, multi_turn_state_weight
     >>> reward_config({"reward": {"reward_kwargs": {"think_prefill": "yes"}}})
     Traceback (most recent call last):
     ...
@@ -131,10 +133,11 @@ def reward_config(config: Mapping[str, Any] | DictConfig) -> RewardOptions:
     Traceback (most recent call last):
     ...
     ValueError: reward.reward_kwargs.schedule_steps: 'soon' is not a positive number (the schedules' horizon)
-    >>> reward_config({"reward": {"reward_kwargs": {"multi_turn_state_weight": 2}}})
+    >>> reward_config({"reward": {"reward_kwargs": {"multi_turn_state_weight": 2}}})  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: reward.reward_kwargs.multi_turn_state_weight: 2 is not a number in [0, 1] (the state match's weight under mix)
+    ValueError: reward.reward_kwargs.multi_turn_state_weight: 2 is not a number in [0, 1] (the state match's weight
+    under mix)
     """
     # verl.utils.config imports torch: imported here so that the reward itself (compute_score, the data
     # and evaluation commands) never loads it; only a trainer config's reader pays for it.

@@ -104,7 +104,9 @@ def match_score(a: Sequence[Any], b: Sequence[Any], exact_lists: bool = False) -
 def calls_equal(gt: dict, pred: Any, key: str, value_eq: ValueEq) -> bool:
     """Whole-call equality: Python ``==``, or ``value_eq`` on the argument values.
 
-    >>> calls_equal({"name": "f", "parameters": {"n": 1}}, {"name": "f", "parameters": {"n": "1"}}, "parameters", lenient_eq)
+    >>> calls_equal(
+    ...     {"name": "f", "parameters": {"n": 1}}, {"name": "f", "parameters": {"n": "1"}}, "parameters", lenient_eq
+    ... )
     True
     """
     if gt == pred:
@@ -128,7 +130,7 @@ def lists_equal(gt: Sequence[Any], pred: Sequence[Any], key: str, value_eq: Valu
     """
     if value_eq is exact_eq:
         return tuple(gt) == tuple(pred)  # a no-op conversion for the tuples the parser returns
-    return len(gt) == len(pred) and all(calls_equal(g, p, key, value_eq) for g, p in zip(gt, pred))
+    return len(gt) == len(pred) and all(calls_equal(g, p, key, value_eq) for g, p in zip(gt, pred, strict=True))
 
 
 def _pair_value(
@@ -218,7 +220,7 @@ def _optimal(
         for p_index, score in candidates:
             weight[g_index][column_of[p_index]] = score
     gains = [0.0] * size  # a ground-truth call left without a column (more rows than columns) gains 0
-    for g_index, column in zip(*linear_sum_assignment(weight, maximize=True)):
+    for g_index, column in zip(*linear_sum_assignment(weight, maximize=True), strict=True):
         gains[g_index] = weight[g_index][column]
     return gains
 

@@ -66,8 +66,10 @@ def toolrl_layout_ok(text: str, has_call: bool, has_response: bool, tags_unique:
             return False
     if not has_call:
         opened = _opens_after_think(text, RESPONSE_OPEN)
-        return opened >= 0 and text.endswith(RESPONSE_CLOSE) and (
-            len(text) - len(RESPONSE_CLOSE) >= opened + len(RESPONSE_OPEN)
+        return (
+            opened >= 0
+            and text.endswith(RESPONSE_CLOSE)
+            and (len(text) - len(RESPONSE_CLOSE) >= opened + len(RESPONSE_OPEN))
         )
     opened = _opens_after_think(text, CALL_OPEN)
     body_at = opened + len(CALL_OPEN) + 1  # just past "<tool_call>\n"
@@ -91,7 +93,9 @@ def hermes_layout_ok(parsed: Parsed, has_call: bool, has_response: bool) -> bool
     """Hermes format rule: parsed cleanly, thought first, and the same kinds of content as the target.
 
     >>> from verl_toolrl.core.calls import parse_response
-    >>> ok = parse_response('<think>\\nt\\n</think>\\n\\n<tool_call>\\n{"name": "f", "arguments": {}}\\n</tool_call>', "hermes")
+    >>> ok = parse_response(
+    ...     '<think>\\nt\\n</think>\\n\\n<tool_call>\\n{"name": "f", "arguments": {}}\\n</tool_call>', "hermes"
+    ... )
     >>> hermes_layout_ok(ok, True, False), hermes_layout_ok(ok, False, True)
     (True, False)
     """

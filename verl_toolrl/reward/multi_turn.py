@@ -27,7 +27,15 @@ from verl_toolrl.reward.score import SCORE_KEYS as SINGLE_TURN_KEYS
 #: The ``extra_fields`` key under which the agent loop hands its per-turn record to the reward manager.
 MULTI_TURN_FIELD = "toolrl_multi_turn"
 #: Metrics a multi-turn trajectory adds to the single-turn reward's keys.
-MULTI_TURN_KEYS: tuple[str, ...] = ("turns", "turns_reached", "state_match", "call_score", "bfcl_valid", "calls", "call_errors")
+MULTI_TURN_KEYS: tuple[str, ...] = (
+    "turns",
+    "turns_reached",
+    "state_match",
+    "call_score",
+    "bfcl_valid",
+    "calls",
+    "call_errors",
+)
 #: The keys of every row's ``reward_extra_info``, single- and multi-turn alike: verl gathers the batch's
 #: ``reward_extra_info`` per key, so a batch mixing both kinds of rows needs one key set.
 REWARD_EXTRA_KEYS: tuple[str, ...] = (*SINGLE_TURN_KEYS, *MULTI_TURN_KEYS)
@@ -38,9 +46,11 @@ def turn_response(outputs: Sequence[str], format: Format) -> str:
     steps in one call block (after the first step's think), or the last output when no step called; else
     the first output that does not parse (so the turn fails the format check).
 
-    >>> print(turn_response(['<think> a </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\n</tool_call>',
-    ...                      '<think> b </think>\\n<tool_call>\\n{"name": "cd", "parameters": {"folder": "x"}}\\n</tool_call>',
-    ...                      '<think> c </think>\\n<response> done </response>'], "toolrl"))
+    >>> print(turn_response([
+    ...     '<think> a </think>\\n<tool_call>\\n{"name": "ls", "parameters": {}}\\n</tool_call>',
+    ...     '<think> b </think>\\n<tool_call>\\n{"name": "cd", "parameters": {"folder": "x"}}\\n</tool_call>',
+    ...     '<think> c </think>\\n<response> done </response>',
+    ... ], "toolrl"))
     <think> a </think>
     <tool_call>
     {"name": "ls", "parameters": {}}
@@ -50,7 +60,7 @@ def turn_response(outputs: Sequence[str], format: Format) -> str:
     ''
     """
     parsed = [parse_response(output.strip(), format) for output in outputs]
-    for output, result in zip(outputs, parsed):
+    for output, result in zip(outputs, parsed, strict=True):
         if not result.ok:
             return output
     calls = [call for result in parsed for call in result.calls]
@@ -98,7 +108,8 @@ def single_turn_scores(scores: Mapping[str, float]) -> dict[str, float]:
     call executes, so no calls, call errors, state match nor BFCL verdict (all 0).
 
     >>> from verl_toolrl.reward import compute_score
-    >>> scores = single_turn_scores(compute_score("", "<think> a </think>\\n<response> b </response>", "<think> x </think>\\n<response> y </response>"))
+    >>> out, gt = "<think> a </think>\\n<response> b </response>", "<think> x </think>\\n<response> y </response>"
+    >>> scores = single_turn_scores(compute_score("", out, gt))
     >>> tuple(scores) == REWARD_EXTRA_KEYS, scores["call_score"] == scores["score"], scores["state_match"]
     (True, True, 0.0)
     """
@@ -121,7 +132,8 @@ def trajectory_scores(record: Mapping[str, Any], options: RewardOptions) -> dict
 
     >>> turn = {"score": 4.0, "format_reward": 1.0, "correctness_reward": 3.0, "length_reward": 0.0, "parsed": 1.0,
     ...         "num_calls": 1.0, "exact_match": 1.0, "state_match": 1.0, "turn_score": 5.0}
-    >>> scores = trajectory_scores({"turns": [turn, turn], "turns_reached": 2, "bfcl_valid": True, "calls": 2, "call_errors": 0}, RewardOptions())
+    >>> trajectory = {"turns": [turn, turn], "turns_reached": 2, "bfcl_valid": True, "calls": 2, "call_errors": 0}
+    >>> scores = trajectory_scores(trajectory, RewardOptions())
     >>> scores["score"], scores["call_score"], scores["state_match"], scores["bfcl_valid"]
     (5.0, 4.0, 1.0, 1.0)
     >>> tuple(scores) == REWARD_EXTRA_KEYS

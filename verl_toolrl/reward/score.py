@@ -65,10 +65,11 @@ def reward_options(**options: Any) -> RewardOptions:
 
     >>> reward_options(variant="coarse").variant
     'coarse'
-    >>> reward_options(varient="coarse")
+    >>> reward_options(varient="coarse")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: unknown reward option 'varient'; valid options: variant, format, matching, values, schedule_steps, think_prefill, multi_turn_aggregation, multi_turn_state_weight
+    ValueError: unknown reward option 'varient'; valid options: variant, format, matching, values, schedule_steps,
+    think_prefill, multi_turn_aggregation, multi_turn_state_weight
     """
     if not options:
         return DEFAULT_OPTIONS
@@ -105,10 +106,13 @@ def parse_ground_truth(text: str, format: str = "toolrl") -> GroundTruth:
     >>> gt = parse_ground_truth('<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n</tool_call>')
     >>> gt.calls, gt.has_call, gt.has_response
     (({'name': 'f', 'parameters': {}},), True, False)
-    >>> parse_ground_truth('<think> t </think>\\n<tool_call>\\n{"name": "f"}\\n</tool_call>')
+    >>> parse_ground_truth(
+    ...     '<think> t </think>\\n<tool_call>\\n{"name": "f"}\\n</tool_call>'
+    ... )  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: malformed ground truth: call 1 has no "parameters" object (ground truth starts '<think> t </think>\\n<tool_call>\\n{"name": "f"}\\n</tool_call>')
+    ValueError: malformed ground truth: call 1 has no "parameters" object
+    (ground truth starts '<think> t </think>\\n<tool_call>\\n{"name": "f"}\\n</tool_call>')
     """
     if not isinstance(text, str):
         raise ValueError(f"malformed ground truth: expected a string, got {type(text).__name__}")
@@ -177,7 +181,8 @@ def compute_score(
     ``data_source`` and ``extra_info`` are accepted for verl's signature and not read.
 
     >>> gt = '<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": 1, "b": 2}}\\n</tool_call>'
-    >>> r = compute_score("rlla", '<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": 1}}\\n</tool_call>', gt)
+    >>> out = '<think> t </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": 1}}\\n</tool_call>'
+    >>> r = compute_score("rlla", out, gt)
     >>> r["score"], r["format_reward"], r["correctness_reward"]
     (1.75, 1.0, 0.75)
     >>> compute_score("rlla", "nonsense", gt)["score"], compute_score("rlla", "nonsense", gt, variant="binary")["score"]

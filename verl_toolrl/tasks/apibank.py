@@ -130,7 +130,9 @@ def load_level(directory: str | Path, level: int, limit: int | None = None) -> l
     return [item_from_record(record, level, row, path) for row, record in enumerate(records)]
 
 
-def load_items(directory: str | Path, levels: Iterable[int] | None = None, limit: int | None = None) -> list[ApiBankItem]:
+def load_items(
+    directory: str | Path, levels: Iterable[int] | None = None, limit: int | None = None
+) -> list[ApiBankItem]:
     """Items of the given levels (every level found in ``directory`` when None), level by level."""
     chosen = list(levels) if levels is not None else available_levels(directory)
     if not chosen:
@@ -141,15 +143,15 @@ def load_items(directory: str | Path, levels: Iterable[int] | None = None, limit
 def apibank_tools(system: str, field: str = "system") -> tuple[dict[str, Any], ...]:
     """The tools of a released API-Bank system prompt (parameters written as Python reprs).
 
-    >>> system = "**Available Tools**\\nIn your response, you can use the following tools:\\n1. Name: Add\\nDescription: Adds.\\nParameters: {'a': {'type': 'int', 'description': 'x'}}\\n\\n**Steps for Each Turn**\\n"
+    >>> system = ("**Available Tools**\\nIn your response, you can use the following tools:\\n"
+    ...           "1. Name: Add\\nDescription: Adds.\\nParameters: {'a': {'type': 'int', 'description': 'x'}}\\n\\n"
+    ...           "**Steps for Each Turn**\\n")
     >>> apibank_tools(system)[0]["parameters"]
     {'a': {'description': 'x', 'type': 'int', 'default': ''}}
     """
     start, end = system.find(TOOLRL_TOOLS_HEADER), system.find(_LISTING_END)
     if start < 0 or end < start:
-        raise RecordError(
-            field, BAD_LAYOUT, "no '**Available Tools**' listing before '**Steps for Each Turn**'"
-        )
+        raise RecordError(field, BAD_LAYOUT, "no '**Available Tools**' listing before '**Steps for Each Turn**'")
     listing = system[start + len(TOOLRL_TOOLS_HEADER) : end]
     tools = []
     for number, (name, description, parameters) in enumerate(tool_listing_entries(listing), start=1):
@@ -168,7 +170,9 @@ def apibank_turns(user: str, field: str = "user") -> tuple[dict[str, Any], ...]:
     """The dialogue of a released API-Bank user message; the last user turn (the instruction to make one
     tool call) is kept. Consecutive blocks of the assistant form one assistant turn.
 
-    >>> turns = apibank_turns('**Dialogue Records History**\\n<user>Hi</user>\\n<response>Hello</response>\\n<tool_call>\\n{"name": "f", "parameters": {}}\\n</tool_call>\\n<obs> ok </obs>\\n\\n<user> Go.</user>\\n')
+    >>> turns = apibank_turns('**Dialogue Records History**\\n<user>Hi</user>\\n<response>Hello</response>\\n'
+    ...                       '<tool_call>\\n{"name": "f", "parameters": {}}\\n</tool_call>\\n<obs> ok </obs>\\n\\n'
+    ...                       '<user> Go.</user>\\n')
     >>> [(t["role"], t.get("content") or t.get("response")) for t in turns]
     [('user', 'Hi'), ('assistant', 'Hello'), ('tool', 'ok'), ('user', 'Go.')]
     >>> turns[1]["calls"]
@@ -179,18 +183,16 @@ def apibank_turns(user: str, field: str = "user") -> tuple[dict[str, Any], ...]:
         if tag in ("user", "obs"):
             turns.append({"role": "user" if tag == "user" else "tool", "content": body})
             continue
-        if (
-            not turns
-            or turns[-1]["role"] != "assistant"
-            or (tag == "response" and turns[-1]["response"] is not None)
-        ):
+        if not turns or turns[-1]["role"] != "assistant" or (tag == "response" and turns[-1]["response"] is not None):
             turns.append({"role": "assistant", "think": "", "calls": [], "response": None})
         if tag == "response":
             turns[-1]["response"] = body
         else:
             block = parse_response(f"{CALL_OPEN}\n{body}\n{CALL_CLOSE}")  # the one grammar of calls
             if not block.calls_ok:
-                raise RecordError(field, BAD_LAYOUT, f"a history call is not a JSON call ({block.located_reason}): {body[:80]!r}")
+                raise RecordError(
+                    field, BAD_LAYOUT, f"a history call is not a JSON call ({block.located_reason}): {body[:80]!r}"
+                )
             turns[-1]["calls"].extend(block.calls)
     for turn in turns:
         if turn["role"] == "assistant":
@@ -209,8 +211,10 @@ def item_prompt(
     command from the same reading), with ``--tool-prompt template`` rewritten by
     ``prompts.template_tool_prompt``. ``ValueError`` naming the item when its released prompt cannot be read.
 
-    >>> system = "**Available Tools**\\nIn your response, you can use the following tools:\\n1. Name: f\\nDescription: d\\nParameters: {}\\n\\n**Steps for Each Turn**\\n"
-    >>> item = item_from_record({"system": system, "user": "<user> Go.</user>", "answer": [{"name": "f", "parameters": {}}]}, 2, 0)
+    >>> system = ("**Available Tools**\\nIn your response, you can use the following tools:\\n"
+    ...           "1. Name: f\\nDescription: d\\nParameters: {}\\n\\n**Steps for Each Turn**\\n")
+    >>> record = {"system": system, "user": "<user> Go.</user>", "answer": [{"name": "f", "parameters": {}}]}
+    >>> item = item_from_record(record, 2, 0)
     >>> item_prompt(item)[0] == item.messages
     True
     >>> messages, tools = item_prompt(item, "hermes", "template")
@@ -225,7 +229,9 @@ def item_prompt(
         tools = prompt_tools(apibank_tools(system), format)
         messages = chat_messages(tools, apibank_turns(user), format)
     except ValueError as error:
-        raise ValueError(f"API-Bank item {item.id}: its released prompt cannot be read in the {format} format: {error}") from None
+        raise ValueError(
+            f"API-Bank item {item.id}: its released prompt cannot be read in the {format} format: {error}"
+        ) from None
     if tool_prompt == "system":
         return messages, None
     return template_tool_prompt(messages, tools)

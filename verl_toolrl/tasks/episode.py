@@ -231,9 +231,7 @@ class Episode:
 
     def executed(self) -> list[list[list[str]]]:
         """The call strings that ran per turn and step (refused ones left out), for BFCL's checker."""
-        return [
-            [[text for text in step.executed if text is not None] for step in steps] for steps in self.turns
-        ]
+        return [[[text for text in step.executed if text is not None] for step in steps] for steps in self.turns]
 
 
 def hash_seed_pinned() -> bool:
@@ -248,6 +246,4 @@ def exec_with_pinned_hash_seed() -> None:
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(
-        sys.executable, [sys.executable, *sys.orig_argv[1:]], {**os.environ, "PYTHONHASHSEED": HASH_SEED}
-    )
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], {**os.environ, "PYTHONHASHSEED": HASH_SEED})

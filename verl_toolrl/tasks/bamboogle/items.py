@@ -33,9 +33,7 @@ def item_from_record(record: Any, row: int, path: str | Path = "<records>") -> B
     ValueError: data.json, row 4, field 'Answer': missing or not a string
     """
     if not isinstance(record, dict):
-        raise ValueError(
-            f"{path}, row {row}: expected an object with Question and Answer, got {type(record).__name__}"
-        )
+        raise ValueError(f"{path}, row {row}: expected an object with Question and Answer, got {type(record).__name__}")
     for field in ("Question", "Answer"):
         if not isinstance(record.get(field), str):
             raise ValueError(f"{path}, row {row}, field {field!r}: missing or not a string")

@@ -26,17 +26,14 @@ SEARCH_TOOL: dict[str, Any] = {
 }
 #: The script's ``USER``: the first user turn.
 FIRST_USER = (
-    "{question}\nPerform tool call if you are not sure about the answer. "
-    "Make a plan to solve the problem step by step."
+    "{question}\nPerform tool call if you are not sure about the answer. Make a plan to solve the problem step by step."
 )
 #: The user turn after a search in rounds 1-2, and in rounds 3-4.
 CONTINUE_NUDGE = (
     "Please continue to search if needed. If you can obtain the answer, "
     "please do not call any tool and directly provide a succinct answer in the response."
 )
-ANSWER_NUDGE = (
-    "Do not make tool call any more. Please directly provide a succinct answer in your next response."
-)
+ANSWER_NUDGE = "Do not make tool call any more. Please directly provide a succinct answer in your next response."
 #: What precedes the search results in an observation.
 OBS_PREFIX = "Search results for the first tool call query:\n"
 #: Rounds (generations) per question; a question still unanswered after them times out with this answer.

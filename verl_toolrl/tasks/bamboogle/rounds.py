@@ -108,9 +108,7 @@ def read_toolrl(output: str) -> Read:
     if "<response>" in text:
         thought = _thought(text, "<response>")
         answer = text.split("<response>")[1].split("</response>")[0].strip()
-        return Read(
-            "answer", assistant=f"<think> {thought} </think>\n<response> {answer} </response>", answer=answer
-        )
+        return Read("answer", assistant=f"<think> {thought} </think>\n<response> {answer} </response>", answer=answer)
     return Read("answer", assistant=text, answer=_text_answer(text))
 
 

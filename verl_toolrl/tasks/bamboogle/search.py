@@ -221,9 +221,7 @@ class RetrieverEngine(SearchEngine):
             self.settings.timeout,
         )
         hits = data["result"][0]
-        documents = [
-            hit["document"] if isinstance(hit, Mapping) and "document" in hit else hit for hit in hits
-        ]
+        documents = [hit["document"] if isinstance(hit, Mapping) and "document" in hit else hit for hit in hits]
         return snippet_list([passage_title_text(d) for d in documents[: self.settings.topk]])
 
 
@@ -272,9 +270,7 @@ def _bm25s() -> tuple[Any, Any]:
 
 def _tokenize(texts: Sequence[str]) -> Any:
     bm25s, stemmer = _bm25s()
-    return bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=stemmer.Stemmer("english"), show_progress=False
-    )
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=stemmer.Stemmer("english"), show_progress=False)
 
 
 def build_bm25_index(corpus: str | Path, index: str | Path) -> int:
@@ -356,8 +352,7 @@ def make_engine(settings: SearchSettings, environ: Mapping[str, str] | None = No
             )
         if not (Path(settings.index) / INDEX_MANIFEST).is_file():
             raise FileNotFoundError(
-                f"--index {settings.index}: not a BM25 index (no {INDEX_MANIFEST}); "
-                "build it with `bamboogle index`"
+                f"--index {settings.index}: not a BM25 index (no {INDEX_MANIFEST}); build it with `bamboogle index`"
             )
         if not Path(settings.corpus).is_file():
             raise FileNotFoundError(f"--corpus {settings.corpus}: no such file")
@@ -435,4 +430,4 @@ class ReplayEnvironment:
         if len(self.observations) < len(calls):
             raise ValueError("the transcript has fewer saved observations than its outputs make calls")
         saved, self.observations = self.observations[: len(calls)], self.observations[len(calls) :]
-        return [execution(call, lambda _, text=text: text) for call, text in zip(calls, saved)]
+        return [execution(call, lambda _, text=text: text) for call, text in zip(calls, saved, strict=True)]

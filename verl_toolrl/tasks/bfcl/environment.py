@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from verl_toolrl.tasks.bfcl.single_turn import bfcl_utils
-from verl_toolrl.tasks.bfcl.multi_turn import MultiTurnEntry
 from verl_toolrl.core.calls import ToolCall
+from verl_toolrl.tasks.bfcl.multi_turn import MultiTurnEntry
+from verl_toolrl.tasks.bfcl.single_turn import bfcl_utils
 from verl_toolrl.tasks.episode import Execution
 
 ERROR_PREFIX = "Error during execution: "
@@ -316,7 +316,7 @@ def parse_call_string(text: str, owners: Mapping[str, str]) -> ToolCall:
     parameters = list(_signatures(owners[node.func.id])[node.func.id].parameters)
     if len(node.args) > len(parameters):
         raise ValueError(f"too many positional arguments: {text!r}")
-    arguments = {name: ast.literal_eval(value) for name, value in zip(parameters, node.args)}
+    arguments = {name: ast.literal_eval(value) for name, value in zip(parameters, node.args, strict=False)}
     for argument in node.keywords:
         if argument.arg is None:
             raise ValueError(f"**kwargs in a call string: {text!r}")
@@ -370,4 +370,8 @@ def official_verdict(entry: MultiTurnEntry, executed: Sequence[Sequence[Sequence
     finally:
         for key in [key for key in vars(utils) if key.startswith(name)]:
             del vars(utils)[key]
-    return {"valid": bool(result["valid"]), "error_type": result.get("error_type"), "error_message": result.get("error_message")}
+    return {
+        "valid": bool(result["valid"]),
+        "error_type": result.get("error_type"),
+        "error_message": result.get("error_message"),
+    }

@@ -68,9 +68,7 @@ class BfclRenderer:
         return self.entry.num_turns
 
     def opening(self, turn: int) -> list[Message]:
-        held_out_in_message = (
-            self.stream and turn in self.entry.held_out
-        )  # the stream's system prompt is fixed
+        held_out_in_message = self.stream and turn in self.entry.held_out  # the stream's system prompt is fixed
         return turn_messages(self.entry, turn, "toolrl" if held_out_in_message else self.protocol)
 
     def prompt(self, turn: int, dialogue: Sequence[Message]) -> list[Message]:

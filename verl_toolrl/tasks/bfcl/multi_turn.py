@@ -1,10 +1,10 @@
 """BFCL multi-turn entries and their prompts per protocol, from the ``bfcl-eval`` wheel.
 
-- :func:`load_entries` reads one of the four multi-turn categories (:data:`~verl_toolrl.tasks.bfcl.single_turn.MULTI_TURN_CATEGORIES`,
-  200 entries each) with BFCL's own loaders: the user messages per turn, the function docs shown from the
-  start (with BFCL's language hint), the functions held out until a later turn (``miss_func``: their docs
-  come at the turn BFCL adds them, :meth:`MultiTurnEntry.functions_at`), the simulators' initial
-  configuration and BFCL's ground truth per turn (call strings).
+- :func:`load_entries` reads one of the four multi-turn categories
+  (:data:`~verl_toolrl.tasks.bfcl.single_turn.MULTI_TURN_CATEGORIES`, 200 entries each) with BFCL's own loaders: the
+  user messages per turn, the function docs shown from the start (with BFCL's language hint), the functions held out
+  until a later turn (``miss_func``: their docs come at the turn BFCL adds them, :meth:`MultiTurnEntry.functions_at`),
+  the simulators' initial configuration and BFCL's ground truth per turn (call strings).
 - :func:`entry_spec` / :func:`entry_from_spec`: an entry as JSON, the environment spec a training row carries
   (``extra_info.bfcl_entry``, rows of :data:`MULTI_TURN_AGENT`, the agent loop's name);
 - :func:`render_prompt` writes the prompt of the next step from the dialogue so far (BFCL-style messages:
@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verl_toolrl.core.calls import Format
+from verl_toolrl.core.prompts import BFCL_TURN_INSTRUCTION, system_prompt
 from verl_toolrl.tasks.bfcl import toolrl_handler
 from verl_toolrl.tasks.bfcl.single_turn import MULTI_TURN_CATEGORIES, bfcl_utils, to_tool
 from verl_toolrl.tasks.protocols import check_protocol
-from verl_toolrl.core.calls import Format
-from verl_toolrl.core.prompts import BFCL_TURN_INSTRUCTION, system_prompt
 
 #: The name verl knows the multi-turn agent loop by (the ``agent_name`` of rows run on BFCL's simulators).
 MULTI_TURN_AGENT = "toolrl_bfcl_multi_turn"
@@ -87,7 +87,8 @@ class MultiTurnEntry:
         from the turn it is added.
 
         >>> entry = load_entries("multi_turn_miss_func", limit=1)[0]
-        >>> sorted(entry.held_out), "sort" in {f["name"] for f in entry.functions_at(2)}, "sort" in {f["name"] for f in entry.functions_at(3)}
+        >>> names = [{f["name"] for f in entry.functions_at(turn)} for turn in (2, 3)]
+        >>> sorted(entry.held_out), "sort" in names[0], "sort" in names[1]
         ([3], False, True)
         """
         docs = list(self.functions)
@@ -135,7 +136,9 @@ def load_entries(category: str, limit: int | None = None) -> list[MultiTurnEntry
             raise ValueError(f"BFCL {category}: no ground truth for {record['id']}")
         ground_truth = truth[record["id"]]
         if len(ground_truth) != len(record["question"]):
-            raise ValueError(f"BFCL {record['id']}: {len(record['question'])} turns but {len(ground_truth)} ground-truth turns")
+            raise ValueError(
+                f"BFCL {record['id']}: {len(record['question'])} turns but {len(ground_truth)} ground-truth turns"
+            )
         entries.append(
             MultiTurnEntry(
                 id=record["id"],
@@ -151,7 +154,16 @@ def load_entries(category: str, limit: int | None = None) -> list[MultiTurnEntry
     return entries
 
 
-_SPEC_FIELDS = ("id", "category", "questions", "functions", "held_out", "ground_truth", "initial_config", "involved_classes")
+_SPEC_FIELDS = (
+    "id",
+    "category",
+    "questions",
+    "functions",
+    "held_out",
+    "ground_truth",
+    "initial_config",
+    "involved_classes",
+)
 
 
 def entry_spec(entry: MultiTurnEntry) -> str:
@@ -187,16 +199,23 @@ def turn_messages(entry: MultiTurnEntry, turn: int, protocol: str) -> list[Messa
     marked ``announces`` so that the strict flow adds no instruction to it).
 
     >>> entry = load_entries("multi_turn_miss_func", limit=1)[0]
-    >>> turn_messages(entry, 3, "strict")
-    [{'role': 'user', 'content': 'I have updated some more functions you can choose from. What about now?', 'announces': 'functions'}]
+    >>> turn_messages(entry, 3, "strict")  # doctest: +NORMALIZE_WHITESPACE
+    [{'role': 'user', 'content': 'I have updated some more functions you can choose from. What about now?',
+      'announces': 'functions'}]
     """
     if turn in entry.held_out:
-        text = ADDED_FUNCTIONS_PROMPT.format(functions=entry.held_out[turn]) if protocol == "toolrl" else ADDED_FUNCTIONS_PROMPT_FC
+        text = (
+            ADDED_FUNCTIONS_PROMPT.format(functions=entry.held_out[turn])
+            if protocol == "toolrl"
+            else ADDED_FUNCTIONS_PROMPT_FC
+        )
         return [{"role": "user", "content": text, "announces": "functions"}]
     return [{"role": m["role"], "content": m["content"]} for m in entry.questions[turn]]
 
 
-def render_prompt(entry: MultiTurnEntry, turn: int, dialogue: Sequence[Mapping[str, str]], protocol: str, format: Format) -> list[Message]:
+def render_prompt(
+    entry: MultiTurnEntry, turn: int, dialogue: Sequence[Mapping[str, str]], protocol: str, format: Format
+) -> list[Message]:
     """The chat messages of the next step of turn ``turn``, from the dialogue so far (see the module docstring).
 
     >>> entry = load_entries("multi_turn_base", limit=1)[0]
@@ -237,12 +256,16 @@ def read_heldout_ids(path: str | Path) -> dict[str, list[str]]:
     try:
         ids = json.loads(path.read_text(encoding="utf-8"))["ids"]
     except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not a {HELDOUT_FILE} (a JSON object with 'ids': {{category: [id, ...]}}): {error}") from None
+        raise ValueError(
+            f"{path}: not a {HELDOUT_FILE} (a JSON object with 'ids': {{category: [id, ...]}}): {error}"
+        ) from None
     if not isinstance(ids, dict):
         raise ValueError(f"{path}: ids: not an object of category -> [id, ...]")
     for category, category_ids in ids.items():
         if category not in MULTI_TURN_CATEGORIES:
-            raise ValueError(f"{path}: ids.{category}: not a BFCL multi-turn category; valid: {', '.join(MULTI_TURN_CATEGORIES)}")
+            raise ValueError(
+                f"{path}: ids.{category}: not a BFCL multi-turn category; valid: {', '.join(MULTI_TURN_CATEGORIES)}"
+            )
         if not isinstance(category_ids, list) or not all(isinstance(i, str) for i in category_ids):
             raise ValueError(f"{path}: ids.{category}: not a list of id strings")
     return {category: list(category_ids) for category, category_ids in ids.items()}

@@ -59,7 +59,8 @@ AFTER_LAST_RESULT = (
 def handler_system_prompt(functions: Sequence[Mapping[str, Any]]) -> str:
     """The handler's system message for BFCL function docs (their ``parameters.properties`` only).
 
-    >>> doc = {"name": "f", "description": "Adds.", "parameters": {"type": "dict", "properties": {"x": {"type": "integer"}}}}
+    >>> doc = {"name": "f", "description": "Adds.",
+    ...        "parameters": {"type": "dict", "properties": {"x": {"type": "integer"}}}}
     >>> handler_system_prompt([doc]).split("\\n")[4:7]
     ['1. Name: f', 'Description: Adds.', 'Parameters: {"x": {"type": "integer"}}']
     >>> handler_system_prompt([doc]).endswith("(if exists).\\n")
@@ -76,7 +77,8 @@ def handler_user_prompt(messages: Sequence[Mapping[str, Any]], turn_type: TurnTy
     """The handler's user message for a BFCL message list (roles system, user, assistant, tool; a tool
     message carries ``name``: the executed call, and ``content``: its result).
 
-    >>> print(handler_user_prompt([{"role": "system", "content": "Be brief."}, {"role": "user", "content": " Add 1 and 2. "}]))
+    >>> messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": " Add 1 and 2. "}]
+    >>> print(handler_user_prompt(messages))
     **Dialogue Records History**
     <user> Add 1 and 2.
     {SINGLE_TURN_INSTRUCTION} </user>
