@@ -82,10 +82,7 @@ def test_the_skypilot_task_runs_the_multi_turn_recipe_on_every_node():
     assert {"resources", "num_nodes", "workdir", "setup", "run", "envs"} <= task.keys()
     assert task["num_nodes"] >= 2 and task["workdir"] == "."
     assert "RECIPE=toolrl_multiturn_grpo" in task["run"] and "VAL_SPLIT=heldout" in task["run"]
-    assert (
-        'NNODES="$SKYPILOT_NUM_NODES"' in task["run"]
-        and 'N_GPUS="$SKYPILOT_NUM_GPUS_PER_NODE"' in task["run"]
-    )
+    assert 'NNODES="$SKYPILOT_NUM_NODES"' in task["run"] and 'N_GPUS="$SKYPILOT_NUM_GPUS_PER_NODE"' in task["run"]
     assert Path(task["envs"]["DATA_DIR"]).is_absolute()  # every node's workers read the same path
 
 
@@ -99,13 +96,9 @@ def test_the_slurm_script_starts_a_head_and_workers_and_trains_on_all_nodes():
 @pytest.mark.parametrize("template", sorted(TEMPLATE_RECIPES))
 def test_every_override_a_template_names_composes_with_its_recipe(template):
     text = (CLUSTER / template).read_text()
-    overrides = [
-        f"{key}={re.sub(r'[$].*', 'x', value.strip(chr(34)))}" for key, value in OVERRIDE.findall(text)
-    ]
+    overrides = [f"{key}={re.sub(r'[$].*', 'x', value.strip(chr(34)))}" for key, value in OVERRIDE.findall(text)]
     assert overrides, template
-    config = compose_recipe(
-        TEMPLATE_RECIPES[template], ["data.train_files=a", "data.val_files=b", *overrides]
-    )
+    config = compose_recipe(TEMPLATE_RECIPES[template], ["data.train_files=a", "data.val_files=b", *overrides])
     container = OmegaConf.to_container(config)
     for override in overrides:  # each names a key verl's config declares (composition would add none)
         section, _, key = override.partition("=")[0].rpartition(".")

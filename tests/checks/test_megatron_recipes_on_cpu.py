@@ -36,11 +36,7 @@ MEGATRON_ONLY = {
     "actor_rollout_ref.ref.megatron.param_offload": True,
 }
 PAPER_MEGATRON = {
-    **{
-        key: value
-        for key, value in PAPER_GRPO.items()
-        if key != "actor_rollout_ref.actor.optim.lr_scheduler_type"
-    },
+    **{key: value for key, value in PAPER_GRPO.items() if key != "actor_rollout_ref.actor.optim.lr_scheduler_type"},
     **MEGATRON_ONLY,
 }
 #: What the backends share: these sections compose identically (the experiment's name aside).
@@ -105,9 +101,7 @@ def model_dir(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", sorted(COUNTERPARTS))
-def test_the_megatron_recipe_passes_verl_validate_config_and_shares_everything_but_the_backend(
-    name, model_dir
-):
+def test_the_megatron_recipe_passes_verl_validate_config_and_shares_everything_but_the_backend(name, model_dir):
     overrides = [*DATA, f"actor_rollout_ref.model.path={model_dir}"]
     config = compose_recipe(name, overrides)
     validate_recipe(config)

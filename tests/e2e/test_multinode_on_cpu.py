@@ -45,11 +45,7 @@ TWO_NODES = [
 def cluster():
     """The two-node cluster's helper process: ``address`` and ``report()`` (nodes and actors)."""
     venv = _cpu_venv()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("CUDA_VISIBLE_DEVICES", "VERL_PLATFORM")
-    }
+    env = {key: value for key, value in os.environ.items() if key not in ("CUDA_VISIBLE_DEVICES", "VERL_PLATFORM")}
     helper = subprocess.Popen(
         [str(venv / "bin" / "python"), str(HERE / "multinode_cluster.py")],
         cwd=ROOT,
@@ -144,9 +140,7 @@ def single_turn(cluster, tmp_path_factory, shared_dir) -> dict:
         env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)},
     )
     run_dir = data_dir.parent / "run"
-    output = train(
-        cluster, data_dir, run_dir, "reward.reward_kwargs.variant=dynamic", recipe="toolrl_grpo_cpu"
-    )
+    output = train(cluster, data_dir, run_dir, "reward.reward_kwargs.variant=dynamic", recipe="toolrl_grpo_cpu")
     return {
         "metrics": step_metrics(output.splitlines()),
         "records": rollout_records(run_dir / "rollouts"),

@@ -32,10 +32,7 @@ def scores(recipe: str, model_dir, byte_tokenizer) -> tuple[torch.Tensor, dict[s
     )
     batch = padded_batch(byte_tokenizer, padding_layouts(byte_tokenizer))
     output = RewardLoopManager(config).compute_rm_score(batch)
-    extra = {
-        key: np.asarray(output.non_tensor_batch[key]).tolist()
-        for key in output.meta_info["reward_extra_keys"]
-    }
+    extra = {key: np.asarray(output.non_tensor_batch[key]).tolist() for key in output.meta_info["reward_extra_keys"]}
     return output.batch["rm_scores"], extra
 
 

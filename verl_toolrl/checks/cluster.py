@@ -30,9 +30,7 @@ def host_port(address: str) -> tuple[str, int]:
     bare = address.split("://", 1)[-1].rstrip("/")
     host, _, port = bare.rpartition(":")
     if not host or not port.isdigit():
-        raise ValueError(
-            f"RAY_ADDRESS={address}: not a Ray address; give HOST:PORT (the head's ray start --port)"
-        )
+        raise ValueError(f"RAY_ADDRESS={address}: not a Ray address; give HOST:PORT (the head's ray start --port)")
     return host, int(port)
 
 

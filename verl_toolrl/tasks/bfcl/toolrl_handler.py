@@ -78,7 +78,7 @@ def handler_user_prompt(messages: Sequence[Mapping[str, Any]], turn_type: TurnTy
     message carries ``name``: the executed call, and ``content``: its result).
 
     >>> messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": " Add 1 and 2. "}]
-    >>> print(handler_user_prompt(messages))
+    >>> print(handler_user_prompt(messages).replace(SINGLE_TURN_INSTRUCTION, "{SINGLE_TURN_INSTRUCTION}"))
     **Dialogue Records History**
     <user> Add 1 and 2.
     {SINGLE_TURN_INSTRUCTION} </user>
