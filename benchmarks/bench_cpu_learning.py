@@ -80,11 +80,15 @@ def common_overrides(data: Path, args: argparse.Namespace) -> list[str]:
     ]
 
 
-def train(run: Run, data: Path, output: Path, overrides: list[str]) -> tuple[dict[int, dict[str, float]], float]:
-    """One trainer run to the end; its per-step metrics (step 0: the validation before training) and seconds."""
+def train(run: Run, data: Path, output: Path, overrides: list[str], steps: int,
+          keep: bool) -> tuple[dict[int, dict[str, float]], float]:
+    """One trainer run to the end; its per-step metrics (step 0: the validation before training) and seconds.
+    With ``keep``, a run whose log in OUTPUT already reached the last step is read instead of run again."""
     folder = output / run.name
     folder.mkdir(parents=True, exist_ok=True)
-    log = folder / "train.log"
+    log, timing = folder / "train.log", folder / "seconds.txt"
+    if keep and log.is_file() and timing.is_file() and steps in step_metrics(log.read_text().splitlines()):
+        return step_metrics(log.read_text().splitlines()), float(timing.read_text())
     started = time.perf_counter()
     with open(log, "w") as handle:
         result = subprocess.run(
@@ -95,6 +99,7 @@ def train(run: Run, data: Path, output: Path, overrides: list[str]) -> tuple[dic
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"bench_cpu_learning: run {run.name} failed (exit {result.returncode}); see {log}")
+    timing.write_text(f"{seconds:.1f}\n")
     return step_metrics(log.read_text().splitlines()), seconds
 
 
@@ -146,6 +151,7 @@ def main() -> None:
     parser.add_argument("--heldout", action="store_true", help="also validate on the held-out prompts")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=ROOT / "runs" / "bench-cpu-learning")
+    parser.add_argument("--keep", action="store_true", help="reuse the runs in OUTPUT that reached the last step")
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
     data = demo_data(args.output)
@@ -156,7 +162,7 @@ def main() -> None:
     rows: list[dict[str, object]] = []
     finals: dict[str, list[float]] = {}
     for run in runs:
-        metrics, seconds = train(run, data, args.output, common_overrides(data, args))
+        metrics, seconds = train(run, data, args.output, common_overrides(data, args), args.steps, args.keep)
         run_rows = rows_of(run.name, metrics)
         rows += run_rows
         finals[run.name] = [row["validation"] for row in run_rows if row["validation"] != ""]
