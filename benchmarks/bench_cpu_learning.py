@@ -14,7 +14,7 @@ every run), prints each run's time and the verdict:
     control's by more than three times the standard deviation of the control's validations.
 
     python benchmarks/bench_cpu_learning.py --quick      # one learning run and the control
-    python benchmarks/bench_cpu_learning.py              # plus a second learning rate and a larger group
+    python benchmarks/bench_cpu_learning.py              # plus a learning run at a third of the rate
 
 docs/learning.md records what the runs showed and why the tiny policy does not climb at the CPU recipe's
 settings.
