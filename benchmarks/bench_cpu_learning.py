@@ -55,10 +55,30 @@ def demo_data(output: Path) -> Path:
     data = output / "data"
     if not (data / "train.parquet").is_file():
         subprocess.run(
-            [sys.executable, "-m", "data_preprocess.mix", "--output", str(data), "--seed", "0", "--skip-invalid",
-             "--toolace", str(SAMPLES / "toolace.json"), "--xlam", str(SAMPLES / "xlam.json"),
-             "--toolace-count", "5", "--hammer-count", "1", "--xlam-count", "5", "--test-fraction", "0.3"],
-            cwd=ROOT, check=True,
+            [
+                sys.executable,
+                "-m",
+                "data_preprocess.mix",
+                "--output",
+                str(data),
+                "--seed",
+                "0",
+                "--skip-invalid",
+                "--toolace",
+                str(SAMPLES / "toolace.json"),
+                "--xlam",
+                str(SAMPLES / "xlam.json"),
+                "--toolace-count",
+                "5",
+                "--hammer-count",
+                "1",
+                "--xlam-count",
+                "5",
+                "--test-fraction",
+                "0.3",
+            ],
+            cwd=ROOT,
+            check=True,
         )
     return data
 
@@ -67,21 +87,28 @@ def common_overrides(data: Path, args: argparse.Namespace) -> list[str]:
     """Settings every run shares: prompts, group size, steps, sampled validation, seed."""
     val = [str(data / "train.parquet")] + ([str(data / "test.parquet")] if args.heldout else [])
     return [
-        f"data.train_files={data / 'train.parquet'}", f"data.val_files=[{','.join(val)}]",
-        f"data.train_batch_size={args.prompts}", f"data.val_batch_size={8 * len(val)}", f"data.seed={args.seed}",
+        f"data.train_files={data / 'train.parquet'}",
+        f"data.val_files=[{','.join(val)}]",
+        f"data.train_batch_size={args.prompts}",
+        f"data.val_batch_size={8 * len(val)}",
+        f"data.seed={args.seed}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={args.prompts}",
         f"actor_rollout_ref.rollout.n={args.group}",
         f"actor_rollout_ref.rollout.temperature={args.temperature}",
         "actor_rollout_ref.rollout.val_kwargs.do_sample=true",
         f"actor_rollout_ref.rollout.val_kwargs.temperature={args.temperature}",
         f"actor_rollout_ref.rollout.val_kwargs.n={args.val_samples}",
-        f"trainer.total_training_steps={args.steps}", f"trainer.total_epochs={args.steps}",
-        f"trainer.test_freq={args.test_freq}", "trainer.val_before_train=true", "trainer.save_freq=-1",
+        f"trainer.total_training_steps={args.steps}",
+        f"trainer.total_epochs={args.steps}",
+        f"trainer.test_freq={args.test_freq}",
+        "trainer.val_before_train=true",
+        "trainer.save_freq=-1",
     ]
 
 
-def train(run: Run, data: Path, output: Path, overrides: list[str], steps: int,
-          keep: bool) -> tuple[dict[int, dict[str, float]], float]:
+def train(
+    run: Run, data: Path, output: Path, overrides: list[str], steps: int, keep: bool
+) -> tuple[dict[int, dict[str, float]], float]:
     """One trainer run to the end; its per-step metrics (step 0: the validation before training) and seconds.
     With ``keep``, a run whose log in OUTPUT already reached the last step is read instead of run again."""
     folder = output / run.name
@@ -92,9 +119,19 @@ def train(run: Run, data: Path, output: Path, overrides: list[str], steps: int,
     started = time.perf_counter()
     with open(log, "w") as handle:
         result = subprocess.run(
-            ["bash", "recipes/train_cpu.sh", *overrides, *run.overrides,
-             f"trainer.default_local_dir={folder / 'checkpoints'}", f"trainer.rollout_data_dir={folder / 'rollouts'}"],
-            check=False, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, "DATA_DIR": str(data)},
+            [
+                "bash",
+                "recipes/train_cpu.sh",
+                *overrides,
+                *run.overrides,
+                f"trainer.default_local_dir={folder / 'checkpoints'}",
+                f"trainer.rollout_data_dir={folder / 'rollouts'}",
+            ],
+            check=False,
+            cwd=ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "DATA_DIR": str(data)},
         )
     seconds = time.perf_counter() - started
     if result.returncode != 0:
@@ -112,12 +149,18 @@ def validation(step: dict[str, float]) -> float | None:
 def rows_of(name: str, metrics: dict[int, dict[str, float]]) -> list[dict[str, object]]:
     """One CSV row per step: the training reward and GRPO signal, and the validation reward where validated."""
     return [
-        {"run": name, "step": step, "score": values.get("critic/score/mean", ""),
-         "advantage_span": values.get("critic/advantages/max", 0.0) - values.get("critic/advantages/min", 0.0)
-         if "critic/advantages/max" in values else "",
-         "entropy": values.get("actor/entropy", ""), "grad_norm": values.get("actor/grad_norm", ""),
-         "validation": "" if validation(values) is None else validation(values),
-         "step_s": values.get("timing_s/step", "")}
+        {
+            "run": name,
+            "step": step,
+            "score": values.get("critic/score/mean", ""),
+            "advantage_span": values.get("critic/advantages/max", 0.0) - values.get("critic/advantages/min", 0.0)
+            if "critic/advantages/max" in values
+            else "",
+            "entropy": values.get("actor/entropy", ""),
+            "grad_norm": values.get("actor/grad_norm", ""),
+            "validation": "" if validation(values) is None else validation(values),
+            "step_s": values.get("timing_s/step", ""),
+        }
         for step, values in sorted(metrics.items())
     ]
 
@@ -166,8 +209,10 @@ def main() -> None:
         run_rows = rows_of(run.name, metrics)
         rows += run_rows
         finals[run.name] = [row["validation"] for row in run_rows if row["validation"] != ""]
-        print(f"{run.name}: {seconds:.0f} s; validation " + ", ".join(
-            f"step {row['step']} {row['validation']:+.3f}" for row in run_rows if row["validation"] != ""))
+        print(
+            f"{run.name}: {seconds:.0f} s; validation "
+            + ", ".join(f"step {row['step']} {row['validation']:+.3f}" for row in run_rows if row["validation"] != "")
+        )
     with open(args.output / "steps.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -181,8 +226,12 @@ def main() -> None:
     for name, values in finals.items():
         if name.startswith("learning"):
             final = statistics.fmean(values[-2:])
-            check.target(f"{name} learns", f"final validation {final:+.3f} vs control {control_final:+.3f}",
-                         f"> control + 3 x {noise:.3f}", final > control_final + 3 * noise)
+            check.target(
+                f"{name} learns",
+                f"final validation {final:+.3f} vs control {control_final:+.3f}",
+                f"> control + 3 x {noise:.3f}",
+                final > control_final + 3 * noise,
+            )
     check.finish()
 
 

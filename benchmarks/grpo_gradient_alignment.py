@@ -64,17 +64,25 @@ def main() -> None:
     for batch in range(args.batches):
         torch.manual_seed(batch)
         with torch.no_grad():
-            out = model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_k=0, top_p=1.0,
-                                 temperature=args.temperature, max_new_tokens=args.max_response_tokens,
-                                 num_return_sequences=args.group, eos_token_id=tokenizer.eos_token_id,
-                                 pad_token_id=tokenizer.pad_token_id)
+            out = model.generate(
+                prompt,
+                attention_mask=torch.ones_like(prompt),
+                do_sample=True,
+                top_k=0,
+                top_p=1.0,
+                temperature=args.temperature,
+                max_new_tokens=args.max_response_tokens,
+                num_return_sequences=args.group,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
         responses = out[:, prompt.shape[1] :]
         mask = torch.ones_like(responses, dtype=torch.float)
         for row in range(responses.shape[0]):
             ends = (responses[row] == tokenizer.eos_token_id).nonzero()
             if len(ends):
                 mask[row, ends[0, 0] + 1 :] = 0
-        texts = tokenizer.batch_decode([r[m.bool()] for r, m in zip(responses, mask)], skip_special_tokens=True)
+        texts = tokenizer.batch_decode([r[m.bool()] for r, m in zip(responses, mask, strict=True)], skip_special_tokens=True)
         scores = torch.tensor([compute_score("alignment", t, truth)["score"] for t in texts])
         if scores.std() == 0:
             print(f"batch {batch}: every response scored {scores[0]:+.2f}: advantage 0, no gradient")
@@ -89,12 +97,17 @@ def main() -> None:
             "better responses only": (advantages[better, None] * token_logp[better]).sum() / tokens,
             "worse responses only": (advantages[worse, None] * token_logp[worse]).sum() / tokens,
         }
-        print(f"batch {batch}: mean reward {scores.mean():+.2f}, {int(better.sum())} above the mean "
-              f"({mask[better].sum(1).mean():.0f} tokens), {int(worse.sum())} below ({mask[worse].sum(1).mean():.0f} tokens)")
+        print(
+            f"batch {batch}: mean reward {scores.mean():+.2f}, {int(better.sum())} above the mean "
+            f"({mask[better].sum(1).mean():.0f} tokens), {int(worse.sum())} below "
+            f"({mask[worse].sum(1).mean():.0f} tokens)"
+        )
         for name, objective in parts.items():
             g = gradient(objective)
-            print(f"  {name:22s} cos(g, h) {cosine(g, h):+.3f}  cos(sign g, h) {cosine(torch.sign(g), h):+.3f}  "
-                  f"|g| {g.norm():.3f}")
+            print(
+                f"  {name:22s} cos(g, h) {cosine(g, h):+.3f}  cos(sign g, h) {cosine(torch.sign(g), h):+.3f}  "
+                f"|g| {g.norm():.3f}"
+            )
 
 
 if __name__ == "__main__":

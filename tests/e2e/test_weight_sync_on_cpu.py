@@ -38,18 +38,50 @@ def two_steps(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> dic
     data_dir = tmp_path_factory.mktemp("weight_sync") / "data"
     samples = shared_dir / "data" / "raw_samples"
     subprocess.run(
-        [str(CPU_VENV / "bin" / "python"), "-m", "data_preprocess.mix", "--output", str(data_dir), "--seed", "0",
-         "--skip-invalid", "--toolace", str(samples / "toolace.json"), "--xlam", str(samples / "xlam.json"),
-         "--toolace-count", "5", "--hammer-count", "1", "--xlam-count", "5", "--test-fraction", "0.3"],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            str(CPU_VENV / "bin" / "python"),
+            "-m",
+            "data_preprocess.mix",
+            "--output",
+            str(data_dir),
+            "--seed",
+            "0",
+            "--skip-invalid",
+            "--toolace",
+            str(samples / "toolace.json"),
+            "--xlam",
+            str(samples / "xlam.json"),
+            "--toolace-count",
+            "5",
+            "--hammer-count",
+            "1",
+            "--xlam-count",
+            "5",
+            "--test-fraction",
+            "0.3",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     env = {"DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
-    overrides = ["trainer.total_training_steps=2", "trainer.test_freq=-1", "trainer.save_freq=-1",
-                 "actor_rollout_ref.actor.optim.lr=5e-3",
-                 # A Ray cluster of its own, not one another job on the machine started (ray.init would join it).
-                 "+ray_kwargs.ray_init.address=local"]
-    result = subprocess.run(["bash", "recipes/train_cpu.sh", *overrides], check=False, cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    overrides = [
+        "trainer.total_training_steps=2",
+        "trainer.test_freq=-1",
+        "trainer.save_freq=-1",
+        "actor_rollout_ref.actor.optim.lr=5e-3",
+        # A Ray cluster of its own, not one another job on the machine started (ray.init would join it).
+        "+ray_kwargs.ray_init.address=local",
+    ]
+    result = subprocess.run(
+        ["bash", "recipes/train_cpu.sh", *overrides],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     metrics = step_metrics(output.splitlines())
