@@ -82,7 +82,9 @@ def main() -> None:
             ends = (responses[row] == tokenizer.eos_token_id).nonzero()
             if len(ends):
                 mask[row, ends[0, 0] + 1 :] = 0
-        texts = tokenizer.batch_decode([r[m.bool()] for r, m in zip(responses, mask, strict=True)], skip_special_tokens=True)
+        texts = tokenizer.batch_decode(
+            [r[m.bool()] for r, m in zip(responses, mask, strict=True)], skip_special_tokens=True
+        )
         scores = torch.tensor([compute_score("alignment", t, truth)["score"] for t in texts])
         if scores.std() == 0:
             print(f"batch {batch}: every response scored {scores[0]:+.2f}: advantage 0, no gradient")
