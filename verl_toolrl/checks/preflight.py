@@ -26,16 +26,39 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import tempfile
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+from omegaconf import open_dict
+from transformers import AutoConfig
+from verl.trainer.ppo.reward import load_reward_manager
+from verl.trainer.ppo.utils import need_critic, need_reference_policy
+from verl.utils import hf_tokenizer
+from verl.utils.config import validate_config
+
 from verl_toolrl.checks.config import RECIPES_DIR, ConfigError, load_recipe
 from verl_toolrl.checks.config import compose as compose_recipe
 from verl_toolrl.checks.stand_in import byte_level_tokenizer, stand_in_model_dir
-from verl_toolrl.core.chat_template import chat_prompt_ids
+from verl_toolrl.core.chat_template import (
+    TOOL_TEMPLATE_AGENT,
+    chat_prompt_ids,
+    leaves_tools_to_template,
+    model_continuation,
+    row_tools,
+)
+from verl_toolrl.plugin.multi_turn_agent_loop import score_turns, training_episode
+from verl_toolrl.plugin.reward_manager import ToolRLRewardManager, chat_template_kwargs
+from verl_toolrl.plugin.verl_batch import agent_loop_sample
+from verl_toolrl.reward import VARIANTS
+from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD
+from verl_toolrl.reward.variants import format_range
+from verl_toolrl.tasks.bfcl.episode import gold_outputs
+from verl_toolrl.tasks.bfcl.multi_turn import MULTI_TURN_AGENT, entry_from_spec
 
 __all__ = ["RECIPES_DIR", "byte_level_tokenizer", "compose_recipe", "preflight", "validate_recipe"]
 TRAINING_COLUMNS = ("prompt", "reward_model")
@@ -43,9 +66,6 @@ TRAINING_COLUMNS = ("prompt", "reward_model")
 
 def validate_recipe(config: Any) -> None:
     """verl's own start-up validation (``main_ppo`` runs it before anything else); raises on a bad config."""
-    from verl.trainer.ppo.utils import need_critic, need_reference_policy
-    from verl.utils.config import validate_config
-
     validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
 
 
@@ -57,8 +77,6 @@ def rollout_prompt_ids(
 ) -> list[int]:
     """The prompt ids ``agent_loop`` sends the rollout for ``row``; ``ValueError`` when that loop would not
     show the row its tools (a ``--tool-prompt template`` row under ``single_turn_agent``) or refuses it."""
-    from verl_toolrl.core.chat_template import TOOL_TEMPLATE_AGENT, leaves_tools_to_template, row_tools
-
     tools = None
     if agent_loop == TOOL_TEMPLATE_AGENT:
         tools = row_tools(row.get("extra_info"), row["prompt"])
@@ -113,10 +131,6 @@ def multi_turn_gold_record(manager: Any, row: Mapping[str, Any], step: int) -> d
     the entry's fresh simulators in the episode the agent loop drives
     (:func:`verl_toolrl.plugin.multi_turn_agent_loop.training_episode`), scored by
     :func:`~verl_toolrl.plugin.multi_turn_agent_loop.score_turns` with ``manager``'s options."""
-    from verl_toolrl.plugin.multi_turn_agent_loop import score_turns, training_episode
-    from verl_toolrl.tasks.bfcl.episode import gold_outputs
-    from verl_toolrl.tasks.bfcl.multi_turn import entry_from_spec
-
     extra_info = row.get("extra_info") or {}
     entry = entry_from_spec(extra_info["bfcl_entry"])
     format = extra_info.get("format") or manager.options.format
@@ -144,13 +158,6 @@ async def score_ground_truths(
     ground truth the reward rejects as malformed counts as a miss, with the reason, and so does a row the
     configured ``agent_loop`` would render without its tools). A row's own ``agent_name`` wins over
     ``agent_loop``; multi-turn rows are replayed (:func:`multi_turn_gold_record`)."""
-    from verl_toolrl.core.chat_template import model_continuation
-    from verl_toolrl.plugin.verl_batch import agent_loop_sample
-    from verl_toolrl.reward import VARIANTS
-    from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD
-    from verl_toolrl.reward.variants import format_range
-    from verl_toolrl.tasks.bfcl.multi_turn import MULTI_TURN_AGENT
-
     options = manager.options
     format_max = format_range(VARIANTS[options.variant], step, options.schedule_steps)[1]
     check = GroundTruthCheck(source, prompts_over_limit=0 if count_prompt_lengths else None)
@@ -225,8 +232,6 @@ def _first_line(error: BaseException) -> str:
 
 def load_tokenizer(path: str) -> tuple[Any, str | None]:
     """The model's tokenizer, or a local byte-level stand-in and a notice saying why."""
-    from verl.utils import hf_tokenizer
-
     try:
         return hf_tokenizer(path, trust_remote_code=False), None
     except Exception as error:  # any hub or file error: fall back, and say so
@@ -241,10 +246,6 @@ def critic_stand_in(config: Any, directory: Path) -> tuple[Any, str | None]:
     """The config to validate: ``config`` itself, or, when it has a critic whose model cannot be loaded
     (verl's validation reads its model config), a copy whose critic points at a local stand-in model, and
     a notice saying so."""
-    from omegaconf import open_dict
-    from transformers import AutoConfig
-    from verl.trainer.ppo.utils import need_critic
-
     if not need_critic(config):
         return config, None
     path = config.critic.model.get("hf_config_path") or config.critic.model.path
@@ -265,7 +266,6 @@ def critic_stand_in(config: Any, directory: Path) -> tuple[Any, str | None]:
 
 def read_training_rows(path: str) -> list[dict[str, Any]]:
     """The rows of a verl training parquet; an unreadable file or a missing column is a ``ConfigError``."""
-    import pandas as pd
 
     try:
         frame = pd.read_parquet(Path(path).expanduser())
@@ -302,13 +302,6 @@ def preflight(
     """Run every CPU check of a training run; report through ``print_fn``; True when all pass.
 
     A bad setting or data file raises :class:`~verl_toolrl.checks.config.ConfigError` (one line)."""
-    import tempfile
-
-    from verl.trainer.ppo.reward import load_reward_manager
-
-    from verl_toolrl.core.chat_template import TOOL_TEMPLATE_AGENT
-    from verl_toolrl.plugin.reward_manager import ToolRLRewardManager, chat_template_kwargs
-
     config = load_recipe(config_name, overrides, config_dir)
     print_fn(f"recipe {config_name}: composed from {Path(config_dir).resolve()} with {len(overrides)} overrides")
     with tempfile.TemporaryDirectory(prefix="toolrl-stand-in-") as scratch:
