@@ -98,7 +98,7 @@ def cluster_problem(
                 f"{gpus_per_node} GPU(s) after {timeout_s:.0f}s; run ray start --address {address} on the "
                 "other nodes (--num-gpus if Ray does not see them), or lower NNODES / N_GPUS"
             )
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # Ray once a cluster answers
 
         check = ray.remote(num_cpus=0)(_plugin_on_node)
         pending = {

@@ -79,6 +79,7 @@ def check_config(config: Mapping[str, Any] | Any, *, require_data: bool = True) 
 def compose(config_name: str, overrides: Sequence[str] = (), config_dir: Path = RECIPES_DIR) -> Any:
     """The composed trainer config, as ``main_ppo --config-path DIR --config-name NAME`` sees it; Hydra's
     composition errors become one-line :class:`ConfigError` s."""
+    # Hydra only when a recipe is composed: check_overrides stays light for the command line
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException

@@ -98,6 +98,7 @@ def plugin_status() -> PluginStatus:
         verl_logger.setLevel(saved_level)
         verl_logger.propagate = saved_propagate
 
+    # verl only now: importing it loads the plugins, which the listener above had to hear
     from verl.experimental.reward_loop.reward_manager.registry import REWARD_MANAGER
 
     manager_cls = REWARD_MANAGER.get(NAME)

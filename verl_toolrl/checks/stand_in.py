@@ -32,6 +32,7 @@ def byte_level_tokenizer(corpus: Iterable[str] = (), *, vocab_size: int = 512, a
     >>> tokenizer.decode(tokenizer.encode("f(a , b) ?"))
     'f(a , b) ?'
     """
+    # tokenizers and transformers only when a stand-in is built (seconds to import)
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -67,7 +68,7 @@ def stand_in_model_dir(directory: str | Path, tokenizer: Any = None) -> Path:
     >>> AutoConfig.from_pretrained(stand_in_model_dir(tempfile.mkdtemp())).model_type
     'qwen2'
     """
-    from transformers import Qwen2Config
+    from transformers import Qwen2Config  # transformers only when a stand-in is built
 
     path = Path(directory)
     tokenizer = tokenizer if tokenizer is not None else byte_level_tokenizer()

@@ -31,6 +31,7 @@ def read_local(path: str | os.PathLike) -> list[dict[str, Any]]:
         raise SourceError(f"{path}: no such file")
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".parquet":
+        # pyarrow only for parquet input (the JSON paths stay light)
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -68,7 +69,7 @@ def read_hub(name: str, split: str = "train", data_files: str | None = None) -> 
     """The records of a hub dataset through ``datasets.load_dataset``; a one-line :class:`SourceError`
     saying to pass ``--input`` when it is missing, gated or unreachable."""
     try:
-        import datasets
+        import datasets  # optional: only hub sources need it
     except ImportError:
         raise SourceError(f"reading {name!r} from the hub needs `pip install datasets`; or pass --input PATH") from None
     try:

@@ -176,7 +176,7 @@ def bfcl_utils() -> ModuleType:
     """
     os.environ.setdefault("BFCL_PROJECT_ROOT", str(default_project_root()))
     try:
-        from bfcl_eval import utils
+        from bfcl_eval import utils  # after BFCL_PROJECT_ROOT is set: bfcl_eval reads it at import
     except ModuleNotFoundError as error:
         if error.name and error.name.startswith("bfcl_eval"):
             raise ModuleNotFoundError(f"BFCL evaluation needs bfcl-eval: {INSTALL_HINT}") from error
