@@ -23,6 +23,9 @@ from pathlib import Path
 
 from verl_toolrl.checks.hub import OFFLINE_VALUES, hub_endpoint, offline_notice
 
+# Each command imports its own module when it runs: `hub` needs neither verl nor transformers, and the
+# preflight must set HF_HUB_OFFLINE before transformers (which reads it once, at import) is loaded.
+
 BAD_SETTING = 2
 
 

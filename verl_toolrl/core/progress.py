@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tqdm.auto import tqdm
+
 
 def progress_bar(
     items: Iterable[Any] | None = None,
@@ -20,6 +22,4 @@ def progress_bar(
 ) -> Any:
     """A ``tqdm`` bar over ``items`` (or one updated by hand up to ``total``), shown only when
     ``enabled`` and stderr is a terminal; usable as a context manager."""
-    from tqdm.auto import tqdm
-
     return tqdm(items, total=total, desc=description, unit=unit, mininterval=0.5, disable=None if enabled else True)

@@ -120,7 +120,7 @@ def _first_aggregate(summary: Mapping[str, Any], names: Sequence[str]) -> int:
 def bar_chart(runs: Sequence[ScoredRun], path: str | Path) -> Path:
     """A grouped bar chart (one bar per run) of every category/level and aggregate, saved as PNG."""
     try:
-        import matplotlib
+        import matplotlib  # the eval extra: only a report draws its chart
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
