@@ -28,6 +28,7 @@ from pathlib import Path
 from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
 
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
+from verl_toolrl.cpu.demo import demo_mix_command
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "data" / "raw_samples"
@@ -43,28 +44,7 @@ def demo_data(output: Path) -> Path:
     data = output / "data"
     if not (data / "train.parquet").is_file():
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "data_preprocess.mix",
-                "--output",
-                str(data),
-                "--seed",
-                "0",
-                "--skip-invalid",
-                "--toolace",
-                str(SAMPLES / "toolace.json"),
-                "--xlam",
-                str(SAMPLES / "xlam.json"),
-                "--toolace-count",
-                "5",
-                "--hammer-count",
-                "1",
-                "--xlam-count",
-                "5",
-                "--test-fraction",
-                "0.3",
-            ],
+            demo_mix_command(data, SAMPLES, python=sys.executable),
             cwd=ROOT,
             check=True,
         )

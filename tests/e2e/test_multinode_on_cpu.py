@@ -20,6 +20,7 @@ import pytest
 from test_cpu_training_on_cpu import RUN_TIMEOUT_S, _cpu_venv  # the CPU environment's check, the run limit
 
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
+from verl_toolrl.cpu.demo import demo_mix_command
 
 pytestmark = pytest.mark.multinode  # on request only (python -m pytest -m multinode tests/e2e): ~25 min on 2 cores
 
@@ -111,28 +112,7 @@ def single_turn(cluster, tmp_path_factory, shared_dir) -> dict:
     data_dir = tmp_path_factory.mktemp("single_turn") / "data"
     samples = shared_dir / "data" / "raw_samples"
     subprocess.run(
-        [
-            str(_cpu_venv() / "bin" / "python"),
-            "-m",
-            "data_preprocess.mix",
-            "--output",
-            str(data_dir),
-            "--seed",
-            "0",
-            "--skip-invalid",
-            "--toolace",
-            str(samples / "toolace.json"),
-            "--xlam",
-            str(samples / "xlam.json"),
-            "--toolace-count",
-            "5",
-            "--hammer-count",
-            "1",
-            "--xlam-count",
-            "5",
-            "--test-fraction",
-            "0.3",
-        ],
+        demo_mix_command(data_dir, samples, python=str(_cpu_venv() / "bin" / "python")),
         cwd=ROOT,
         check=True,
         capture_output=True,

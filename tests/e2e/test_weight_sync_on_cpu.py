@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from verl_toolrl.checks.training_log import step_metrics
+from verl_toolrl.cpu.demo import demo_mix_command
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU_VENV = ROOT / ".venv-cpu"
@@ -38,28 +39,7 @@ def two_steps(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> dic
     data_dir = tmp_path_factory.mktemp("weight_sync") / "data"
     samples = shared_dir / "data" / "raw_samples"
     subprocess.run(
-        [
-            str(CPU_VENV / "bin" / "python"),
-            "-m",
-            "data_preprocess.mix",
-            "--output",
-            str(data_dir),
-            "--seed",
-            "0",
-            "--skip-invalid",
-            "--toolace",
-            str(samples / "toolace.json"),
-            "--xlam",
-            str(samples / "xlam.json"),
-            "--toolace-count",
-            "5",
-            "--hammer-count",
-            "1",
-            "--xlam-count",
-            "5",
-            "--test-fraction",
-            "0.3",
-        ],
+        demo_mix_command(data_dir, samples, python=str(CPU_VENV / "bin" / "python")),
         cwd=ROOT,
         check=True,
         capture_output=True,
