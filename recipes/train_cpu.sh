@@ -51,6 +51,7 @@ export VERL_PLATFORM=cpu HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 # verl's file logger (trainer.logger in recipes/toolrl/cpu.yaml) takes its path from this variable only; without
 # it, verl writes to ./<project>/<experiment>.jsonl, inside the checkout.
 export VERL_FILE_LOGGER_PATH="${VERL_FILE_LOGGER_PATH:-$DATA_DIR/$RECIPE.metrics.jsonl}"
+mkdir -p "$(dirname "$VERL_FILE_LOGGER_PATH")"  # verl opens the file, not its folder
 echo "train_cpu.sh: step metrics -> $VERL_FILE_LOGGER_PATH"
 # The CPU recipe declares one fake Ray GPU for verl's placement; Ray refuses it under an empty CUDA_VISIBLE_DEVICES
 # (as set to hide GPUs), and no process here uses CUDA.
