@@ -93,9 +93,10 @@ def train(
     With ``keep``, a run whose log in OUTPUT already reached the last step is read instead of run again."""
     folder = output / run.name
     folder.mkdir(parents=True, exist_ok=True)
-    log, timing = folder / "train.log", folder / "seconds.txt"
-    if keep and log.is_file() and timing.is_file() and steps in step_metrics(log.read_text().splitlines()):
-        return step_metrics(log.read_text().splitlines()), float(timing.read_text())
+    log, metrics, timing = folder / "train.log", folder / "metrics.jsonl", folder / "seconds.txt"
+    if keep and metrics.is_file() and timing.is_file() and steps in step_metrics(metrics):
+        return step_metrics(metrics), float(timing.read_text())
+    metrics.unlink(missing_ok=True)  # verl's file logger appends
     started = time.perf_counter()
     with open(log, "w") as handle:
         result = subprocess.run(
@@ -111,13 +112,13 @@ def train(
             cwd=ROOT,
             stdout=handle,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "DATA_DIR": str(data)},
+            env={**os.environ, "DATA_DIR": str(data), "VERL_FILE_LOGGER_PATH": str(metrics)},
         )
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"bench_cpu_learning: run {run.name} failed (exit {result.returncode}); see {log}")
     timing.write_text(f"{seconds:.1f}\n")
-    return step_metrics(log.read_text().splitlines()), seconds
+    return step_metrics(metrics), seconds
 
 
 def validation(step: dict[str, float]) -> float | None:

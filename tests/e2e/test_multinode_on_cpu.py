@@ -88,6 +88,7 @@ def train(cluster: dict, data_dir: Path, run_dir: Path, *overrides: str, recipe:
         env={
             "DATA_DIR": str(data_dir),
             "RECIPE": recipe,
+            "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"),
             "PYTHONPATH": str(ROOT),
             "PATH": "/usr/bin:/bin",
             "HOME": str(Path.home()),
@@ -120,9 +121,9 @@ def single_turn(cluster, tmp_path_factory, shared_dir) -> dict:
         env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)},
     )
     run_dir = data_dir.parent / "run"
-    output = train(cluster, data_dir, run_dir, "reward.reward_kwargs.variant=dynamic", recipe="toolrl_grpo_cpu")
+    train(cluster, data_dir, run_dir, "reward.reward_kwargs.variant=dynamic", recipe="toolrl_grpo_cpu")
     return {
-        "metrics": step_metrics(output.splitlines()),
+        "metrics": step_metrics(run_dir / "metrics.jsonl"),
         "records": rollout_records(run_dir / "rollouts"),
         "report": cluster["report"](),
     }
@@ -174,7 +175,7 @@ def multi_turn(cluster, tmp_path_factory) -> dict:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     run_dir = data_dir.parent / "run"
-    output = train(
+    train(
         cluster,
         data_dir,
         run_dir,
@@ -183,7 +184,7 @@ def multi_turn(cluster, tmp_path_factory) -> dict:
         VAL_SPLIT="heldout",
     )
     return {
-        "metrics": step_metrics(output.splitlines()),
+        "metrics": step_metrics(run_dir / "metrics.jsonl"),
         "records": rollout_records(run_dir / "rollouts"),
         "report": cluster["report"](),
     }

@@ -44,7 +44,13 @@ def two_steps(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> dic
         check=True,
         capture_output=True,
     )
-    env = {"DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    metrics = data_dir.parent / "metrics.jsonl"  # verl's file logger, one JSON line a step
+    env = {
+        "DATA_DIR": str(data_dir),
+        "VERL_FILE_LOGGER_PATH": str(metrics),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(Path.home()),
+    }
     overrides = [
         "trainer.total_training_steps=2",
         "trainer.test_freq=-1",
@@ -64,9 +70,9 @@ def two_steps(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> dic
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    metrics = step_metrics(output.splitlines())
-    assert sorted(metrics) == [1, 2], output[-6000:]
-    return metrics
+    logged = step_metrics(metrics)
+    assert sorted(logged) == [1, 2], output[-6000:]
+    return logged
 
 
 def test_step_1s_update_moves_the_policy(two_steps: dict[int, dict[str, float]]) -> None:
