@@ -107,8 +107,9 @@ def test_the_quickstart_checks_then_trains_on_cpu_and_prints_each_steps_rewards(
         "== 4/4 training",
         "training on CPU instead",
         "building the tiny local policy",
-        "step:1 ",
-        "step:2 ",
+        # verl's console lines (step:1, step:2) stream from a Ray worker through Ray's log monitor, best-effort:
+        # on a loaded machine the driver can exit before they arrive, so the steps are checked in the table,
+        # which comes from verl's file logger.
         "| step | score mean |",
         "To train a real model, on a GPU machine run:",
     ]
