@@ -444,21 +444,10 @@ def test_a_step_scheduled_variant_follows_global_steps_per_turn(tokenizer: Any, 
 
 
 def test_the_multi_turn_recipe_composes_and_passes_verls_validation(tmp_path: Any) -> None:
-    from transformers import Qwen2Config
+    from verl_toolrl.checks.preflight import compose_recipe, validate_recipe
+    from verl_toolrl.checks.stand_in import stand_in_model_dir
 
-    from verl_toolrl.checks.preflight import byte_level_tokenizer, compose_recipe, validate_recipe
-
-    tokenizer = byte_level_tokenizer()
-    Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        architectures=["Qwen2ForCausalLM"],
-    ).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    stand_in_model_dir(tmp_path)
     overrides = [
         "data.train_files=train.parquet",
         "data.val_files=heldout.parquet",
@@ -478,21 +467,11 @@ def test_rollout_workers_start_with_the_recipes_hash_seed(tmp_path: Any, ray_clu
     ``ray.init``; given per actor here, the same launch-time mechanism) run with the hash seed pinned, so two
     of them write the same dialogue for an output whose observation renders a Python set; a worker without
     it does not run pinned."""
-    from transformers import Qwen2Config
-
-    from verl_toolrl.checks.preflight import byte_level_tokenizer, compose_recipe
+    from verl_toolrl.checks.preflight import compose_recipe
+    from verl_toolrl.checks.stand_in import stand_in_model_dir
     from verl_toolrl.tasks.episode import hash_seed_pinned
 
-    tokenizer = byte_level_tokenizer()
-    Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        architectures=["Qwen2ForCausalLM"],
-    ).save_pretrained(tmp_path)
+    stand_in_model_dir(tmp_path)
     config = compose_recipe(
         "toolrl_multiturn_grpo",
         ["data.train_files=t.parquet", "data.val_files=h.parquet", f"actor_rollout_ref.model.path={tmp_path}"],
