@@ -44,9 +44,7 @@ else
         demo=1
         echo "The hub datasets are out of reach; building a small demo mix from the real sample records in"
         echo "$samples instead, into $DATA_DIR: enough for the checks below, far too small to train on."
-        python -m data_preprocess.mix --output "$DATA_DIR" --seed 0 --skip-invalid \
-            --toolace "$samples/toolace.json" --xlam "$samples/xlam.json" \
-            --toolace-count 5 --hammer-count 1 --xlam-count 5 --test-fraction 0.3
+        python -m data_preprocess.mix --output "$DATA_DIR" --seed 0 --skip-invalid --demo "$samples"
     else
         exit 1
     fi

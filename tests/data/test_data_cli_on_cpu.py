@@ -228,6 +228,19 @@ def test_written_parquet_loads_through_verls_rlhf_dataset(tmp_path, samples):
     assert list(batch["data_source"]) == ["toolace", "toolace"]
 
 
+def test_mix_demo_is_the_explicit_demo_counts_of_the_sample_records(tmp_path, samples, capsys):
+    assert run("mix", "--output", tmp_path / "demo", "--skip-invalid", "--demo", samples) == 0
+    explicit = [*mix_sources(samples, toolace=5, hammer=1, xlam=5), "--test-fraction", 0.3, "--skip-invalid"]
+    assert run("mix", *explicit, "--output", tmp_path / "explicit") == 0
+    for split, count in (("train", 8), ("test", 3)):
+        demo = (tmp_path / "demo" / f"{split}.parquet").read_bytes()
+        assert demo == (tmp_path / "explicit" / f"{split}.parquet").read_bytes()
+        assert len(rows_of(tmp_path / "demo" / f"{split}.parquet")) == count
+    with pytest.raises(SystemExit) as exit:
+        run("mix", "--output", tmp_path / "x", "--demo", samples, "--xlam", samples / "xlam.json")
+    assert exit.value.code == 2 and "--demo takes its files from SAMPLES_DIR" in capsys.readouterr().err
+
+
 def test_mix_draws_hammer_from_unused_xlam_records_and_irrelevance_rows(tmp_path, samples):
     xlam = json.loads((samples / "xlam.json").read_text())
     irrelevance = [{"query": f"{r['query']} (no tool)", "answers": "[]", "tools": r["tools"]} for r in xlam[:6]]

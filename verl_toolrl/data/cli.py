@@ -209,6 +209,13 @@ def _mix(argv: Sequence[str] | None) -> int:
         parser.add_argument(f"--{source}-count", type=int, default=count, help=f"{source} samples (default {count})")
     parser.add_argument("--test-fraction", type=float, default=mix.PAPER_TEST_FRACTION, help="share of rows in test")
     parser.add_argument(
+        "--demo",
+        metavar="SAMPLES_DIR",
+        default=None,
+        help="the demo mix: toolace.json and xlam.json of SAMPLES_DIR (e.g. shared/data/raw_samples), "
+        f"counts {mix.DEMO_COUNTS}, test fraction {mix.DEMO_TEST_FRACTION}",
+    )
+    parser.add_argument(
         "--decontaminate",
         nargs="*",
         choices=("bfcl", "apibank"),
@@ -219,6 +226,13 @@ def _mix(argv: Sequence[str] | None) -> int:
         "--apibank-dir", default=None, help="folder of API-Bank level files (for --decontaminate apibank)"
     )
     args = parser.parse_args(argv)
+    if args.demo:
+        if args.toolace or args.xlam:
+            parser.error("--demo takes its files from SAMPLES_DIR; drop --toolace and --xlam")
+        args.toolace, args.xlam = str(Path(args.demo) / "toolace.json"), str(Path(args.demo) / "xlam.json")
+        args.test_fraction = mix.DEMO_TEST_FRACTION
+        for source, count in mix.DEMO_COUNTS.items():
+            setattr(args, f"{source}_count", count)
     summary = Summary()
     options = {"summary": summary, "skip_invalid": args.skip_invalid, "progress": True}
     toolace_file, toolace_records = read_records(args.toolace, toolace.HUB_NAME)

@@ -37,6 +37,10 @@ from verl_toolrl.tasks.bfcl.single_turn import load_items as load_bfcl
 
 PAPER_COUNTS: dict[str, int] = {"toolace": 2000, "hammer": 1000, "xlam": 1000}
 PAPER_TEST_FRACTION = 0.02
+#: The demo mix (``--demo``): ToolRL's mix in small from the shared sample records, 8 training prompts and 3
+#: held out; the CPU path trains on it.
+DEMO_COUNTS: dict[str, int] = {"toolace": 5, "hammer": 1, "xlam": 5}
+DEMO_TEST_FRACTION = 0.3
 CONTAMINATED = "contaminated"  # the summary's count of samples removed by decontamination
 #: Evaluation queries shorter than this many words ("Thank you.") are not used for decontamination.
 MIN_QUERY_WORDS = 4

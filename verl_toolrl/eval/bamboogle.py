@@ -47,7 +47,7 @@ from verl_toolrl.eval.benchmark import (
     markdown_table,
     percent,
 )
-from verl_toolrl.eval.generations import RunInfo
+from verl_toolrl.eval.generations import RunInfo, jsonl_lines, read_records_by_id
 from verl_toolrl.tasks.bamboogle.items import CATEGORY, BamboogleItem, load_items
 from verl_toolrl.tasks.bamboogle.prompts import strict_tools
 from verl_toolrl.tasks.bamboogle.rounds import Trajectory
@@ -230,21 +230,14 @@ def read_judgments(path: Path) -> dict[str, dict[str, Any]]:
     judgments: dict[str, dict[str, Any]] = {}
     if not path.is_file():
         return judgments
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not JSON ({error.msg})") from None
-            if (
-                not isinstance(record, dict)
-                or not isinstance(record.get("id"), str)
-                or not isinstance(record.get("judge"), str)
-            ):
-                raise ValueError(f"{path}:{number}: expected an object with 'id', 'judge', 'answer' and 'reply'")
-            judgments[record["id"]] = record
+    for where, record in jsonl_lines(path):
+        if (
+            not isinstance(record, dict)
+            or not isinstance(record.get("id"), str)
+            or not isinstance(record.get("judge"), str)
+        ):
+            raise ValueError(f"{where}: expected an object with 'id', 'judge', 'answer' and 'reply'")
+        judgments[record["id"]] = record
     return judgments
 
 
@@ -329,9 +322,7 @@ def search_engine(info: RunInfo, environ: Mapping[str, str]) -> SearchEngine:
     return make_engine(search_settings(info), environ)
 
 
-def _check_record(record: Any, items: Mapping[str, BamboogleItem], info: RunInfo, where: str) -> None:
-    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-        raise ValueError(f"{where}: expected a transcript object with an 'id'")
+def _check_record(record: dict[str, Any], items: Mapping[str, BamboogleItem], info: RunInfo, where: str) -> None:
     if record["id"] not in items:
         raise ValueError(f"{where}: id {record['id']!r} is not an item of this run")
     for key, expected in (
@@ -361,21 +352,7 @@ def read_transcripts(path: Path, items: Mapping[str, BamboogleItem], info: RunIn
     tool prompt, no repeats), in the items' order; errors name the file and line."""
     if not path.is_file():
         return []
-    records: dict[str, dict[str, Any]] = {}
-    lines: dict[str, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{where}: not JSON ({error.msg} at column {error.colno})") from None
-            _check_record(record, items, info, where)
-            if record["id"] in lines:
-                raise ValueError(f"{where}: id {record['id']!r} repeats line {lines[record['id']]}")
-            lines[record["id"]], records[record["id"]] = number, {**record, "where": where}
+    records = read_records_by_id(path, lambda record, where: _check_record(record, items, info, where))
     return [records[item_id] for item_id in items if item_id in records]
 
 

@@ -40,7 +40,7 @@ from verl_toolrl.core.progress import progress_bar
 from verl_toolrl.eval.backends import Backend
 from verl_toolrl.eval.benchmark import BackendFactory, Prompts, Scored
 from verl_toolrl.eval.bfcl import BfclBenchmark, ItemScore
-from verl_toolrl.eval.generations import RunInfo
+from verl_toolrl.eval.generations import RunInfo, read_records_by_id
 from verl_toolrl.eval.toolrl_scripts import execute_calls
 from verl_toolrl.tasks.bfcl.environment import CallRefused, Environment, method_owners, official_verdict, vet_call
 from verl_toolrl.tasks.bfcl.episode import BfclEpisode, BfclRenderer, decode_strict
@@ -179,41 +179,26 @@ def read_transcripts(
 ) -> list[dict[str, Any]]:
     """Every transcript line, checked for shape and for belonging to this run (known id, its category,
     protocol and format, no repeats); errors name the file and line."""
-    path = Path(path)
-    records: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{where}: not JSON ({error.msg} at column {error.colno})") from error
-            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-                raise ValueError(f"{where}: expected a transcript object with an 'id'")
-            entry = entries.get(record["id"])
-            if entry is None:
-                raise ValueError(f"{where}: id {record['id']!r} is not an entry of this run")
-            if record["id"] in seen:
-                raise ValueError(f"{where}: id {record['id']!r} repeats line {seen[record['id']]}")
-            for key, expected in (("category", entry.category), ("protocol", protocol), ("format", format)):
-                if record.get(key) != expected:
-                    raise ValueError(f"{where}: {key} {record.get(key)!r}, this run has {expected!r}")
-            turns = record.get("turns")
-            if (
-                not isinstance(turns, list)
-                or not all(isinstance(t, list) for t in turns)
-                or not isinstance(record.get("finished"), bool)
-            ):
-                raise ValueError(f"{where}: 'turns' must be a list of step lists and 'finished' a boolean")
-            for steps in turns:
-                for step in steps:
-                    _check_step(step, where)
-            seen[record["id"]] = number
-            records.append(record)
-    return records
+
+    def check(record: dict[str, Any], where: str) -> None:
+        entry = entries.get(record["id"])
+        if entry is None:
+            raise ValueError(f"{where}: id {record['id']!r} is not an entry of this run")
+        for key, expected in (("category", entry.category), ("protocol", protocol), ("format", format)):
+            if record.get(key) != expected:
+                raise ValueError(f"{where}: {key} {record.get(key)!r}, this run has {expected!r}")
+        turns = record.get("turns")
+        if (
+            not isinstance(turns, list)
+            or not all(isinstance(t, list) for t in turns)
+            or not isinstance(record.get("finished"), bool)
+        ):
+            raise ValueError(f"{where}: 'turns' must be a list of step lists and 'finished' a boolean")
+        for steps in turns:
+            for step in steps:
+                _check_step(step, where)
+
+    return list(read_records_by_id(path, check).values())
 
 
 def replayed_calls(

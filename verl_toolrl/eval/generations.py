@@ -17,7 +17,7 @@ than the one this run would send is an error naming the file and line (see :func
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,50 @@ def parse_generation(line: str, where: str) -> Generation:
     if tools is not None and not (isinstance(tools, list) and all(isinstance(tool, dict) for tool in tools)):
         raise ValueError(f"{where}: 'tools' must be a list of tool schema objects")
     return Generation(data["id"], data["category"], data["messages"], data["output"], tools)
+
+
+def jsonl_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
+    """Each non-blank line of a JSONL file, parsed, with ``where`` (``path:line``) to name it in errors.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "t.jsonl"
+    >>> _ = path.write_text('{"id": "a"}\\n\\n[1]\\n')
+    >>> [(where.rsplit(":", 1)[1], value) for where, value in jsonl_lines(path)]
+    [('1', {'id': 'a'}), ('3', [1])]
+    """
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{where}: not JSON ({error.msg} at column {error.colno})") from None
+
+
+def read_records_by_id(path: str | Path, check: Callable[[Any, str], None]) -> dict[str, dict[str, Any]]:
+    """Every JSON object of a JSONL file by its ``id``, in file order, each passed to ``check(record, where)``
+    (which raises ``ValueError`` naming ``where``) and stamped with its ``where``; a repeated id is an error.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "t.jsonl"
+    >>> _ = path.write_text('{"id": "a"}\\n{"id": "a"}\\n')
+    >>> read_records_by_id(path, lambda record, where: None)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...t.jsonl:2: id 'a' repeats line 1
+    """
+    records: dict[str, dict[str, Any]] = {}
+    for where, record in jsonl_lines(path):
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            raise ValueError(f"{where}: expected a JSON object with an 'id'")
+        check(record, where)
+        if record["id"] in records:
+            first = records[record["id"]]["where"].rsplit(":", 1)[1]
+            raise ValueError(f"{where}: id {record['id']!r} repeats line {first}")
+        records[record["id"]] = {**record, "where": where}
+    return records
 
 
 def read_generations(path: str | Path) -> list[Generation]:
