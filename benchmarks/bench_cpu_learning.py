@@ -2,30 +2,37 @@
 
 Runs verl's real trainer on CPU (recipes/train_cpu.sh: FSDP2 actor, vLLM rollout server, the toolrl reward,
 GRPO, weight sync) from one warm-started tiny policy, on one fixed prompt set, with one seed, several times:
-the learning run(s) and a **control** identical but for the actor's learning rate 0 (same rollouts, reward
-and advantages; no update). The control's validation curve is the noise floor, measured in the same run.
-Validation samples at the rollout's temperature (8 samples a prompt by default) on the training prompts
-(does RL fit what it trains on?); the held-out prompts are a second validation source when --heldout is set.
+the learning run(s) and a **control** identical but for the actor's learning rate 0 (same data, reward and
+sampling; no update). The control's validation curve is the noise floor, measured in the same run.
 
-Writes OUTPUT/steps.csv (one row per step and run), OUTPUT/validation.png (validation reward per step for
-every run), prints each run's time and the verdict:
+The policy (``verl_toolrl.cpu.tiny_policy --distractors``) is warm-started on every prompt of the demo mix,
+training and held-out, with both the right answer and a distractor (the same call without its arguments),
+so it starts at a coin flip between them: a decision with headroom that the reward can teach. RL trains on
+the training prompts only. Every validation samples each training and held-out prompt (8 times by default,
+at the rollout's temperature) and is rescored here with the ``original`` reward, so runs with other reward
+variants or estimators read on one scale: training prompts (does RL fit what it trains on?) and held-out
+ones (does it transfer to prompts RL never saw?).
 
-    MET when the learning run's final validation reward (mean of its last two validations) exceeds the
-    control's by more than three times the standard deviation of the control's validations.
+Writes OUTPUT/steps.csv (one row per step and run), OUTPUT/validation.png, prints each run's time and:
 
-    python benchmarks/bench_cpu_learning.py --quick      # one learning run and the control
-    python benchmarks/bench_cpu_learning.py              # plus a learning run at a third of the rate
+    MET when the learning run's final validation reward on the training prompts (mean of its last two
+    validations) exceeds the control's by more than three times the standard deviation of the control's
+    validations.
 
-docs/learning.md records what the runs showed and why the tiny policy does not climb at the CPU recipe's
-settings.
+    python benchmarks/bench_cpu_learning.py --quick        # one learning run and the control (~20 min)
+    python benchmarks/bench_cpu_learning.py                # plus a learning run at a third of the rate
+    python benchmarks/bench_cpu_learning.py --ablations    # the paper's reward granularity, dynamic, GDPO
+
+docs/learning.md records what the runs showed, and why a policy fitted to the right answers alone does not
+climb.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -33,14 +40,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
 
 from verl_toolrl.checks.training_log import step_metrics
 from verl_toolrl.cpu.demo import demo_mix_command
+from verl_toolrl.reward.score import compute_score, score_range
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "data" / "raw_samples"
-VAL_KEY = re.compile(r"^val-core/([^/]+)/reward/mean@\d+$")
+LR = "actor_rollout_ref.actor.optim.lr"
+VARIANT = "reward.reward_kwargs.variant"
 
 
 @dataclass(frozen=True)
@@ -51,26 +61,40 @@ class Run:
     overrides: tuple[str, ...] = field(default_factory=tuple)
 
 
-def demo_data(output: Path) -> Path:
-    """The demo mix of the shared sample records (8 training prompts, 3 held out), built once."""
-    data = output / "data"
+def runs_for(args: argparse.Namespace) -> list[Run]:
+    """The learning run and the control, then a third of the rate (full) or the ablations (``--ablations``)."""
+    learning = Run(f"learning-lr{args.lr:g}", (f"{LR}={args.lr}",))
+    runs = [learning, Run("control-lr0", (f"{LR}=0.0",))]
+    if args.ablations:
+        for variant in ("coarse", "binary", "dynamic"):
+            runs.append(Run(f"{variant}-lr{args.lr:g}", (f"{LR}={args.lr}", f"{VARIANT}={variant}")))
+        gdpo = ("algorithm.adv_estimator=gdpo", "algorithm.gdpo_reward_keys=[format_reward,correctness_reward]")
+        runs.append(Run(f"gdpo-lr{args.lr:g}", (f"{LR}={args.lr}", *gdpo, "trainer.use_v1=false")))
+    elif not args.quick:
+        runs.append(Run(f"learning-lr{args.lr / 3:g}", (f"{LR}={args.lr / 3}",)))
+    return runs
+
+
+def prepare(output: Path, cpu_python: Path) -> tuple[Path, Path]:
+    """The demo mix (8 training prompts, 3 held out) and the tiny policy warm-started on all 11 with their
+    distractors, each built once in OUTPUT."""
+    data, policy = output / "data", output / "policy"
     if not (data / "train.parquet").is_file():
-        subprocess.run(
-            demo_mix_command(data, SAMPLES, python=sys.executable),
-            cwd=ROOT,
-            check=True,
-        )
-    return data
+        subprocess.run(demo_mix_command(data, SAMPLES, python=sys.executable), cwd=ROOT, check=True)
+    if not (policy / "config.json").is_file():
+        files = [str(data / "train.parquet"), str(data / "test.parquet")]
+        command = [str(cpu_python), "-m", "verl_toolrl.cpu.tiny_policy", "--data", *files, "--distractors"]
+        subprocess.run([*command, "--output", str(policy)], cwd=ROOT, check=True)
+    return data, policy
 
 
 def common_overrides(data: Path, args: argparse.Namespace) -> list[str]:
-    """Settings every run shares: prompts, group size, steps, sampled validation, seed."""
-    val = [str(data / "train.parquet")] + ([str(data / "test.parquet")] if args.heldout else [])
+    """Settings every run shares: prompts, group size, steps, sampled validation of both splits, seed."""
     return [
         f"data.train_files={data / 'train.parquet'}",
-        f"data.val_files=[{','.join(val)}]",
+        f"data.val_files=[{data / 'train.parquet'},{data / 'test.parquet'}]",
         f"data.train_batch_size={args.prompts}",
-        f"data.val_batch_size={8 * len(val)}",
+        "data.val_batch_size=16",
         f"data.seed={args.seed}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={args.prompts}",
         f"actor_rollout_ref.rollout.n={args.group}",
@@ -83,20 +107,19 @@ def common_overrides(data: Path, args: argparse.Namespace) -> list[str]:
         f"trainer.test_freq={args.test_freq}",
         "trainer.val_before_train=true",
         "trainer.save_freq=-1",
+        "+ray_kwargs.ray_init.address=local",  # a cluster of its own, not one another job on the machine started
     ]
 
 
-def train(
-    run: Run, data: Path, output: Path, overrides: list[str], steps: int, keep: bool
-) -> tuple[dict[int, dict[str, float]], float]:
-    """One trainer run to the end; its per-step metrics (step 0: the validation before training) and seconds.
-    With ``keep``, a run whose log in OUTPUT already reached the last step is read instead of run again."""
+def train(run: Run, data: Path, policy: Path, output: Path, overrides: list[str], keep: bool) -> float:
+    """One trainer run to the end, in OUTPUT/<run>; its seconds. With ``keep``, a finished run is not rerun."""
     folder = output / run.name
     folder.mkdir(parents=True, exist_ok=True)
-    log, metrics, timing = folder / "train.log", folder / "metrics.jsonl", folder / "seconds.txt"
-    if keep and metrics.is_file() and timing.is_file() and steps in step_metrics(metrics):
-        return step_metrics(metrics), float(timing.read_text())
-    metrics.unlink(missing_ok=True)  # verl's file logger appends
+    log, timing = folder / "train.log", folder / "seconds.txt"
+    if keep and timing.is_file():
+        return float(timing.read_text())
+    for stale in [folder / "metrics.jsonl", *folder.glob("validation/*.jsonl")]:
+        stale.unlink(missing_ok=True)  # verl's file logger appends
     started = time.perf_counter()
     with open(log, "w") as handle:
         result = subprocess.run(
@@ -107,42 +130,61 @@ def train(
                 *run.overrides,
                 f"trainer.default_local_dir={folder / 'checkpoints'}",
                 f"trainer.rollout_data_dir={folder / 'rollouts'}",
+                f"trainer.validation_data_dir={folder / 'validation'}",
             ],
             check=False,
             cwd=ROOT,
             stdout=handle,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "DATA_DIR": str(data), "VERL_FILE_LOGGER_PATH": str(metrics)},
+            env={
+                **os.environ,
+                "DATA_DIR": str(data),
+                "MODEL": str(policy),
+                "VERL_FILE_LOGGER_PATH": str(folder / "metrics.jsonl"),
+            },
         )
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"bench_cpu_learning: run {run.name} failed (exit {result.returncode}); see {log}")
     timing.write_text(f"{seconds:.1f}\n")
-    return step_metrics(metrics), seconds
+    return seconds
 
 
-def validation(step: dict[str, float]) -> float | None:
-    """The step's validation reward: the mean over data sources of verl's val-core reward means, if validated."""
-    values = [value for key, value in step.items() if VAL_KEY.match(key)]
-    return sum(values) / len(values) if values else None
+def validations(folder: Path, heldout_truths: set[str]) -> dict[int, dict[str, float]]:
+    """Per validated step, from verl's dump of the validation samples: the mean ``original`` reward and the
+    share of exact answers (the reward's maximum) on the training prompts and on the held-out ones."""
+    steps: dict[int, dict[str, float]] = {}
+    for path in sorted((folder / "validation").glob("*.jsonl")):
+        scored: dict[str, list[tuple[float, bool]]] = {"train": [], "heldout": []}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            sample = json.loads(line)
+            split = "heldout" if sample["gts"] in heldout_truths else "train"
+            score = compute_score(None, sample["output"], sample["gts"])["score"]
+            scored[split].append((score, score == score_range(sample["gts"])[1]))
+        step = int(path.stem)
+        steps[step] = {}
+        for split, scores in scored.items():
+            if not scores:
+                raise SystemExit(f"bench_cpu_learning: {path} has no {split} prompt; validation must sample both")
+            steps[step][f"{split}_reward"] = statistics.fmean(score for score, _ in scores)
+            steps[step][f"{split}_exact"] = statistics.fmean(exact for _, exact in scores)
+    return steps
 
 
-def rows_of(name: str, metrics: dict[int, dict[str, float]]) -> list[dict[str, object]]:
-    """One CSV row per step: the training reward and GRPO signal, and the validation reward where validated."""
+def rows_of(name: str, metrics: dict[int, dict[str, float]], validated: dict[int, dict[str, float]]):
+    """One CSV row per step: the training reward and GRPO signal, and the validation figures where validated."""
+    columns = ("train_reward", "train_exact", "heldout_reward", "heldout_exact")
     return [
         {
             "run": name,
             "step": step,
-            "score": values.get("critic/score/mean", ""),
-            "advantage_span": values.get("critic/advantages/max", 0.0) - values.get("critic/advantages/min", 0.0)
-            if "critic/advantages/max" in values
-            else "",
-            "entropy": values.get("actor/entropy", ""),
-            "grad_norm": values.get("actor/grad_norm", ""),
-            "validation": "" if validation(values) is None else validation(values),
-            "step_s": values.get("timing_s/step", ""),
+            "score": metrics.get(step, {}).get("critic/score/mean", ""),
+            "entropy": metrics.get(step, {}).get("actor/entropy", ""),
+            "grad_norm": metrics.get(step, {}).get("actor/grad_norm", ""),
+            **{column: validated.get(step, {}).get(column, "") for column in columns},
+            "step_s": metrics.get(step, {}).get("timing_s/step", ""),
         }
-        for step, values in sorted(metrics.items())
+        for step in sorted(set(metrics) | set(validated))
     ]
 
 
@@ -152,47 +194,58 @@ def plot(path: Path, rows: list[dict[str, object]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4))
-    for name in dict.fromkeys(row["run"] for row in rows):
-        points = [(row["step"], row["validation"]) for row in rows if row["run"] == name and row["validation"] != ""]
-        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
-    axes.set(xlabel="step", ylabel="validation reward (sampled)", title="validation reward per step")
-    axes.legend()
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for axis, split in zip(axes, ("train", "heldout"), strict=True):
+        for name in dict.fromkeys(row["run"] for row in rows):
+            points = [
+                (r["step"], r[f"{split}_reward"]) for r in rows if r["run"] == name and r[f"{split}_reward"] != ""
+            ]
+            axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+        axis.set(xlabel="step", title=f"{'training' if split == 'train' else 'held-out'} prompts")
+    axes[0].set_ylabel("validation reward (original, sampled)")
+    axes[1].legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 
 
+def first_step_reaching(rows: list[dict[str, object]], threshold: float) -> int | str:
+    """The first validated step whose training-prompt reward reaches ``threshold``; "-" when none does."""
+    return next((r["step"] for r in rows if r["train_reward"] != "" and r["train_reward"] >= threshold), "-")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one learning run and the control")
-    parser.add_argument("--steps", type=int, default=8)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="one learning run and the control")
+    mode.add_argument("--ablations", action="store_true", help="learning, control, coarse, binary, dynamic, GDPO")
+    parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--test-freq", type=int, default=2)
     parser.add_argument("--prompts", type=int, default=4, help="prompts per step")
     parser.add_argument("--group", type=int, default=8, help="rollouts per prompt (the GRPO group)")
-    parser.add_argument("--lr", type=float, default=1e-4, help="the learning run's actor learning rate")
-    parser.add_argument("--temperature", type=float, default=1.0, help="rollout and validation temperature")
+    parser.add_argument("--lr", type=float, default=1e-4, help="the learning runs' actor learning rate")
+    parser.add_argument("--temperature", type=float, default=0.7, help="rollout and validation temperature")
     parser.add_argument("--val-samples", type=int, default=8, help="validation samples per prompt")
-    parser.add_argument("--heldout", action="store_true", help="also validate on the held-out prompts")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=ROOT / "runs" / "bench-cpu-learning")
-    parser.add_argument("--keep", action="store_true", help="reuse the runs in OUTPUT that reached the last step")
+    parser.add_argument("--cpu-venv", type=Path, default=ROOT / ".venv-cpu", help="the CPU training environment")
+    parser.add_argument("--keep", action="store_true", help="reuse the runs in OUTPUT that finished")
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
-    data = demo_data(args.output)
-    lr = "actor_rollout_ref.actor.optim.lr"
-    runs = [Run(f"learning-lr{args.lr:g}", (f"{lr}={args.lr}",)), Run("control-lr0", (f"{lr}=0.0",))]
-    if not args.quick:
-        runs += [Run(f"learning-lr{args.lr / 3:g}", (f"{lr}={args.lr / 3}",))]
+    data, policy = prepare(args.output, args.cpu_venv / "bin" / "python")
+    heldout = {reward["ground_truth"] for reward in pd.read_parquet(data / "test.parquet")["reward_model"]}
     rows: list[dict[str, object]] = []
-    finals: dict[str, list[float]] = {}
-    for run in runs:
-        metrics, seconds = train(run, data, args.output, common_overrides(data, args), args.steps, args.keep)
-        run_rows = rows_of(run.name, metrics)
+    for run in runs_for(args):
+        seconds = train(run, data, policy, args.output, common_overrides(data, args), args.keep)
+        folder = args.output / run.name
+        run_rows = rows_of(run.name, step_metrics(folder / "metrics.jsonl"), validations(folder, heldout))
         rows += run_rows
-        finals[run.name] = [row["validation"] for row in run_rows if row["validation"] != ""]
         print(
-            f"{run.name}: {seconds:.0f} s; validation "
-            + ", ".join(f"step {row['step']} {row['validation']:+.3f}" for row in run_rows if row["validation"] != "")
+            f"{run.name}: {seconds:.0f} s; validation (training / held-out prompts) "
+            + ", ".join(
+                f"step {r['step']} {r['train_reward']:+.2f} / {r['heldout_reward']:+.2f}"
+                for r in run_rows
+                if r["train_reward"] != ""
+            )
         )
     with open(args.output / "steps.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -200,15 +253,32 @@ def main() -> None:
         writer.writerows(rows)
     plot(args.output / "validation.png", rows)
     print(f"wrote {args.output / 'steps.csv'} and {args.output / 'validation.png'}")
-    control = finals["control-lr0"]
+    report(rows)
+
+
+def report(rows: list[dict[str, object]]) -> None:
+    """The table of every run (reward and exact share at each validation, steps to a threshold) and the
+    verdict of each learning run against the control."""
+    validated = {}
+    for row in rows:
+        if row["train_reward"] != "":
+            validated.setdefault(row["run"], []).append(row)
+    control = [row["train_reward"] for row in validated["control-lr0"]]
     noise = statistics.stdev(control) if len(control) > 1 else float("inf")
     control_final = statistics.fmean(control[-2:])
+    finals = {run: statistics.fmean(r["train_reward"] for r in runs[-2:]) for run, runs in validated.items()}
+    threshold = control_final + (max(finals.values()) - control_final) / 2
+    print(f"\n| run | training prompts: reward (exact) by step | held-out: final | step reaching {threshold:+.2f} |")
+    print("|---|---|---|---|")
+    for run, runs in validated.items():
+        curve = ", ".join(f"{r['step']}: {r['train_reward']:+.2f} ({r['train_exact']:.0%})" for r in runs)
+        heldout = f"{runs[-1]['heldout_reward']:+.2f} ({runs[-1]['heldout_exact']:.0%})"
+        print(f"| {run} | {curve} | {heldout} | {first_step_reaching(runs, threshold)} |")
     check = Verdicts()
-    for name, values in finals.items():
-        if name.startswith("learning"):
-            final = statistics.fmean(values[-2:])
+    for run, final in finals.items():
+        if run != "control-lr0":
             check.target(
-                f"{name} learns",
+                f"{run} learns",
                 f"final validation {final:+.3f} vs control {control_final:+.3f}",
                 f"> control + 3 x {noise:.3f}",
                 final > control_final + 3 * noise,

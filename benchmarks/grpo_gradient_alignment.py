@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS, IM_END
+from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS
 from verl_toolrl.reward.score import compute_score
 
 
@@ -57,7 +57,7 @@ def main() -> None:
         loss.backward(retain_graph=True)
         return torch.cat([p.grad.flatten().clone() for p in model.parameters()])
 
-    truth_ids = tokenizer(truth + IM_END, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    truth_ids = tokenizer(truth + tokenizer.eos_token, add_special_tokens=False, return_tensors="pt")["input_ids"]
     truth_logp = log_probs(truth_ids).sum()
     h = gradient(truth_logp)
     print(f"log P(ground truth) {truth_logp.item():+.3f}, |h| {h.norm():.3f}, {h.numel():,} parameters")

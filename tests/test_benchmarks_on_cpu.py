@@ -7,6 +7,7 @@ The two that need a trained CPU run read the run the e2e tests already train
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -32,7 +33,11 @@ NOT_SMOKED = {
 #: Benchmarks that read the shared material and take its folder.
 TAKE_SHARED = {"bench_preprocess.py", "bench_reward.py", "bench_reward_manager.py"}
 
-from verdict import Verdicts  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+import bench_cpu_learning as bench  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+from verdict import Verdicts  # noqa: E402
+
+from verl_toolrl.cpu.tiny_policy import distractor  # noqa: E402
+from verl_toolrl.reward.score import compute_score  # noqa: E402
 
 
 def test_a_missed_target_says_missed_and_exits_1(capsys):
@@ -106,3 +111,38 @@ def test_every_benchmark_has_a_smoke_size_that_a_test_runs():
 )
 def test_the_benchmark_reaches_its_verdict_at_smoke_size(script: Path, shared_dir: Path) -> None:
     run_smoke(script, *(["--shared", str(shared_dir)] if script.name in TAKE_SHARED else []))
+
+
+def test_the_learning_benchmark_reads_verls_validation_dumps_per_split_and_judges_against_the_control(
+    tmp_path: Path, capsys
+) -> None:
+    """The learning benchmark's reading and verdict, on validation dumps written here in verl's layout
+    (``trainer.validation_data_dir``: one ``{step}.jsonl`` a validation, ``input/output/gts/score``)."""
+    train = '<think> t </think>\n<tool_call>\n{"name": "f", "parameters": {"a": 1}}\n</tool_call>'
+    heldout = '<think> t </think>\n<tool_call>\n{"name": "g", "parameters": {"b": 2}}\n</tool_call>'
+
+    def dump(run: str, step: int, exact_train: int, exact_heldout: int) -> None:
+        folder = tmp_path / run / "validation"
+        folder.mkdir(parents=True, exist_ok=True)
+        samples = [(train, n < exact_train) for n in range(4)] + [(heldout, n < exact_heldout) for n in range(4)]
+        lines = [{"input": "", "output": gts if exact else distractor(gts), "gts": gts, "score": 0.0, "step": step}
+                 for gts, exact in samples]  # fmt: skip
+        (folder / f"{step}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    for step, (learned, flat) in enumerate([(2, 2), (3, 2), (4, 2), (4, 2)]):
+        dump("learning-lr0.0001", 2 * step, learned, 1)
+        dump("control-lr0", 2 * step, flat + (step == 1), 2)  # the noise floor: 2, 3, 2, 2 exact of 4
+    rows = []
+    for run in ("learning-lr0.0001", "control-lr0"):
+        validated = bench.validations(tmp_path / run, {heldout})
+        assert sorted(validated) == [0, 2, 4, 6]
+        rows += bench.rows_of(run, {}, validated)
+    learning = [row for row in rows if row["run"] == "learning-lr0.0001"]
+    assert [row["train_exact"] for row in learning] == [0.5, 0.75, 1.0, 1.0]
+    assert {row["heldout_exact"] for row in learning} == {0.25}
+    exact, wrong = compute_score(None, train, train)["score"], compute_score(None, distractor(train), train)["score"]
+    assert learning[-1]["train_reward"] == exact and learning[0]["train_reward"] == (exact + wrong) / 2
+    with pytest.raises(SystemExit) as exit_:
+        bench.report(rows)
+    assert exit_.value.code == 0
+    assert re.search(r"target learning-lr0.0001 learns: > control \+ 3 x [\d.]+, .*: MET", capsys.readouterr().out)

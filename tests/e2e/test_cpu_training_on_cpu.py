@@ -15,10 +15,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every target MET
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
-from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS
+from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS, examples_from_parquet
 from verl_toolrl.reward import compute_score
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +121,24 @@ def test_the_quickstart_checks_then_trains_on_cpu_and_prints_each_steps_rewards(
     table = out[out.index("| step | score mean |") :].splitlines()
     assert [row.split("|")[1].strip() for row in table[2:4]] == ["1", "2"]
     assert "bash recipes/run_toolrl.sh reward.reward_kwargs.variant=dynamic" in out
+
+
+def test_the_tiny_policy_read_back_as_verl_reads_it_writes_the_answers_it_was_warm_started_on(quickstart: dict) -> None:
+    """The warm start trains on the token ids verl and vLLM give: the tokenizer as ``AutoTokenizer`` reads it
+    back, a Qwen2Tokenizer whose pre-tokenizer splits digits one at a time. Warm-started on the ids of the
+    tokenizer as built (digits grouped), the policy wrote another tool's name or broken arguments on 4 of the
+    8 demo prompts, greedily."""
+    folder = quickstart["data"] / "tiny-policy"
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    answers = []
+    for example in examples_from_parquet(quickstart["data"] / "train.parquet"):
+        text = tokenizer.apply_chat_template(example.messages, tokenize=False, add_generation_prompt=True)
+        prompt = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][:, -CONTEXT_TOKENS:]
+        with torch.no_grad():
+            output = model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=False, max_new_tokens=400)
+        answers.append(tokenizer.decode(output[0, prompt.shape[1] :], skip_special_tokens=True) == example.target)
+    assert sum(answers) >= 7, answers
 
 
 def test_grpo_steps_log_rewards_and_update_the_policy(quickstart: dict) -> None:

@@ -9,6 +9,11 @@ GRPO group. The policy is for proving the training loop, not for learning to cal
 
     python -m verl_toolrl.cpu.tiny_policy --data DATA_DIR/train.parquet --output DATA_DIR/tiny-policy
 
+With ``--distractors`` the warm start also fits, for every target that calls a tool with arguments, a
+:func:`distractor`: the same response with the first call's arguments dropped. The policy then starts at a
+coin flip between the right call and a worse one, one token apart, a decision GRPO can learn within a few
+steps (``benchmarks/bench_cpu_learning.py``); a policy fitted to the targets alone has nothing to choose.
+
 >>> tokenizer = byte_level_tokenizer(["<think> hi </think>", '{"name": "get_weather"}'], vocab_size=300)
 >>> text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
 ...                                      add_generation_prompt=True)
@@ -33,9 +38,10 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+from transformers import AutoTokenizer, GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 from verl_toolrl.checks.stand_in import byte_level_tokenizer
+from verl_toolrl.core.calls import ToolCall, parse_response, render_output
 
 #: Prompt tokens the policy is trained and run on: the warm start keeps each prompt's last CONTEXT_TOKENS,
 #: and the CPU recipe cuts rollout prompts to the same length (recipes/toolrl/cpu.yaml,
@@ -111,6 +117,33 @@ def examples_from_parquet(path: Path) -> list[Example]:
     ]
 
 
+def distractor(target: str) -> str | None:
+    """``target`` with its first call's arguments dropped: a worse answer that shares every token with it up
+    to the arguments; None for a target without a call with arguments (or one the renderer would not
+    reproduce byte for byte).
+
+    >>> print(distractor('<think> x </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": 1}}\\n</tool_call>'))
+    <think> x </think>
+    <tool_call>
+    {"name": "f", "parameters": {}}
+    </tool_call>
+    >>> distractor("<think> x </think>\\n<response> hi </response>") is None
+    True
+    """
+    parsed = parse_response(target, "toolrl")
+    if not parsed.calls or not parsed.calls[0].arguments or parsed.think is None:
+        return None
+    if render_output(parsed.think, parsed.calls, parsed.response) != target:
+        return None
+    return render_output(parsed.think, [ToolCall(parsed.calls[0].name), *parsed.calls[1:]], parsed.response)
+
+
+def with_distractors(examples: Sequence[Example]) -> list[Example]:
+    """The examples followed by one example per :func:`distractor` of their targets."""
+    extra = [Example(e.messages, wrong) for e in examples if (wrong := distractor(e.target)) is not None]
+    return [*examples, *extra]
+
+
 def _encode(tokenizer: PreTrainedTokenizerFast, example: Example, context: int) -> tuple[list[int], int]:
     """Token ids of the prompt's last ``context`` tokens + target + ``<|im_end|>``, and where the target
     starts."""
@@ -166,27 +199,38 @@ def corpus(frames: Iterable[pd.DataFrame]) -> Iterable[str]:
 
 
 def make_tiny_policy(
-    train_file: Path,
+    train_files: Sequence[Path],
     output: Path,
     *,
     extra_files: Sequence[Path] = (),
     vocab_size: int = 4096,
     steps: int = 100,
+    distractors: bool = False,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Train the tokenizer on the data, build the model, warm-start it, ``save_pretrained`` both to
-    ``output``; returns a summary (parameters, first and last loss, seconds)."""
+    """Train the tokenizer on the data, build the model, warm-start it on the rows of ``train_files`` (and
+    their distractors with ``distractors``), ``save_pretrained`` both to ``output``; returns a summary
+    (parameters, examples, first and last loss, seconds)."""
     started = time.perf_counter()
-    frames = [pd.read_parquet(path, columns=["prompt", "reward_model"]) for path in (train_file, *extra_files)]
+    frames = [pd.read_parquet(path, columns=["prompt", "reward_model"]) for path in (*train_files, *extra_files)]
     tokenizer = byte_level_tokenizer(corpus(frames), vocab_size=vocab_size)
     model = build_policy(tokenizer, seed=seed)
-    losses = warm_start(model, tokenizer, examples_from_parquet(train_file), steps=steps, seed=seed)
+    examples = [example for path in train_files for example in examples_from_parquet(path)]
+    if distractors:
+        examples = with_distractors(examples)
     output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output)
     tokenizer.save_pretrained(output)
+    # verl and vLLM read the tokenizer back with AutoTokenizer, which makes a Qwen2 folder's tokenizer a
+    # Qwen2Tokenizer: its pre-tokenizer (digits one at a time, NFC) is not the one the merges were learned
+    # with, so the same text gets other ids. The warm start trains on the ids they will see.
+    tokenizer = AutoTokenizer.from_pretrained(output)
+    losses = warm_start(model, tokenizer, examples, steps=steps, seed=seed)
+    model.save_pretrained(output)
     return {
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),
+        "examples": len(examples),
         "first_loss": losses[0] if losses else math.nan,
         "last_loss": losses[-1] if losses else math.nan,
         "seconds": round(time.perf_counter() - started, 1),
@@ -195,7 +239,9 @@ def make_tiny_policy(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m verl_toolrl.cpu.tiny_policy", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="training parquet (data_preprocess output)")
+    parser.add_argument(
+        "--data", type=Path, nargs="+", required=True, help="parquet files to warm-start on (data_preprocess output)"
+    )
     parser.add_argument(
         "--extra-text",
         type=Path,
@@ -206,9 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, required=True, help="folder for the model and tokenizer")
     parser.add_argument("--vocab-size", type=int, default=4096)
     parser.add_argument("--steps", type=int, default=100, help="supervised warm-start steps")
+    parser.add_argument(
+        "--distractors", action="store_true", help="also warm-start on each call's distractor (see the module doc)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    for path in (args.data, *args.extra_text):
+    for path in (*args.data, *args.extra_text):
         if not path.is_file():
             print(f"error: {path}: no such file (make the data first: python -m data_preprocess.mix)", file=sys.stderr)
             return 2
@@ -218,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         extra_files=args.extra_text,
         vocab_size=args.vocab_size,
         steps=args.steps,
+        distractors=args.distractors,
         seed=args.seed,
     )
     print(f"tiny policy -> {args.output}: " + json.dumps(summary))
