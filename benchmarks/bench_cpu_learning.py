@@ -68,7 +68,7 @@ def runs_for(args: argparse.Namespace) -> list[Run]:
     if args.ablations:
         for variant in ("coarse", "binary", "dynamic"):
             runs.append(Run(f"{variant}-lr{args.lr:g}", (f"{LR}={args.lr}", f"{VARIANT}={variant}")))
-        gdpo = ("algorithm.adv_estimator=gdpo", "algorithm.gdpo_reward_keys=[format_reward,correctness_reward]")
+        gdpo = ("algorithm.adv_estimator=gdpo", "+algorithm.gdpo_reward_keys=[format_reward,correctness_reward]")
         runs.append(Run(f"gdpo-lr{args.lr:g}", (f"{LR}={args.lr}", *gdpo, "trainer.use_v1=false")))
     elif not args.quick:
         runs.append(Run(f"learning-lr{args.lr / 3:g}", (f"{LR}={args.lr / 3}",)))

@@ -23,7 +23,10 @@ def byte_level_tokenizer(corpus: Iterable[str] = (), *, vocab_size: int = 512, a
 
     Merges are learned from ``corpus`` (none: one token per byte). ChatML special tokens, ``<|im_end|>``
     as end of sequence and ``<|endoftext|>`` as padding, as in Qwen; ``added_tokens`` are ordinary
-    (non-special) added tokens, as Qwen's ``<tool_call>``.
+    (non-special) added tokens, as Qwen's ``<tool_call>``. Saved beside a Qwen2 ``config.json`` and read back
+    with ``AutoTokenizer`` (as verl and vLLM do), it becomes a ``Qwen2Tokenizer`` with Qwen's pre-tokenizer,
+    which gives other ids for text with digits: train a model on the tokenizer as read back
+    (:func:`verl_toolrl.cpu.tiny_policy.make_tiny_policy` does).
 
     >>> tokenizer = byte_level_tokenizer(added_tokens=["<tool_call>"])
     >>> text = "<tool_call>\\n{\\"a\\": \\"é\\"}"
