@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSE
 
 from verl_toolrl.checks.training_log import step_metrics
 from verl_toolrl.cpu.demo import demo_mix_command
+from verl_toolrl.eval.generations import jsonl_lines
 from verl_toolrl.reward.score import compute_score, score_range
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,12 +80,20 @@ def prepare(output: Path, cpu_python: Path) -> tuple[Path, Path]:
     distractors, each built once in OUTPUT."""
     data, policy = output / "data", output / "policy"
     if not (data / "train.parquet").is_file():
-        subprocess.run(demo_mix_command(data, SAMPLES, python=sys.executable), cwd=ROOT, check=True)
+        _run_or_exit("the demo mix", demo_mix_command(data, SAMPLES, python=sys.executable))
     if not (policy / "config.json").is_file():
+        if not cpu_python.is_file():
+            raise SystemExit(f"bench_cpu_learning: {cpu_python} is missing; build it with bash recipes/setup_cpu.sh")
         files = [str(data / "train.parquet"), str(data / "test.parquet")]
         command = [str(cpu_python), "-m", "verl_toolrl.cpu.tiny_policy", "--data", *files, "--distractors"]
-        subprocess.run([*command, "--output", str(policy)], cwd=ROOT, check=True)
+        _run_or_exit("the tiny policy", [*command, "--output", str(policy)])
     return data, policy
+
+
+def _run_or_exit(what: str, command: list[str]) -> None:
+    """Run a preparation command from the repository root; one line and exit 1 if it fails."""
+    if subprocess.run(command, cwd=ROOT, check=False).returncode != 0:
+        raise SystemExit(f"bench_cpu_learning: building {what} failed: {' '.join(command)}")
 
 
 def common_overrides(data: Path, args: argparse.Namespace) -> list[str]:
@@ -156,8 +164,7 @@ def validations(folder: Path, heldout_truths: set[str]) -> dict[int, dict[str, f
     steps: dict[int, dict[str, float]] = {}
     for path in sorted((folder / "validation").glob("*.jsonl")):
         scored: dict[str, list[tuple[float, bool]]] = {"train": [], "heldout": []}
-        for line in path.read_text(encoding="utf-8").splitlines():
-            sample = json.loads(line)
+        for _, _, sample in jsonl_lines(path):
             split = "heldout" if sample["gts"] in heldout_truths else "train"
             score = compute_score(None, sample["output"], sample["gts"])["score"]
             scored[split].append((score, score == score_range(sample["gts"])[1]))
@@ -171,7 +178,9 @@ def validations(folder: Path, heldout_truths: set[str]) -> dict[int, dict[str, f
     return steps
 
 
-def rows_of(name: str, metrics: dict[int, dict[str, float]], validated: dict[int, dict[str, float]]):
+def rows_of(
+    name: str, metrics: dict[int, dict[str, float]], validated: dict[int, dict[str, float]]
+) -> list[dict[str, object]]:
     """One CSV row per step: the training reward and GRPO signal, and the validation figures where validated."""
     columns = ("train_reward", "train_exact", "heldout_reward", "heldout_exact")
     return [

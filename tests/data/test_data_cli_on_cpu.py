@@ -239,6 +239,10 @@ def test_mix_demo_is_the_explicit_demo_counts_of_the_sample_records(tmp_path, sa
     with pytest.raises(SystemExit) as exit:
         run("mix", "--output", tmp_path / "x", "--demo", samples, "--xlam", samples / "xlam.json")
     assert exit.value.code == 2 and "--demo takes its files from SAMPLES_DIR" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:
+        run("mix", "--output", tmp_path / "x", "--demo", samples, "--xlam-count", 3)
+    assert exit.value.code == 2 and "--demo sets the counts and the test fraction" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_mix_draws_hammer_from_unused_xlam_records_and_irrelevance_rows(tmp_path, samples):

@@ -126,7 +126,7 @@ def test_the_quickstart_checks_then_trains_on_cpu_and_prints_each_steps_rewards(
 def test_the_tiny_policy_read_back_as_verl_reads_it_writes_the_answers_it_was_warm_started_on(quickstart: dict) -> None:
     """The warm start trains on the token ids verl and vLLM give: the tokenizer as ``AutoTokenizer`` reads it
     back, a Qwen2Tokenizer whose pre-tokenizer splits digits one at a time. Warm-started on the ids of the
-    tokenizer as built (digits grouped), the policy wrote another tool's name or broken arguments on 4 of the
+    tokenizer as built (digits grouped), the policy wrote another tool's name or broken arguments on 5 of the
     8 demo prompts, greedily."""
     folder = quickstart["data"] / "tiny-policy"
     tokenizer = AutoTokenizer.from_pretrained(folder)

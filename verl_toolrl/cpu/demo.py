@@ -18,7 +18,5 @@ from pathlib import Path
 def demo_mix_command(output: str | Path, samples: str | Path, python: str = sys.executable) -> list[str]:
     """The command that writes the demo mix of the sample records in ``samples`` to ``output`` (run it from
     the repository root, where ``data_preprocess`` lives)."""
-    return [python, "-m", "data_preprocess.mix", "--output", str(output), "--seed", "0", "--skip-invalid"] + [
-        "--demo",
-        str(samples),
-    ]
+    options = ["--output", str(output), "--seed", "0", "--skip-invalid", "--demo", str(samples)]
+    return [python, "-m", "data_preprocess.mix", *options]

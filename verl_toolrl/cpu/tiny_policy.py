@@ -219,7 +219,7 @@ def make_tiny_policy(
     if distractors:
         examples = with_distractors(examples)
     output.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output)
+    model.config.save_pretrained(output)  # the Qwen2 config.json by which AutoTokenizer picks its class
     tokenizer.save_pretrained(output)
     # verl and vLLM read the tokenizer back with AutoTokenizer, which makes a Qwen2 folder's tokenizer a
     # Qwen2Tokenizer: its pre-tokenizer (digits one at a time, NFC) is not the one the merges were learned

@@ -229,6 +229,9 @@ def _mix(argv: Sequence[str] | None) -> int:
     if args.demo:
         if args.toolace or args.xlam:
             parser.error("--demo takes its files from SAMPLES_DIR; drop --toolace and --xlam")
+        sizes = ["test_fraction", *(f"{source}_count" for source in mix.PAPER_COUNTS)]
+        if any(getattr(args, size) != parser.get_default(size) for size in sizes):
+            parser.error("--demo sets the counts and the test fraction; drop the --*-count and --test-fraction options")
         args.toolace, args.xlam = str(Path(args.demo) / "toolace.json"), str(Path(args.demo) / "xlam.json")
         args.test_fraction = mix.DEMO_TEST_FRACTION
         for source, count in mix.DEMO_COUNTS.items():

@@ -230,7 +230,7 @@ def read_judgments(path: Path) -> dict[str, dict[str, Any]]:
     judgments: dict[str, dict[str, Any]] = {}
     if not path.is_file():
         return judgments
-    for where, record in jsonl_lines(path):
+    for where, _, record in jsonl_lines(path):
         if (
             not isinstance(record, dict)
             or not isinstance(record.get("id"), str)

@@ -115,20 +115,16 @@ def _is_messages(value: Any) -> bool:
     )
 
 
-def parse_generation(line: str, where: str) -> Generation:
-    """One line as a :class:`Generation`; ``ValueError`` naming ``where`` and the field at fault.
+def generation_from(data: Any, where: str) -> Generation:
+    """One parsed line as a :class:`Generation`; ``ValueError`` naming ``where`` and the field at fault.
 
-    >>> parse_generation('{"id": "a", "category": "c", "messages": [], "output": "x"}', "f:1").output
+    >>> generation_from({"id": "a", "category": "c", "messages": [], "output": "x"}, "f:1").output
     'x'
-    >>> parse_generation('{"category": "c", "messages": [], "output": "x"}', "f:2")
+    >>> generation_from({"category": "c", "messages": [], "output": "x"}, "f:2")
     Traceback (most recent call last):
     ...
     ValueError: f:2: missing or empty 'id'
     """
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{where}: not JSON ({error.msg} at column {error.colno})") from error
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected a JSON object, got {type(data).__name__}")
     for name in ("id", "category"):
@@ -144,14 +140,15 @@ def parse_generation(line: str, where: str) -> Generation:
     return Generation(data["id"], data["category"], data["messages"], data["output"], tools)
 
 
-def jsonl_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
-    """Each non-blank line of a JSONL file, parsed, with ``where`` (``path:line``) to name it in errors.
+def jsonl_lines(path: str | Path) -> Iterator[tuple[str, int, Any]]:
+    """Each non-blank line of a JSONL file as ``(where, number, value)``: ``where`` (``path:number``) names
+    it in errors, ``value`` is the line parsed; a line that is not JSON is a ``ValueError`` naming it.
 
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "t.jsonl"
     >>> _ = path.write_text('{"id": "a"}\\n\\n[1]\\n')
-    >>> [(where.rsplit(":", 1)[1], value) for where, value in jsonl_lines(path)]
-    [('1', {'id': 'a'}), ('3', [1])]
+    >>> [(number, value) for _, number, value in jsonl_lines(path)]
+    [(1, {'id': 'a'}), (3, [1])]
     """
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -159,9 +156,10 @@ def jsonl_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
                 continue
             where = f"{path}:{number}"
             try:
-                yield where, json.loads(line)
+                value = json.loads(line)
             except json.JSONDecodeError as error:
                 raise ValueError(f"{where}: not JSON ({error.msg} at column {error.colno})") from None
+            yield where, number, value
 
 
 def read_records_by_id(path: str | Path, check: Callable[[Any, str], None]) -> dict[str, dict[str, Any]]:
@@ -177,14 +175,14 @@ def read_records_by_id(path: str | Path, check: Callable[[Any, str], None]) -> d
     ValueError: ...t.jsonl:2: id 'a' repeats line 1
     """
     records: dict[str, dict[str, Any]] = {}
-    for where, record in jsonl_lines(path):
+    lines: dict[str, int] = {}
+    for where, number, record in jsonl_lines(path):
         if not isinstance(record, dict) or not isinstance(record.get("id"), str):
             raise ValueError(f"{where}: expected a JSON object with an 'id'")
         check(record, where)
-        if record["id"] in records:
-            first = records[record["id"]]["where"].rsplit(":", 1)[1]
-            raise ValueError(f"{where}: id {record['id']!r} repeats line {first}")
-        records[record["id"]] = {**record, "where": where}
+        if record["id"] in lines:
+            raise ValueError(f"{where}: id {record['id']!r} repeats line {lines[record['id']]}")
+        lines[record["id"]], records[record["id"]] = number, {**record, "where": where}
     return records
 
 
@@ -195,15 +193,12 @@ def read_generations(path: str | Path) -> list[Generation]:
         raise FileNotFoundError(f"{path}: no generations; run `generate` first")
     generations: list[Generation] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            generation = parse_generation(line, f"{path}:{number}")
-            if generation.id in seen:
-                raise ValueError(f"{path}:{number}: id {generation.id!r} repeats line {seen[generation.id]}")
-            seen[generation.id] = number
-            generations.append(generation)
+    for where, number, data in jsonl_lines(path):
+        generation = generation_from(data, where)
+        if generation.id in seen:
+            raise ValueError(f"{where}: id {generation.id!r} repeats line {seen[generation.id]}")
+        seen[generation.id] = number
+        generations.append(generation)
     return generations
 
 
