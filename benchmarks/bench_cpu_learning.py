@@ -19,9 +19,17 @@ Writes OUTPUT/steps.csv (one row per step and run), OUTPUT/validation.png, print
     validations) exceeds the control's by more than three times the standard deviation of the control's
     validations.
 
-    python benchmarks/bench_cpu_learning.py --quick        # one learning run and the control (~20 min)
-    python benchmarks/bench_cpu_learning.py                # plus a learning run at a third of the rate
+    python benchmarks/bench_cpu_learning.py --quick        # one learning run and the control (~15 min)
+    python benchmarks/bench_cpu_learning.py --filters      # plus the prompt filter and DAPO (~30 min)
+    python benchmarks/bench_cpu_learning.py                # both, and a learning run at a third of the rate
     python benchmarks/bench_cpu_learning.py --ablations    # the paper's reward granularity, dynamic, GDPO
+
+With the prompt filter's runs (--filters and the default), also: how many rollouts each of plain GRPO, the
+plugin's variance-based prompt filter (toolrl/prompt_filter=variance) and verl's DAPO filter
+(algorithm.filter_groups) generated, and how many seconds they trained, until their validation reward on
+the training prompts first reached the plain run's final one (mean of its last two validations), and:
+
+    MET when plain GRPO needed at least 1.5 times the rollouts the prompt filter needed.
 
 docs/learning.md records what the runs showed, and why a policy fitted to the right answers alone does not
 climb.
@@ -32,6 +40,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -51,6 +60,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "data" / "raw_samples"
 LR = "actor_rollout_ref.actor.optim.lr"
 VARIANT = "reward.reward_kwargs.variant"
+PROMPT_FILTER = "toolrl/prompt_filter=variance"
+DAPO = ("algorithm.filter_groups.enable=true", "algorithm.filter_groups.metric=reward")
+FILTERS_TARGET = 1.5  # plain GRPO's rollouts to its final reward over the prompt filter's
 
 
 @dataclass(frozen=True)
@@ -70,8 +82,11 @@ def runs_for(args: argparse.Namespace) -> list[Run]:
             runs.append(Run(f"{variant}-lr{args.lr:g}", (f"{LR}={args.lr}", f"{VARIANT}={variant}")))
         gdpo = ("algorithm.adv_estimator=gdpo", "+algorithm.gdpo_reward_keys=[format_reward,correctness_reward]")
         runs.append(Run(f"gdpo-lr{args.lr:g}", (f"{LR}={args.lr}", *gdpo, "trainer.use_v1=false")))
-    elif not args.quick:
+    if not (args.quick or args.ablations or args.filters):
         runs.append(Run(f"learning-lr{args.lr / 3:g}", (f"{LR}={args.lr / 3}",)))
+    if args.filters or not (args.quick or args.ablations):
+        runs.append(Run(f"prompt-filter-lr{args.lr:g}", (f"{LR}={args.lr}", PROMPT_FILTER)))
+        runs.append(Run(f"dapo-lr{args.lr:g}", (f"{LR}={args.lr}", *DAPO)))
     return runs
 
 
@@ -178,23 +193,71 @@ def validations(folder: Path, heldout_truths: set[str]) -> dict[int, dict[str, f
     return steps
 
 
-def rows_of(
-    name: str, metrics: dict[int, dict[str, float]], validated: dict[int, dict[str, float]]
-) -> list[dict[str, object]]:
-    """One CSV row per step: the training reward and GRPO signal, and the validation figures where validated."""
+def generated_groups(metrics: dict[str, float], prompts: int) -> int:
+    """GRPO groups generated in one training step: the batch's prompts, plus, under verl's DAPO filter, the
+    groups it evicted (all rollouts scored alike) and the surplus it generated and discarded.
+
+    >>> generated_groups({"training/filter_groups/evicted_samples": 3.0}, 4)
+    7
+    """
+    extra = ("filter_groups/evicted_samples", "filter_groups/discarded_surplus_samples")
+    return prompts + int(sum(value for key, value in metrics.items() if key.endswith(extra)))
+
+
+def settled_groups(folder: Path) -> dict[int, int]:
+    """Per training step, from verl's rollout dump: the groups trained on whose rollouts all scored alike
+    (advantage 0). A dumped sample's ``uid`` is verl's ``{group}_{session}_{index}``."""
+    steps = {}
+    for path in sorted((folder / "rollouts").glob("*.jsonl")):
+        groups: dict[str, set[float]] = {}
+        for _, _, sample in jsonl_lines(path):
+            groups.setdefault(str(sample["uid"]).rsplit("_", 2)[0], set()).add(float(sample["score"]))
+        steps[int(path.stem)] = sum(len(scores) == 1 for scores in groups.values())
+    return steps
+
+
+SKIPPED = re.compile(r"prompt filter: batch (\d+): \d+ prompts served, (\d+) settled skipped")
+
+
+def skipped_prompts(log: Path) -> dict[int, int]:
+    """Per training batch, the settled prompts the prompt filter skipped (its line in the trainer's log).
+
+    >>> import tempfile
+    >>> log = Path(tempfile.mkdtemp()) / "train.log"
+    >>> _ = log.write_text("(TaskRunner pid=1) prompt filter: batch 3: 4 prompts served, 2 settled skipped: ...\\n")
+    >>> skipped_prompts(log)
+    {3: 2}
+    """
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    return {int(batch): int(skipped) for batch, skipped in SKIPPED.findall(text)}
+
+
+def rows_of(name: str, folder: Path, heldout: set[str], prompts: int) -> list[dict[str, object]]:
+    """One CSV row per step of the run in ``folder``: GRPO groups generated, prompts the filter skipped,
+    groups trained on that scored alike, the training reward and GRPO signal, and the validation figures
+    where validated."""
+    metrics, validated = step_metrics(folder / "metrics.jsonl"), validations(folder, heldout)
+    skipped, settled = skipped_prompts(folder / "train.log"), settled_groups(folder)
     columns = ("train_reward", "train_exact", "heldout_reward", "heldout_exact")
-    return [
-        {
-            "run": name,
-            "step": step,
-            "score": metrics.get(step, {}).get("critic/score/mean", ""),
-            "entropy": metrics.get(step, {}).get("actor/entropy", ""),
-            "grad_norm": metrics.get(step, {}).get("actor/grad_norm", ""),
-            **{column: validated.get(step, {}).get(column, "") for column in columns},
-            "step_s": metrics.get(step, {}).get("timing_s/step", ""),
-        }
-        for step in sorted(set(metrics) | set(validated))
-    ]
+    rows = []
+    for step in sorted(set(metrics) | set(validated)):
+        logged = metrics.get(step, {})
+        trained = "timing_s/step" in logged
+        rows.append(
+            {
+                "run": name,
+                "step": step,
+                "groups": generated_groups(logged, prompts) if trained else "",
+                "skipped": skipped.get(step, 0) if trained else "",
+                "settled": settled.get(step, "") if trained else "",
+                "score": logged.get("critic/score/mean", ""),
+                "entropy": logged.get("actor/entropy", ""),
+                "grad_norm": logged.get("actor/grad_norm", ""),
+                **{column: validated.get(step, {}).get(column, "") for column in columns},
+                "step_s": logged.get("timing_s/step", ""),
+            }
+        )
+    return rows
 
 
 def plot(path: Path, rows: list[dict[str, object]]) -> None:
@@ -227,8 +290,11 @@ def main() -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="one learning run and the control")
     mode.add_argument("--ablations", action="store_true", help="learning, control, coarse, binary, dynamic, GDPO")
+    mode.add_argument("--filters", action="store_true", help="learning, control, the prompt filter and DAPO")
     parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--test-freq", type=int, default=2)
+    parser.add_argument(
+        "--test-freq", type=int, help="steps between validations [2; 1 with the prompt filter's runs, to time them]"
+    )
     parser.add_argument("--prompts", type=int, default=4, help="prompts per step")
     parser.add_argument("--group", type=int, default=8, help="rollouts per prompt (the GRPO group)")
     parser.add_argument("--lr", type=float, default=1e-4, help="the learning runs' actor learning rate")
@@ -239,6 +305,8 @@ def main() -> None:
     parser.add_argument("--cpu-venv", type=Path, default=ROOT / ".venv-cpu", help="the CPU training environment")
     parser.add_argument("--keep", action="store_true", help="reuse the runs in OUTPUT that finished")
     args = parser.parse_args()
+    if args.test_freq is None:
+        args.test_freq = 2 if args.quick or args.ablations else 1
     args.output.mkdir(parents=True, exist_ok=True)
     data, policy = prepare(args.output, args.cpu_venv / "bin" / "python")
     heldout = {reward["ground_truth"] for reward in pd.read_parquet(data / "test.parquet")["reward_model"]}
@@ -246,7 +314,7 @@ def main() -> None:
     for run in runs_for(args):
         seconds = train(run, data, policy, args.output, common_overrides(data, args), args.keep)
         folder = args.output / run.name
-        run_rows = rows_of(run.name, step_metrics(folder / "metrics.jsonl"), validations(folder, heldout))
+        run_rows = rows_of(run.name, folder, heldout, args.prompts)
         rows += run_rows
         print(
             f"{run.name}: {seconds:.0f} s; validation (training / held-out prompts) "
@@ -262,10 +330,10 @@ def main() -> None:
         writer.writerows(rows)
     plot(args.output / "validation.png", rows)
     print(f"wrote {args.output / 'steps.csv'} and {args.output / 'validation.png'}")
-    report(rows)
+    report(rows, args.group)
 
 
-def report(rows: list[dict[str, object]]) -> None:
+def report(rows: list[dict[str, object]], group: int) -> None:
     """The table of every run (reward and exact share at each validation, steps to a threshold) and the
     verdict of each learning run against the control."""
     validated = {}
@@ -292,7 +360,59 @@ def report(rows: list[dict[str, object]]) -> None:
                 f"> control + 3 x {noise:.3f}",
                 final > control_final + 3 * noise,
             )
+    plain = next(iter(validated))
+    if any(run.startswith("prompt-filter") for run in validated):
+        report_filters(rows, plain, finals[plain], group, check)
     check.finish()
+
+
+def to_reach(rows: list[dict[str, object]], run: str, reward: float) -> tuple[int, int, float] | None:
+    """(step, rollouts generated, training seconds) when ``run``'s validation reward on the training prompts,
+    averaged with the validation before it, first reached ``reward`` after training began; None if it never
+    did. One validation's spread is about as wide as the gains, hence the pair; the plain run's final reward
+    (the mean of its last two validations) is such a pair, so the plain run reaches it by its last step.
+    Seconds are verl's step times (validation excluded)."""
+    groups = seconds = 0.0
+    previous = None
+    for row in (r for r in rows if r["run"] == run):
+        groups += row["groups"] or 0
+        seconds += row["step_s"] or 0.0
+        if row["train_reward"] == "":
+            continue
+        if row["step"] > 0 and previous is not None and (previous + row["train_reward"]) / 2 >= reward:
+            return int(row["step"]), int(groups), seconds
+        previous = row["train_reward"]
+    return None
+
+
+def report_filters(rows: list[dict[str, object]], plain: str, reward: float, group: int, check: Verdicts) -> None:
+    """Rollouts and seconds plain GRPO, the prompt filter and DAPO took to reach the plain run's final
+    reward, the groups they trained on that scored alike, and the prompt filter's target."""
+    runs = [plain, *(run for run in dict.fromkeys(r["run"] for r in rows) if run.startswith(("prompt-filter", "dapo")))]
+    print(
+        f"\n| run | step reaching {reward:+.2f} | rollouts generated | training seconds | "
+        "groups trained on that scored alike | prompts skipped before rollout |"
+    )
+    print("|---|---|---|---|---|---|")
+    reached = {run: to_reach(rows, run, reward) for run in runs}
+    for run in runs:
+        step, groups, seconds = reached[run] or ("-", 0, 0.0)
+        mine = [r for r in rows if r["run"] == run and r["groups"] != ""]
+        settled = sum(r["settled"] or 0 for r in mine)
+        skipped = sum(r["skipped"] or 0 for r in mine)
+        print(
+            f"| {run} | {step} | {groups * group or '-'} | {f'{seconds:.0f}' if seconds else '-'} | "
+            f"{settled} of {sum(r['groups'] for r in mine)} | {skipped} |"
+        )
+    ours = next(run for run in runs if run.startswith("prompt-filter"))
+    saving = reached[plain][1] / reached[ours][1] if reached[plain] and reached[ours] else 0.0
+    check.target(
+        "the prompt filter saves rollouts",
+        f"plain GRPO {reached[plain][1] * group if reached[plain] else 'never reached'} / prompt filter "
+        f"{reached[ours][1] * group if reached[ours] else 'never reached'} rollouts = {saving:.2f}x",
+        f">= {FILTERS_TARGET}x fewer rollouts than plain GRPO to its final validation reward {reward:+.2f}",
+        saving >= FILTERS_TARGET,
+    )
 
 
 if __name__ == "__main__":

@@ -130,20 +130,50 @@ def test_the_learning_benchmark_reads_verls_validation_dumps_per_split_and_judge
                  for gts, exact in samples]  # fmt: skip
         (folder / f"{step}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
 
-    for step, (learned, flat) in enumerate([(2, 2), (3, 2), (4, 2), (4, 2)]):
-        dump("learning-lr0.0001", 2 * step, learned, 1)
-        dump("control-lr0", 2 * step, flat + (step == 1), 2)  # the noise floor: 2, 3, 2, 2 exact of 4
+    def log(run: str, steps: int, evicted: int = 0, skipped: int = 0) -> None:
+        """verl's file-logger lines of ``steps`` training steps, and the prompt filter's lines."""
+        folder = tmp_path / run
+        data = {"timing_s/step": 10.0, "training/filter_groups/evicted_samples": evicted}
+        lines = [json.dumps({"step": step, "data": data}) for step in range(1, steps + 1)]
+        (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+        filtered = [
+            f"(TaskRunner) prompt filter: batch {n}: 4 prompts served, {skipped} settled skipped"
+            for n in range(1, steps + 1)
+        ]
+        (folder / "train.log").write_text("\n".join(filtered) + "\n")
+
+    curves = {  # exact answers of 4 on the training prompts at steps 0, 2, 4, 6
+        "learning-lr0.0001": [2, 3, 4, 4],
+        "control-lr0": [2, 3, 2, 2],  # the noise floor
+        "prompt-filter-lr0.0001": [2, 4, 4, 4],  # two validations in a row at the plain run's final by step 4
+        "dapo-lr0.0001": [2, 4, 4, 4],
+    }
+    for run, curve in curves.items():
+        for step, exact in enumerate(curve):
+            dump(run, 2 * step, exact, 1 if run != "control-lr0" else 2)
+        log(run, 6, evicted=3 if run.startswith("dapo") else 0, skipped=1 if run.startswith("prompt") else 0)
     rows = []
-    for run in ("learning-lr0.0001", "control-lr0"):
-        validated = bench.validations(tmp_path / run, {heldout})
-        assert sorted(validated) == [0, 2, 4, 6]
-        rows += bench.rows_of(run, {}, validated)
-    learning = [row for row in rows if row["run"] == "learning-lr0.0001"]
+    for run in curves:
+        assert sorted(bench.validations(tmp_path / run, {heldout})) == [0, 2, 4, 6]
+        rows += bench.rows_of(run, tmp_path / run, {heldout}, prompts=4)
+    learning = [row for row in rows if row["run"] == "learning-lr0.0001" and row["train_reward"] != ""]
     assert [row["train_exact"] for row in learning] == [0.5, 0.75, 1.0, 1.0]
     assert {row["heldout_exact"] for row in learning} == {0.25}
     exact, wrong = compute_score(None, train, train)["score"], compute_score(None, distractor(train), train)["score"]
     assert learning[-1]["train_reward"] == exact and learning[0]["train_reward"] == (exact + wrong) / 2
+    assert [r["groups"] for r in rows if r["run"] == "dapo-lr0.0001" and r["step"] > 0] == [7] * 6
+    assert bench.to_reach(rows, "learning-lr0.0001", exact) == (6, 24, 60.0)
+    assert bench.to_reach(rows, "prompt-filter-lr0.0001", exact) == (4, 16, 40.0)
+    assert bench.to_reach(rows, "dapo-lr0.0001", exact) == (4, 28, 40.0)
+    assert bench.to_reach(rows, "control-lr0", exact) is None
     with pytest.raises(SystemExit) as exit_:
-        bench.report(rows)
+        bench.report(rows, group=8)
     assert exit_.value.code == 0
-    assert re.search(r"target learning-lr0.0001 learns: > control \+ 3 x [\d.]+, .*: MET", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert "| prompt-filter-lr0.0001 | 4 | 128 | 40 | 0 of 24 | 6 |" in out
+    assert re.search(
+        r"target the prompt filter saves rollouts: >= 1.5x .*, "
+        r"measured plain GRPO 192 / prompt filter 128 rollouts = 1.50x: MET",
+        out,
+    )
+    assert re.search(r"target learning-lr0.0001 learns: > control \+ 3 x [\d.]+, .*: MET", out)

@@ -78,6 +78,19 @@ def test_a_bad_setting_is_one_line_naming_key_value_and_choices(command, overrid
         assert part in line
 
 
+@pytest.mark.parametrize(
+    "override, says",
+    [
+        ("data.prompt_filter.max_skips=-1", "data.prompt_filter.max_skips=-1: must be an integer >= 0"),
+        ("data.dataloader_num_workers=4", "data.dataloader_num_workers=4: the prompt filter needs 0"),
+        ("reward.reward_manager.name=naive", "reward.reward_manager.name=naive: the prompt filter needs the toolrl"),
+    ],
+)
+def test_a_bad_prompt_filter_setting_is_one_line_naming_the_key(override, says, data_dir, offline, capsys):
+    assert main(["check", *data_overrides(data_dir), "toolrl/prompt_filter=variance", override]) == 2
+    assert says in one_line(capsys.readouterr().err)
+
+
 def test_a_bare_preflight_names_the_missing_data_option(offline, capsys):
     assert main(["preflight"]) == 2  # the recipe does not inherit verl's gsm8k paths
     line = one_line(capsys.readouterr().err)

@@ -37,11 +37,13 @@ def _cpu_venv() -> Path:
     return CPU_VENV
 
 
-def train(data_dir: Path, metrics: Path, *overrides: str, recipe: str = "toolrl_grpo_cpu") -> dict:
-    """Run recipes/train_cpu.sh to the end; the step metrics verl's file logger wrote to ``metrics`` (the
-    test fails with the output's end on exit != 0)."""
+def run_train_cpu(
+    data_dir: Path, metrics: Path, *overrides: str, recipe: str = "toolrl_grpo_cpu", val_split: str = "test"
+) -> str:
+    """Run recipes/train_cpu.sh to the end; its output (the test fails with the output's end on exit != 0)."""
     env = {
         "DATA_DIR": str(data_dir),
+        "VAL_SPLIT": val_split,
         "RECIPE": recipe,
         "VERL_FILE_LOGGER_PATH": str(metrics),
         "PATH": "/usr/bin:/bin",
@@ -57,7 +59,42 @@ def train(data_dir: Path, metrics: Path, *overrides: str, recipe: str = "toolrl_
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
+    return output
+
+
+def train(data_dir: Path, metrics: Path, *overrides: str, recipe: str = "toolrl_grpo_cpu") -> dict:
+    """Run recipes/train_cpu.sh to the end; the step metrics verl's file logger wrote to ``metrics``."""
+    run_train_cpu(data_dir, metrics, *overrides, recipe=recipe)
     return step_metrics(metrics)
+
+
+#: Two steps with the prompt filter on the first 3 training rows, 2 a batch, in order, every scored group
+#: counted as settled (any spread <= 1e9): batch 2 asks for rows 0 and 1, scored in step 1, and must get
+#: row 2 twice, the one prompt not settled, which only the scores of step 1 reaching the filter explain.
+PROMPT_FILTER_RUN = (
+    "toolrl/prompt_filter=variance",
+    "data.prompt_filter.min_std=1e9",
+    "data.shuffle=false",
+    "data.train_max_samples=3",
+    "data.train_batch_size=2",
+    "actor_rollout_ref.actor.ppo_mini_batch_size=2",
+    "trainer.total_training_steps=2",
+    "trainer.test_freq=-1",
+    "trainer.val_before_train=false",
+    "trainer.save_freq=-1",
+)
+
+
+def assert_the_filter_skipped_the_scored_rows(output: str) -> None:
+    """The prompt filter's lines of a :data:`PROMPT_FILTER_RUN`: nothing known in batch 1; in batch 2, rows 0
+    and 1 skipped for row 2, each with its group's scores."""
+    assert "prompt filter: batch 1: 2 prompts served, 0 settled skipped" in output
+    scores = r"its \d+ latest rollouts (all scored [+-]\d+\.\d\d|scored [+-]\d+\.\d\d to [+-]\d+\.\d\d)"
+    skipped = [rf"prompt {row} \({scores}; prompt 2 served\)" for row in (0, 1)]
+    batch_2 = re.search(r"prompt filter: batch 2: .*", output)
+    assert batch_2 and re.fullmatch(
+        rf"prompt filter: batch 2: 2 prompts served, 2 settled skipped: {skipped[0]}, {skipped[1]}", batch_2[0]
+    ), batch_2
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +249,14 @@ def test_training_resumes_from_the_saved_checkpoint_with_gdpo(quickstart: dict) 
     step = metrics[3]
     assert "critic/advantages/mean" in step and "actor/grad_norm" in step
     assert {"gdpo/format_reward/mean", "gdpo/correctness_reward/mean"} <= step.keys()
+
+
+def test_the_prompt_filter_skips_prompts_whose_scored_rollouts_settled(quickstart: dict, tmp_path: Path) -> None:
+    output = run_train_cpu(
+        quickstart["data"], tmp_path / "metrics.jsonl", *PROMPT_FILTER_RUN, f"trainer.default_local_dir={tmp_path}"
+    )
+    assert_the_filter_skipped_the_scored_rows(output)
+    assert sorted(step_metrics(tmp_path / "metrics.jsonl")) == [1, 2]
 
 
 def test_ppo_trains_a_critic_and_the_actor_with_gae(quickstart: dict, tmp_path: Path) -> None:

@@ -19,7 +19,13 @@ from pathlib import Path
 
 import pytest
 from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every target MET
-from test_cpu_training_on_cpu import RUN_TIMEOUT_S, _cpu_venv  # the CPU environment's check, the run limit
+from test_cpu_training_on_cpu import (  # the CPU environment's check, the run limit, the prompt filter's run
+    PROMPT_FILTER_RUN,
+    RUN_TIMEOUT_S,
+    _cpu_venv,
+    assert_the_filter_skipped_the_scored_rows,
+    run_train_cpu,
+)
 
 from verl_toolrl.checks.training_log import rollout_records, step_metrics
 from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS
@@ -81,6 +87,7 @@ def multi_turn_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "metrics": step_metrics(run_dir / "metrics.jsonl"),
         "records": rollout_records(run_dir / "rollouts"),
         "dir": run_dir,
+        "data": data_dir,
     }
 
 
@@ -133,3 +140,16 @@ def test_the_multi_turn_environment_benchmark_reaches_its_verdict_on_this_run(mu
         str(multi_turn_run["dir"] / "rollouts"),
     )
     assert "environment + reward share of the CPU step" in output
+
+
+def test_the_prompt_filter_switch_works_in_the_multi_turn_recipe(multi_turn_run: dict, tmp_path: Path) -> None:
+    # verl's legacy trainer, the multi-turn agent loop, the manager's trajectory scores: the same switch
+    output = run_train_cpu(
+        multi_turn_run["data"],
+        tmp_path / "metrics.jsonl",
+        *PROMPT_FILTER_RUN,
+        f"trainer.default_local_dir={tmp_path}",
+        recipe="toolrl_multiturn_grpo_cpu",
+        val_split="heldout",
+    )
+    assert_the_filter_skipped_the_scored_rows(output)

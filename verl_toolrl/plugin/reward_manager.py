@@ -43,6 +43,7 @@ from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from verl_toolrl import REWARD_MANAGER_NAME as NAME  # reward.reward_manager.name
 from verl_toolrl.core.chat_template import ThinkPrefill, resolve_think_prefill
+from verl_toolrl.plugin.prompt_filter import ScoreReporter
 from verl_toolrl.reward import VARIANTS, RewardOptions, compute_score, reward_config
 from verl_toolrl.reward.multi_turn import MULTI_TURN_FIELD, single_turn_scores, trajectory_scores
 
@@ -156,6 +157,7 @@ class ToolRLRewardManager(RewardManagerBase):
         )
         self._option_kwargs = asdict(self.options)
         self._needs_step = step_scheduled(self.options.variant)
+        self.report_score = ScoreReporter()  # to the prompt filter, for rows it served (a no-op otherwise)
 
     def score_text(
         self,
@@ -182,8 +184,9 @@ class ToolRLRewardManager(RewardManagerBase):
         response tokens decoded (``skip_special_tokens=True``), scored against
         ``reward_model["ground_truth"]`` at the sample's training step; ``reward_extra_info`` holds every
         ``REWARD_EXTRA_KEYS`` float (a multi-turn trajectory's turns aggregated, a single-turn row's
-        ``SCORE_KEYS`` with the multi-turn keys of one turn). A sample without a string ground truth is a
-        ``ValueError`` naming its row."""
+        ``SCORE_KEYS`` with the multi-turn keys of one turn). A row the prompt filter served
+        (:mod:`verl_toolrl.plugin.prompt_filter`) has its score sent to the filter first. A sample without a
+        string ground truth is a ``ValueError`` naming its row."""
         sample = data[-1]  # multi-sequence trajectories are scored on their last sequence, as in naive
         non_tensor = sample.non_tensor_batch
         reward_model = non_tensor.get("reward_model")
@@ -197,6 +200,7 @@ class ToolRLRewardManager(RewardManagerBase):
         if isinstance(tool_fields, Mapping) and tool_fields.get(MULTI_TURN_FIELD) is not None:
             # a multi-turn trajectory: the agent loop scored its turns, the manager aggregates them
             scores = trajectory_scores(tool_fields[MULTI_TURN_FIELD], self.options)
+            await self.report_score(non_tensor, scores["score"])
             return {"reward_score": scores["score"], "reward_extra_info": scores}
         response = self.tokenizer.decode(valid_response_ids(sample.batch), skip_special_tokens=True)
         response = self.think_prefill.text + response  # the model's full output (see chat_template)
@@ -207,6 +211,7 @@ class ToolRLRewardManager(RewardManagerBase):
             data_source=str(non_tensor.get("data_source", "")),
             extra_info=non_tensor.get("extra_info"),
         )
+        await self.report_score(non_tensor, scores["score"])
         return {"reward_score": scores["score"], "reward_extra_info": single_turn_scores(scores)}
 
 
