@@ -177,3 +177,6 @@ def test_the_learning_benchmark_reads_verls_validation_dumps_per_split_and_judge
         out,
     )
     assert re.search(r"target learning-lr0.0001 learns: > control \+ 3 x [\d.]+, .*: MET", out)
+    # a plain run that did not learn makes the rollouts to its final reward noise: the target is not measured
+    bench.report_filters(rows, "control-lr0", exact, 8, bench.Verdicts(), measurable=False)
+    assert "measured nothing, control-lr0 did not learn: MISSED" in capsys.readouterr().out

@@ -79,6 +79,7 @@ PROMPT_FILTER_RUN = (
     "data.train_batch_size=2",
     "actor_rollout_ref.actor.ppo_mini_batch_size=2",
     "trainer.total_training_steps=2",
+    "trainer.total_epochs=2",  # one batch an epoch
     "trainer.test_freq=-1",
     "trainer.val_before_train=false",
     "trainer.save_freq=-1",
