@@ -84,9 +84,11 @@ def test_a_bad_setting_is_one_line_naming_key_value_and_choices(command, overrid
         ("data.prompt_filter.max_skips=-1", "data.prompt_filter.max_skips=-1: must be an integer >= 0"),
         ("data.dataloader_num_workers=4", "data.dataloader_num_workers=4: the prompt filter needs 0"),
         ("reward.reward_manager.name=naive", "reward.reward_manager.name=naive: the prompt filter needs the toolrl"),
+        ("data.val_files=TRAIN", "data.val_files is data.train_files: the prompt filter"),
     ],
 )
 def test_a_bad_prompt_filter_setting_is_one_line_naming_the_key(override, says, data_dir, offline, capsys):
+    override = override.replace("TRAIN", str(data_dir / "train.parquet"))
     assert main(["check", *data_overrides(data_dir), "toolrl/prompt_filter=variance", override]) == 2
     assert says in one_line(capsys.readouterr().err)
 

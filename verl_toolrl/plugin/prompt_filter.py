@@ -230,7 +230,8 @@ class VarianceFilteredDataset(RLHFDataset):
 
 
 def check_data_config(data: Mapping[str, Any] | DictConfig) -> PromptFilterOptions:
-    """The filter's options from the ``data`` node, refusing a prefetching dataloader.
+    """The filter's options from the ``data`` node, refusing a prefetching dataloader and a validation set
+    given as the training set's files.
 
     >>> check_data_config({"dataloader_num_workers": 8})
     Traceback (most recent call last):
@@ -238,6 +239,11 @@ def check_data_config(data: Mapping[str, Any] | DictConfig) -> PromptFilterOptio
     ValueError: data.dataloader_num_workers=8: the prompt filter needs 0, so each batch is chosen after ...
     """
     options = PromptFilterOptions.from_config(data.get("prompt_filter"))
+    if same_files(data.get("val_files"), data.get("train_files")):
+        raise ValueError(
+            "data.val_files is data.train_files: the prompt filter (which filters the training set only) cannot "
+            "tell the two apart; validate on other files, or a copy"
+        )
     workers = data.get("dataloader_num_workers", 0)
     if workers != 0:
         raise ValueError(
@@ -286,6 +292,8 @@ def same_files(data_files: Any, train_files: Any) -> bool:
 
     >>> same_files(["a.parquet"], "a.parquet"), same_files(["a.parquet", "b.parquet"], "a.parquet")
     (True, False)
+    >>> same_files(None, "a.parquet")
+    False
     """
 
     def as_list(files: Any) -> list[str]:
@@ -293,7 +301,7 @@ def same_files(data_files: Any, train_files: Any) -> bool:
             files = OmegaConf.to_container(files)
         return [str(f) for f in files] if isinstance(files, list | tuple) else [str(files)]
 
-    return train_files is not None and as_list(data_files) == as_list(train_files)
+    return data_files is not None and train_files is not None and as_list(data_files) == as_list(train_files)
 
 
 class ScoreReporter:
