@@ -9,6 +9,10 @@ registers everything the plugin adds to verl:
 - :mod:`verl_toolrl.plugin.multi_turn_agent_loop`: the ``toolrl_bfcl_multi_turn`` agent loop (rows with that
   ``agent_name``).
 
+:mod:`verl_toolrl.plugin.prompt_filter` is not registered: verl loads its dataset class by path
+(``data.custom_cls``) when a recipe chooses ``toolrl/prompt_filter=variance``, and the reward manager sends it
+the scores.
+
 The optional CPU path is a separate entry point, ``toolrl_cpu`` (:mod:`verl_toolrl.cpu.plugin`), so a GPU
 run can leave it out with ``VERL_USE_EXTERNAL_PLUGINS=toolrl``. ``python -m verl_toolrl check`` says whether
 the import worked, with the real error when it did not.
