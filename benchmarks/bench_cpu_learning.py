@@ -27,9 +27,11 @@ Writes OUTPUT/steps.csv (one row per step and run), OUTPUT/validation.png, print
 With the prompt filter's runs (--filters and the default), also: how many rollouts each of plain GRPO, the
 plugin's variance-based prompt filter (toolrl/prompt_filter=variance) and verl's DAPO filter
 (algorithm.filter_groups) generated, and how many seconds they trained, until their validation reward on
-the training prompts first reached the plain run's final one (mean of its last two validations), and:
+the training prompts, averaged with the validation before it, first reached the plain run's final one (mean
+of its last two validations), and:
 
-    MET when plain GRPO needed at least 1.5 times the rollouts the prompt filter needed.
+    MET when plain GRPO needed at least 1.5 times the rollouts the prompt filter needed; measured only when
+    plain GRPO itself learned (MISSED as not measured otherwise: its final reward would be noise).
 
 docs/learning.md records what the runs showed, and why a policy fitted to the right answers alone does not
 climb.
@@ -51,7 +53,7 @@ from pathlib import Path
 import pandas as pd
 from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSED
 
-from verl_toolrl.checks.training_log import step_metrics
+from verl_toolrl.checks.training_log import rollout_records, step_metrics, zero_variance_groups
 from verl_toolrl.cpu.demo import demo_mix_command
 from verl_toolrl.eval.generations import jsonl_lines
 from verl_toolrl.reward.score import compute_score, score_range
@@ -206,14 +208,8 @@ def generated_groups(metrics: dict[str, float], prompts: int) -> int:
 
 def settled_groups(folder: Path) -> dict[int, int]:
     """Per training step, from verl's rollout dump: the groups trained on whose rollouts all scored alike
-    (advantage 0). A dumped sample's ``uid`` is verl's ``{group}_{session}_{index}``."""
-    steps = {}
-    for path in sorted((folder / "rollouts").glob("*.jsonl")):
-        groups: dict[str, set[float]] = {}
-        for _, _, sample in jsonl_lines(path):
-            groups.setdefault(str(sample["uid"]).rsplit("_", 2)[0], set()).add(float(sample["score"]))
-        steps[int(path.stem)] = sum(len(scores) == 1 for scores in groups.values())
-    return steps
+    (advantage 0)."""
+    return {step: zero_variance_groups(rows)[0] for step, rows in rollout_records(folder / "rollouts").items()}
 
 
 SKIPPED = re.compile(r"prompt filter: batch (\d+): \d+ prompts served, (\d+) settled skipped")
@@ -330,10 +326,10 @@ def main() -> None:
         writer.writerows(rows)
     plot(args.output / "validation.png", rows)
     print(f"wrote {args.output / 'steps.csv'} and {args.output / 'validation.png'}")
-    report(rows, args.group)
+    report(rows, args.group, args.prompts)
 
 
-def report(rows: list[dict[str, object]], group: int) -> None:
+def report(rows: list[dict[str, object]], group: int, prompts: int) -> None:
     """The table of every run (reward and exact share at each validation, steps to a threshold) and the
     verdict of each learning run against the control."""
     validated = {}
@@ -364,7 +360,7 @@ def report(rows: list[dict[str, object]], group: int) -> None:
     }
     plain = next(iter(validated))
     if any(run.startswith("prompt-filter") for run in validated):
-        report_filters(rows, plain, finals[plain], group, check, measurable=learned[plain])
+        report_filters(rows, plain, finals[plain], group, prompts, check, measurable=learned[plain])
     check.finish()
 
 
@@ -388,7 +384,14 @@ def to_reach(rows: list[dict[str, object]], run: str, reward: float) -> tuple[in
 
 
 def report_filters(
-    rows: list[dict[str, object]], plain: str, reward: float, group: int, check: Verdicts, *, measurable: bool
+    rows: list[dict[str, object]],
+    plain: str,
+    reward: float,
+    group: int,
+    prompts: int,
+    check: Verdicts,
+    *,
+    measurable: bool,
 ) -> None:
     """Rollouts and seconds plain GRPO, the prompt filter and DAPO took to reach the plain run's final
     reward, the groups they trained on that scored alike, and the prompt filter's target. The target is
@@ -405,7 +408,7 @@ def report_filters(
         settled = sum(r["settled"] or 0 for r in mine)
         skipped = sum(r["skipped"] or 0 for r in mine)
         print(f"| {run} | {step} | {groups * group or '-'} | {f'{seconds:.0f}' if seconds else '-'} | "
-              f"{settled} of {sum(r['groups'] for r in mine)} | {skipped} |")  # fmt: skip
+              f"{settled} of {len(mine) * prompts} | {skipped} |")  # fmt: skip
     ours = next(run for run in runs if run.startswith("prompt-filter"))
     saving = reached[plain][1] / reached[ours][1] if reached[plain] and reached[ours] else 0.0
     target = f">= {FILTERS_TARGET}x fewer rollouts than plain GRPO to its final validation reward {reward:+.2f}"

@@ -167,7 +167,7 @@ def test_the_learning_benchmark_reads_verls_validation_dumps_per_split_and_judge
     assert bench.to_reach(rows, "dapo-lr0.0001", exact) == (4, 28, 40.0)
     assert bench.to_reach(rows, "control-lr0", exact) is None
     with pytest.raises(SystemExit) as exit_:
-        bench.report(rows, group=8)
+        bench.report(rows, group=8, prompts=4)
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert "| prompt-filter-lr0.0001 | 4 | 128 | 40 | 0 of 24 | 6 |" in out
@@ -178,5 +178,5 @@ def test_the_learning_benchmark_reads_verls_validation_dumps_per_split_and_judge
     )
     assert re.search(r"target learning-lr0.0001 learns: > control \+ 3 x [\d.]+, .*: MET", out)
     # a plain run that did not learn makes the rollouts to its final reward noise: the target is not measured
-    bench.report_filters(rows, "control-lr0", exact, 8, bench.Verdicts(), measurable=False)
+    bench.report_filters(rows, "control-lr0", exact, 8, 4, bench.Verdicts(), measurable=False)
     assert "measured nothing, control-lr0 did not learn: MISSED" in capsys.readouterr().out

@@ -89,24 +89,34 @@ def group_of(key: str) -> str:
     return parts[0] if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() else key
 
 
-def zero_variance_fraction(rows: Iterable[Mapping[str, Any]], tolerance: float = 1e-6) -> float | None:
-    """The fraction of groups (rows sharing a :func:`group_of` their ``uid``; groups of at least two
-    rollouts) whose ``score`` values are all equal, within ``tolerance``; None when there is no such group
-    (no ``uid`` in the dump, or one rollout per prompt).
+def zero_variance_groups(rows: Iterable[Mapping[str, Any]], tolerance: float = 1e-6) -> tuple[int, int]:
+    """(groups whose ``score`` values are all equal within ``tolerance``, groups of at least two rollouts),
+    a group being the rows sharing a :func:`group_of` their ``uid`` (rows without one are left out).
 
-    >>> groups = (("a", [1, 1]), ("b", [0, 1]), ("c", [2, 0]))
+    >>> groups = (("a", [1, 1]), ("b", [0, 1]), ("c", [2, 0]), ("d", [5]))
     >>> rows = [{"uid": f"{g}_{i}_0", "score": s} for g, scores in groups for i, s in enumerate(scores)]
-    >>> zero_variance_fraction(rows)
-    0.3333333333333333
+    >>> zero_variance_groups(rows)
+    (1, 3)
     """
     groups: dict[str, list[float]] = {}
     for row in rows:
         if "uid" in row:
             groups.setdefault(group_of(str(row["uid"])), []).append(float(row["score"]))
     sized = [scores for scores in groups.values() if len(scores) > 1]
-    if not sized:
-        return None
-    return sum(max(scores) - min(scores) <= tolerance for scores in sized) / len(sized)
+    return sum(max(scores) - min(scores) <= tolerance for scores in sized), len(sized)
+
+
+def zero_variance_fraction(rows: Iterable[Mapping[str, Any]], tolerance: float = 1e-6) -> float | None:
+    """The share of :func:`zero_variance_groups` among the groups of at least two rollouts; None when there
+    is no such group (no ``uid`` in the dump, or one rollout per prompt).
+
+    >>> groups = (("a", [1, 1]), ("b", [0, 1]), ("c", [2, 0]))
+    >>> rows = [{"uid": f"{g}_{i}_0", "score": s} for g, scores in groups for i, s in enumerate(scores)]
+    >>> zero_variance_fraction(rows)
+    0.3333333333333333
+    """
+    alike, sized = zero_variance_groups(rows, tolerance)
+    return alike / sized if sized else None
 
 
 def step_rewards(records: Mapping[int, list[dict[str, Any]]], **options: Any) -> dict[int, dict[str, float]]:
