@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every target MET
-from test_cpu_training_on_cpu import (  # the CPU environment's check, the run limit, the prompt filter's run
+from test_cpu_training_on_cpu import (  # the CPU environment's check, train_cpu.sh, the prompt filter's run
     PROMPT_FILTER_RUN,
-    RUN_TIMEOUT_S,
     _cpu_venv,
     assert_the_filter_skipped_the_scored_rows,
     run_train_cpu,
@@ -59,30 +58,14 @@ def multi_turn_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         text=True,
     )
     run_dir = data_dir.parent / "run"
-    env = {
-        "DATA_DIR": str(data_dir),
-        "VAL_SPLIT": "heldout",
-        "RECIPE": "toolrl_multiturn_grpo_cpu",
-        "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"),
-        "PYTHONPATH": str(ROOT),
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(Path.home()),
-    }
-    result = subprocess.run(
-        [
-            "bash",
-            "recipes/train_cpu.sh",
-            f"trainer.rollout_data_dir={run_dir / 'rollouts'}",
-            f"trainer.default_local_dir={run_dir / 'checkpoints'}",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
+    run_train_cpu(
+        data_dir,
+        run_dir / "metrics.jsonl",
+        f"trainer.rollout_data_dir={run_dir / 'rollouts'}",
+        f"trainer.default_local_dir={run_dir / 'checkpoints'}",
+        recipe="toolrl_multiturn_grpo_cpu",
+        val_split="heldout",
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
     return {
         "metrics": step_metrics(run_dir / "metrics.jsonl"),
         "records": rollout_records(run_dir / "rollouts"),
