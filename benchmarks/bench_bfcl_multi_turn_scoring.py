@@ -88,8 +88,8 @@ def main() -> None:
         print(f"ground truth valid: {valid}/{len(scores)}")
         figure, wall = parallel_cpu * total / len(scores), parallel * total / len(scores)
         scaled = "" if total == len(scores) else f", scaled from {len(scores)} entries"
-        check = Verdicts()
-        check.target(
+        check = Verdicts(smoke=args.smoke)
+        check.timing(
             f"{total} entries scored on {args.workers} processes",
             f"{figure:.2f} s of CPU (wall clock {wall:.2f} s{scaled})",
             f"< {TARGET_SECONDS:.0f} s",

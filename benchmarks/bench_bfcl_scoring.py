@@ -101,8 +101,8 @@ def main() -> None:
         total = count if limit is None else len(run_items(gold_info(args.format, args.protocol)))
         figure, wall = parallel_cpu * total / count, parallel * total / count
         scaled = "" if total == count else f", scaled from {count} items"
-        check = Verdicts()
-        check.target(
+        check = Verdicts(smoke=args.smoke)
+        check.timing(
             f"scoring all {total} items on {args.workers} processes",
             f"{figure:.2f} s of CPU (wall clock {wall:.2f} s{scaled})",
             f"< {TARGET_SECONDS:.0f} s",

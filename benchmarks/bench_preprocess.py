@@ -74,9 +74,9 @@ def main() -> None:
     print(f"convert + check + write parquet: {total:.2f} s ({args.rows / total:,.0f} rows/s), {size / 1e6:.1f} MB")
     print(f"ratio to baseline: {total / base:.1f}x")
     scaled = total * 60_000 / args.rows
-    check = Verdicts()
+    check = Verdicts(smoke=args.smoke)
     measured = f"{scaled:.1f} s" + ("" if args.rows == 60_000 else f" (scaled from {args.rows:,} rows)")
-    check.target(
+    check.timing(
         "60k rows converted, checked and written", measured, f"< {TARGET_SECONDS:.0f} s", scaled < TARGET_SECONDS
     )
     check.finish()

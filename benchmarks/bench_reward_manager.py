@@ -184,8 +184,8 @@ def main() -> None:
             f"{name:>6}: {len(batch) / seconds:9.0f} samples/s  ({seconds * 1000:7.1f} ms per batch, "
             f"{cpu * 1000:7.1f} ms of CPU, median of {args.repeat})"
         )
-    check = Verdicts()
-    check.target(
+    check = Verdicts(smoke=args.smoke)
+    check.timing(
         "throughput, toolrl over naive (CPU time)",
         f"{naive_cpu / toolrl_cpu:.2f}x (wall clock {naive_seconds / toolrl_seconds:.2f}x)",
         ">= 1.00x",
@@ -198,7 +198,7 @@ def main() -> None:
         f"one reward worker: {share:.2f} % of a {STEP_SECONDS:.0f} s step in CPU time "
         f"(wall clock {wall_share:.2f} %, which also counts waiting for a core)"
     )
-    check.target(
+    check.timing(
         f"toolrl's reward for one step's batch ({PROMPTS * ROLLOUTS:,} responses), share of a {STEP_SECONDS:.0f} s step"
         f" on the recipe's {workers} reward workers",
         f"{share / workers:.2f} % of CPU time (wall clock {wall_share / workers:.2f} %)",

@@ -1,12 +1,14 @@
 """Every benchmark states its targets the same way: target, measured figure, MET or MISSED, and exits 1
 when one is missed (``benchmarks/verdict.py``); and every benchmark runs here at its smoke size
-(``--smoke``: the same verdicts on tiny work), so one that no longer reaches its verdict fails the build;
+(``--smoke``: the same verdicts on tiny work, timings printed but not judged), so one that no longer
+reaches its verdict fails the build;
 the learning benchmark alone has none (``NOT_SMOKED`` says why).
 The two that need a trained CPU run read the run the e2e tests already train
 (``tests/e2e/test_cpu_training_on_cpu.py``, ``tests/e2e/test_multi_turn_training_on_cpu.py``)."""
 
 from __future__ import annotations
 
+import doctest
 import json
 import os
 import re
@@ -35,10 +37,16 @@ NOT_SMOKED = {
 TAKE_SHARED = {"bench_preprocess.py", "bench_reward.py", "bench_reward_manager.py"}
 
 import bench_cpu_learning as bench  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
-from verdict import Verdicts  # noqa: E402
+import verdict  # noqa: E402
+from verdict import NOT_JUDGED, Verdicts  # noqa: E402
 
 from verl_toolrl.cpu.tiny_policy import distractor  # noqa: E402
 from verl_toolrl.reward.score import compute_score  # noqa: E402
+
+
+def test_the_verdict_modules_examples_hold():
+    # benchmarks/ is not among pytest's doctest paths (its scripts are not a package)
+    assert doctest.testmod(verdict).failed == 0
 
 
 def test_a_missed_target_says_missed_and_exits_1(capsys):
@@ -56,6 +64,19 @@ def test_a_missed_target_says_missed_and_exits_1(capsys):
     assert "MISSED: share of a step" in capsys.readouterr().err
 
 
+def test_at_smoke_size_a_missed_timing_is_printed_but_not_judged(capsys):
+    check = Verdicts(smoke=True)
+    assert not check.timing("60k rows written", "30.7 s", "< 30 s", False)
+    assert check.target("ground truth valid", "10/10", "10/10", True)
+    assert capsys.readouterr().out.splitlines() == [
+        f"target 60k rows written: < 30 s, measured 30.7 s: MISSED{NOT_JUDGED}",
+        "target ground truth valid: 10/10, measured 10/10: MET",
+    ]
+    assert check.exit_status() == 0
+    check.target("ground truth valid", "9/10", "10/10", False)
+    assert check.exit_status() == 1
+
+
 def test_all_targets_met_exit_0():
     check = Verdicts()
     check.target("speed", "3.0x", ">= 2x", True)
@@ -67,14 +88,17 @@ def test_all_targets_met_exit_0():
 @pytest.mark.parametrize("script", sorted(BENCHMARKS.glob("bench_*.py")), ids=lambda path: path.name)
 def test_every_benchmark_reports_its_targets_through_verdicts(script):
     source = script.read_text(encoding="utf-8")
-    assert "Verdicts()" in source and ".finish()" in source
-    assert re.search(r"\.target\(", source)
+    assert re.search(r"Verdicts\((smoke=args\.smoke)?\)", source) and ".finish()" in source
+    # a benchmark with a smoke size tells its verdicts so, which leaves its timings unjudged there
+    assert ('"--smoke"' in source) == ("Verdicts(smoke=args.smoke)" in source)
+    assert re.search(r"\.(target|timing)\(", source)
     assert not re.search(r"\b(meets|MISSES|met)\b\"", source)  # no home-made verdict words left
 
 
 def run_smoke(script: Path, *args: str) -> str:
     """Run a benchmark with ``--smoke``; its output, after checking it exited 0 and printed a verdict for
-    every target (``benchmarks/verdict.py``) with none missed."""
+    every target (``benchmarks/verdict.py``) with no result missed. Its timings are printed, not judged: a
+    smoke run on a shared machine tests that the benchmark reaches its figures, not the machine's load."""
     result = subprocess.run(
         [sys.executable, str(script), "--smoke", *args],
         cwd=ROOT,
@@ -84,8 +108,9 @@ def run_smoke(script: Path, *args: str) -> str:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     output = result.stdout + result.stderr
-    verdicts = re.findall(r"^target .*: (MET|MISSED)$", result.stdout, flags=re.MULTILINE)
-    assert result.returncode == 0 and verdicts and set(verdicts) == {"MET"}, output[-4000:]
+    verdicts = re.findall(rf"^target .*: (MET|MISSED)({re.escape(NOT_JUDGED)})?$", result.stdout, flags=re.MULTILINE)
+    results = {verdict for verdict, not_judged in verdicts if not not_judged}
+    assert result.returncode == 0 and verdicts and results <= {"MET"}, output[-4000:]
     return output
 
 

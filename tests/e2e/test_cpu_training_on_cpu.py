@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every target MET
+from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every result MET
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards

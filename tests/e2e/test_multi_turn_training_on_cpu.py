@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every target MET
+from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py: exit 0, every result MET
 from test_cpu_training_on_cpu import (  # the CPU environment's check, train_cpu.sh, the prompt filter's run
     PROMPT_FILTER_RUN,
     _cpu_venv,
