@@ -13,6 +13,9 @@
 #   CPU_VENV   the CPU training environment (recipes/setup_cpu.sh)            [.venv-cpu]
 #   VERL_FILE_LOGGER_PATH  where verl's file logger writes each step's metrics, one JSON line a step
 #              (read back by python -m verl_toolrl.checks.training_log)          [DATA_DIR/RECIPE.metrics.jsonl]
+#              Joined to a Ray cluster started elsewhere, give it in the job's runtime_env too
+#              (+ray_kwargs.ray_init.runtime_env.env_vars={VERL_PLATFORM:cpu,VERL_FILE_LOGGER_PATH:PATH}):
+#              this shell's environment reaches only the driver (docs/multi-node.md).
 set -euo pipefail
 
 recipes="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

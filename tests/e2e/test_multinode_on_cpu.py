@@ -6,7 +6,8 @@ world size 2 over gloo, one rollout replica per node, agent-loop and reward work
 reward options given on the command line reached the workers on the second node.
 
 Every setting reaches the workers through the config: the cluster's nodes start without the CPU platform's
-switch, which travels in ``ray_kwargs.ray_init.runtime_env.env_vars`` as a user's would.
+switch and the file logger's path, which travel in ``ray_kwargs.ray_init.runtime_env.env_vars`` as a user's
+would (the launching shell's environment reaches only the driver).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from test_cpu_training_on_cpu import RUN_TIMEOUT_S, _cpu_venv  # the CPU environ
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
 from verl_toolrl.cpu.demo import demo_mix_command
 
-pytestmark = pytest.mark.multinode  # on request only (python -m pytest -m multinode tests/e2e): ~25 min on 2 cores
+pytestmark = pytest.mark.multinode  # alone: python -m pytest -m multinode tests/e2e (~9 min on 2 cores)
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -32,7 +33,6 @@ TWO_NODES = [
     "trainer.n_gpus_per_node=1",
     "ray_kwargs.ray_init.num_cpus=null",
     "~ray_kwargs.ray_init.num_gpus",
-    "+ray_kwargs.ray_init.runtime_env.env_vars={VERL_PLATFORM:cpu,HF_HUB_OFFLINE:'1'}",
     "actor_rollout_ref.rollout.agent.num_workers=2",
     "reward.num_workers=2",
     "trainer.total_training_steps=1",
@@ -77,6 +77,10 @@ def train(cluster: dict, data_dir: Path, run_dir: Path, *overrides: str, recipe:
             "recipes/train_cpu.sh",
             *TWO_NODES,
             f"+ray_kwargs.ray_init.address={cluster['address']}",
+            # what the workers need from the environment travels in the job's runtime_env: verl's file logger
+            # runs in the TaskRunner, wherever Ray places it, and reads its path from there
+            "+ray_kwargs.ray_init.runtime_env.env_vars={VERL_PLATFORM:cpu,HF_HUB_OFFLINE:'1',"
+            f"VERL_FILE_LOGGER_PATH:'{run_dir / 'metrics.jsonl'}'}}",
             f"trainer.rollout_data_dir={run_dir / 'rollouts'}",
             f"trainer.default_local_dir={run_dir / 'checkpoints'}",
             *overrides,
