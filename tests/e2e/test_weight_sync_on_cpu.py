@@ -12,18 +12,16 @@ mix of the shared sample records; one run of about 4 minutes on a 2-core machine
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from test_cpu_training_on_cpu import _cpu_venv, run_train_cpu  # the CPU environment's check, one train_cpu.sh run
 
 from verl_toolrl.checks.training_log import step_metrics
 from verl_toolrl.cpu.demo import demo_mix_command
 
 ROOT = Path(__file__).resolve().parents[2]
-CPU_VENV = ROOT / ".venv-cpu"
-RUN_TIMEOUT_S = 1200
 #: Mean |rollout - actor| log-probability allowed on one set of weights: float32 vLLM against FSDP on CPU
 #: measures about 0.002 (lr 1e-4 runs, steps 1-3).
 SAME_WEIGHTS_MEAN_DIFF = 0.01
@@ -32,44 +30,25 @@ SAME_WEIGHTS_MEAN_DIFF = 0.01
 @pytest.fixture(scope="module")
 def two_steps(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> dict[int, dict[str, float]]:
     """Two GRPO steps at actor lr 5e-3 (the recipe's: 1e-4), both logged."""
-    if not (CPU_VENV / "bin" / "python").exists():
-        if shutil.which("nvidia-smi"):
-            pytest.skip("a GPU machine: recipes/setup.sh builds the CPU training environment only without a GPU")
-        pytest.fail(f"{CPU_VENV} is missing: bash recipes/setup.sh builds it on machines without a GPU")
     data_dir = tmp_path_factory.mktemp("weight_sync") / "data"
     samples = shared_dir / "data" / "raw_samples"
     subprocess.run(
-        demo_mix_command(data_dir, samples, python=str(CPU_VENV / "bin" / "python")),
+        demo_mix_command(data_dir, samples, python=str(_cpu_venv() / "bin" / "python")),
         cwd=ROOT,
         check=True,
         capture_output=True,
     )
     metrics = data_dir.parent / "metrics.jsonl"  # verl's file logger, one JSON line a step
-    env = {
-        "DATA_DIR": str(data_dir),
-        "VERL_FILE_LOGGER_PATH": str(metrics),
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(Path.home()),
-    }
-    overrides = [
+    output = run_train_cpu(
+        data_dir,
+        metrics,
         "trainer.total_training_steps=2",
         "trainer.test_freq=-1",
         "trainer.save_freq=-1",
         "actor_rollout_ref.actor.optim.lr=5e-3",
         # A Ray cluster of its own, not one another job on the machine started (ray.init would join it).
         "+ray_kwargs.ray_init.address=local",
-    ]
-    result = subprocess.run(
-        ["bash", "recipes/train_cpu.sh", *overrides],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
     logged = step_metrics(metrics)
     assert sorted(logged) == [1, 2], output[-6000:]
     return logged
