@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_cpu_training_on_cpu import RUN_TIMEOUT_S, _cpu_venv  # the CPU environment's check, the run limit
+from test_cpu_training_on_cpu import _cpu_venv, run_train_cpu  # the CPU environment's check, one train_cpu.sh run
 
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
 from verl_toolrl.cpu.demo import demo_mix_command
@@ -70,38 +70,22 @@ def cluster():
         helper.wait(timeout=120)
 
 
-def train(cluster: dict, data_dir: Path, run_dir: Path, *overrides: str, recipe: str, **env: str) -> str:
-    result = subprocess.run(
-        [
-            "bash",
-            "recipes/train_cpu.sh",
-            *TWO_NODES,
-            f"+ray_kwargs.ray_init.address={cluster['address']}",
-            # what the workers need from the environment travels in the job's runtime_env: verl's file logger
-            # runs in the TaskRunner, wherever Ray places it, and reads its path from there
-            "+ray_kwargs.ray_init.runtime_env.env_vars={VERL_PLATFORM:cpu,HF_HUB_OFFLINE:'1',"
-            f"VERL_FILE_LOGGER_PATH:'{run_dir / 'metrics.jsonl'}'}}",
-            f"trainer.rollout_data_dir={run_dir / 'rollouts'}",
-            f"trainer.default_local_dir={run_dir / 'checkpoints'}",
-            *overrides,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        env={
-            "DATA_DIR": str(data_dir),
-            "RECIPE": recipe,
-            "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"),
-            "PYTHONPATH": str(ROOT),
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(Path.home()),
-            **env,
-        },
+def train(cluster: dict, data_dir: Path, run_dir: Path, *overrides: str, recipe: str, val_split: str = "test") -> str:
+    metrics = run_dir / "metrics.jsonl"
+    return run_train_cpu(
+        data_dir,
+        metrics,
+        *TWO_NODES,
+        f"+ray_kwargs.ray_init.address={cluster['address']}",
+        # what the workers need from the environment travels in the job's runtime_env: verl's file logger
+        # runs in the TaskRunner, wherever Ray places it, and reads its path from there
+        f"+ray_kwargs.ray_init.runtime_env.env_vars={{VERL_PLATFORM:cpu,HF_HUB_OFFLINE:'1',VERL_FILE_LOGGER_PATH:'{metrics}'}}",
+        f"trainer.rollout_data_dir={run_dir / 'rollouts'}",
+        f"trainer.default_local_dir={run_dir / 'checkpoints'}",
+        *overrides,
+        recipe=recipe,
+        val_split=val_split,
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
-    return output
 
 
 def nodes_by_class(report: dict) -> dict[str, set[str]]:
@@ -185,7 +169,7 @@ def multi_turn(cluster, tmp_path_factory) -> dict:
         run_dir,
         "reward.reward_kwargs.multi_turn_aggregation=bfcl",
         recipe="toolrl_multiturn_grpo_cpu",
-        VAL_SPLIT="heldout",
+        val_split="heldout",
     )
     return {
         "metrics": step_metrics(run_dir / "metrics.jsonl"),
