@@ -32,7 +32,7 @@ from verl_toolrl.checks.stand_in import byte_level_tokenizer
 from verl_toolrl.core.calls import ToolCall, render_output
 from verl_toolrl.data import cli as data_cli
 from verl_toolrl.data.bfcl_multi_turn import entry_row, main, turn_ground_truths
-from verl_toolrl.plugin.multi_turn_agent_loop import BfclMultiTurnAgentLoop
+from verl_toolrl.plugin.multi_turn_agent_loop import BfclMultiTurnAgentLoop, training_episode
 from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
 from verl_toolrl.plugin.verl_batch import agent_loop_sample
 from verl_toolrl.reward import compute_score, score_range
@@ -210,6 +210,29 @@ def test_observation_tokens_are_exactly_the_zeros_of_response_mask(tokenizer: An
     )
     # every later prompt is the trajectory so far: generated and observation tokens in order
     assert server.prompts[-1] == output.prompt_ids + ids[: len(server.prompts[-1]) - len(output.prompt_ids)]
+
+
+def test_the_token_stream_is_the_chat_template_of_the_dialogue(tokenizer: Any, entries: dict) -> None:
+    """Prompt and response together are the dialogue the episode holds, as the chat template renders it: each
+    output once (generated), each observation and user turn once (context), nothing else."""
+    entry = entries["base"]
+    outputs = gold_outputs(entry)
+    output, _ = run_loop(tokenizer, entry, outputs)
+    episode, last_prompt = training_episode(entry, "toolrl"), None
+    for text in outputs:
+        last_prompt = episode.prompt()
+        episode.advance(text)
+    dialogue = last_prompt + [{"role": "assistant", "content": outputs[-1]}]
+    rendered = tokenizer.apply_chat_template(dialogue, tokenize=False)
+    stream = tokenizer.decode(output.prompt_ids + output.response_ids, skip_special_tokens=False)
+
+    # verl's default Continuous Token builder (the stand-in tokenizer names no model type) joins a generated
+    # <|im_end|> and the next message without the template's newline; model-specific builders insert it
+    def joined(text: str) -> str:
+        return text.replace("<|im_end|>\n", "<|im_end|>").rstrip("\n")
+
+    assert joined(stream) == joined(rendered)
+    assert stream.count(outputs[0]) == 1
 
 
 def test_the_step_limit_ends_the_trajectory(tokenizer: Any, entries: dict) -> None:
@@ -523,7 +546,7 @@ def test_the_rollout_and_the_preflight_replay_load_neither_data_nor_eval(tmp_pat
     code = """
 import json, sys
 from verl_toolrl.checks.preflight import multi_turn_gold_record
-from verl_toolrl.plugin.multi_turn_agent_loop import BfclMultiTurnAgentLoop
+from verl_toolrl.plugin.multi_turn_agent_loop import BfclMultiTurnAgentLoop, training_episode
 from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
 row = json.loads(sys.argv[1])
 record = multi_turn_gold_record(ToolRLRewardManager({"reward": {"reward_kwargs": {}}}, tokenizer=None), row, 0)

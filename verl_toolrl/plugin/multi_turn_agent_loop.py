@@ -11,7 +11,9 @@ stream, so the token stream only grows). This loop keeps the tokens only. Until 
 2. decode the tokens and hand the text to the episode (which parses the calls in the row's format, runs
    them, appends one ``tool`` message per call with errors as ``Error during execution: ...``
    observations, and opens the next user turn after a step without calls);
-3. tokenize what the episode appended (its next prompt less the previous one).
+3. tokenize what the episode appended after the output (its tool messages, or the next user turn): the next
+   prompt less the previous one and the output's own assistant message, whose tokens the stream already holds
+   as generated (as verl's ``ToolAgentLoop`` merges after appending the assistant message).
 
 Some of BFCL's simulators render a Python set into an observation, so the workers must start with the hash
 seed pinned (the multi-turn recipe's ``ray_kwargs.ray_init.runtime_env``; :mod:`verl_toolrl.tasks.episode`).
@@ -175,14 +177,15 @@ class BfclMultiTurnAgentLoop(AgentLoopBase):
             logprobs = logprobs or []
             runtime_ids = merged.token_ids
             text = self.scorer.think_prefill.text + self.tokenizer.decode(output.token_ids, skip_special_tokens=True)
-            previous = episode.prompt()
+            answered = len(episode.prompt())
             with simple_timer("tool_calls", metrics):
                 episode.advance(text)
             if episode.done or len(response_mask) >= self.response_length:
                 break
             updated = self._truncated(episode.prompt())
+            # the stream already holds the output's tokens: what is new starts after its assistant message
             merged, new_mask, new_logprobs = await self.ct_merge_context_msg(
-                self._truncated(previous), updated, runtime_ids, response_mask, logprobs or None
+                updated[: answered + 1], updated, runtime_ids, response_mask, logprobs or None
             )
             if len(new_mask) >= self.response_length:
                 break
