@@ -3,7 +3,9 @@
 GPU), and ``recipes/train_cpu.sh`` joined to it with ``trainer.nnodes=2 trainer.n_gpus_per_node=1``: FSDP
 world size 2 over gloo, one rollout replica per node, agent-loop and reward workers on both. Ray's own tables
 (the node of every actor) show each kind of worker ran on both nodes; the rollouts' dumped scores show the
-reward options given on the command line reached the workers on the second node.
+reward options given on the command line reached the workers on the second node; each multi-turn trajectory,
+replayed on fresh simulators (tests/e2e/trajectory_replay.py), shows that its observations came from its own
+environment, not from another rollout's of the same entry.
 
 Every setting reaches the workers through the config: the cluster's nodes start without the CPU platform's
 switch and the file logger's path, which travel in ``ray_kwargs.ray_init.runtime_env.env_vars`` as a user's
@@ -17,11 +19,16 @@ import os
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 from test_cpu_training_on_cpu import _cpu_venv, run_train_cpu  # the CPU environment's check, one train_cpu.sh run
+from trajectory_replay import replay, transcript  # a dumped multi-turn trajectory replayed on fresh simulators
 
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
 from verl_toolrl.cpu.demo import demo_mix_command
+from verl_toolrl.plugin.multi_turn_agent_loop import training_episode
+from verl_toolrl.tasks.bfcl.multi_turn import entry_from_spec
 
 pytestmark = pytest.mark.multinode  # alone: python -m pytest -m multinode tests/e2e (~9 min on 2 cores)
 
@@ -168,13 +175,19 @@ def multi_turn(cluster, tmp_path_factory) -> dict:
         data_dir,
         run_dir,
         "reward.reward_kwargs.multi_turn_aggregation=bfcl",
+        # near-greedy sampling: the rollouts of one entry write the same calls (the warm-started first turn
+        # changes the file system), so state shared between them would change what the later one observes
+        "actor_rollout_ref.rollout.temperature=0.2",
         recipe="toolrl_multiturn_grpo_cpu",
         val_split="heldout",
     )
+    rows = pd.read_parquet(data_dir / "train.parquet")
     return {
         "metrics": step_metrics(run_dir / "metrics.jsonl"),
         "records": rollout_records(run_dir / "rollouts"),
         "report": cluster["report"](),
+        "entries": [entry_from_spec(info["bfcl_entry"]) for info in rows["extra_info"]],
+        "format": rows["extra_info"][0]["format"],
     }
 
 
@@ -192,3 +205,31 @@ def test_the_multi_turn_aggregation_reached_every_agent_loop(multi_turn: dict) -
     # every trajectory's reward is BFCL's verdict, as configured, not the default mean of its turn scores
     assert all(record["score"] == record["bfcl_valid"] for record in records)
     assert any(record["call_score"] + record["state_match"] != record["score"] for record in records)
+
+
+@pytest.mark.usefixtures("bfcl_scratch")  # the replay runs BFCL's simulators here
+def test_concurrent_trajectories_of_one_entry_never_shared_simulator_state(multi_turn: dict) -> None:
+    recipe = OmegaConf.load(ROOT / "recipes" / "toolrl_multiturn_grpo_cpu.yaml").actor_rollout_ref.rollout
+    observations = OmegaConf.load(ROOT / "recipes" / "toolrl" / "multiturn.yaml").actor_rollout_ref.rollout
+    steps = recipe.multi_turn.max_assistant_turns
+    cut = (observations.multi_turn.max_tool_response_length, observations.multi_turn.tool_response_truncate_side)
+    (records,) = multi_turn["records"].values()
+    by_entry: dict[str, list[tuple[str, list[str]]]] = {}
+    for record in records:
+        (entry,) = [e for e in multi_turn["entries"] if e.questions[0][0]["content"] in record["input"]]
+        # every observation in the trajectory is what a fresh set of the entry's simulators returns for its calls
+        outputs = replay(entry, record["output"], multi_turn["format"], steps, *cut)
+        assert outputs is not None, (entry.id, record["output"])
+        by_entry.setdefault(entry.id, []).append((record["output"], outputs))
+    # ... and the run could have shown sharing: for two trajectories of one entry, the later one's outputs run on
+    # the simulators the earlier one left would have observed something else
+    entries = {entry.id: entry for entry in multi_turn["entries"]}
+    would_show = []
+    for entry_id, trajectories in by_entry.items():
+        for (_, first), (text, second) in zip(trajectories, trajectories[1:], strict=False):
+            earlier = training_episode(entries[entry_id], multi_turn["format"], steps)
+            transcript(earlier, first, *cut)
+            later = training_episode(entries[entry_id], multi_turn["format"], steps)
+            later.environment.instances = earlier.environment.instances  # the sharing the loop must not do
+            would_show.append(transcript(later, second, *cut) != text)
+    assert any(would_show), by_entry
