@@ -109,7 +109,7 @@ def run_smoke(script: Path, *args: str) -> str:
     )
     output = result.stdout + result.stderr
     verdicts = re.findall(rf"^target .*: (MET|MISSED)({re.escape(NOT_JUDGED)})?$", result.stdout, flags=re.MULTILINE)
-    results = {verdict for verdict, not_judged in verdicts if not not_judged}
+    results = {outcome for outcome, not_judged in verdicts if not not_judged}
     assert result.returncode == 0 and verdicts and results <= {"MET"}, output[-4000:]
     return output
 
