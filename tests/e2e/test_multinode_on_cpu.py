@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from omegaconf import OmegaConf
 from test_cpu_training_on_cpu import _cpu_venv, run_train_cpu  # the CPU environment's check, one train_cpu.sh run
 from trajectory_replay import replay, transcript  # a dumped multi-turn trajectory replayed on fresh simulators
 
+from verl_toolrl.checks.config import compose
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
 from verl_toolrl.cpu.demo import demo_mix_command
 from verl_toolrl.plugin.multi_turn_agent_loop import training_episode
@@ -186,7 +186,7 @@ def multi_turn(cluster, tmp_path_factory) -> dict:
         "metrics": step_metrics(run_dir / "metrics.jsonl"),
         "records": rollout_records(run_dir / "rollouts"),
         "report": cluster["report"](),
-        "entries": [entry_from_spec(info["bfcl_entry"]) for info in rows["extra_info"]],
+        "entries": {entry.id: entry for entry in map(entry_from_spec, (i["bfcl_entry"] for i in rows["extra_info"]))},
         "format": rows["extra_info"][0]["format"],
     }
 
@@ -209,21 +209,20 @@ def test_the_multi_turn_aggregation_reached_every_agent_loop(multi_turn: dict) -
 
 @pytest.mark.usefixtures("bfcl_scratch")  # the replay runs BFCL's simulators here
 def test_concurrent_trajectories_of_one_entry_never_shared_simulator_state(multi_turn: dict) -> None:
-    recipe = OmegaConf.load(ROOT / "recipes" / "toolrl_multiturn_grpo_cpu.yaml").actor_rollout_ref.rollout
-    observations = OmegaConf.load(ROOT / "recipes" / "toolrl" / "multiturn.yaml").actor_rollout_ref.rollout
-    steps = recipe.multi_turn.max_assistant_turns
-    cut = (observations.multi_turn.max_tool_response_length, observations.multi_turn.tool_response_truncate_side)
+    settings = compose("toolrl_multiturn_grpo_cpu").actor_rollout_ref.rollout.multi_turn  # the run's recipe
+    steps = settings.max_assistant_turns
+    cut = (settings.max_tool_response_length, settings.tool_response_truncate_side)
+    entries = multi_turn["entries"]
     (records,) = multi_turn["records"].values()
     by_entry: dict[str, list[tuple[str, list[str]]]] = {}
     for record in records:
-        (entry,) = [e for e in multi_turn["entries"] if e.questions[0][0]["content"] in record["input"]]
+        (entry,) = [e for e in entries.values() if e.questions[0][0]["content"] in record["input"]]
         # every observation in the trajectory is what a fresh set of the entry's simulators returns for its calls
         outputs = replay(entry, record["output"], multi_turn["format"], steps, *cut)
         assert outputs is not None, (entry.id, record["output"])
         by_entry.setdefault(entry.id, []).append((record["output"], outputs))
     # ... and the run could have shown sharing: for two trajectories of one entry, the later one's outputs run on
     # the simulators the earlier one left would have observed something else
-    entries = {entry.id: entry for entry in multi_turn["entries"]}
     would_show = []
     for entry_id, trajectories in by_entry.items():
         for (_, first), (text, second) in zip(trajectories, trajectories[1:], strict=False):
