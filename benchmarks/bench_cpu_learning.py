@@ -62,9 +62,18 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "data" / "raw_samples"
 LR = "actor_rollout_ref.actor.optim.lr"
 VARIANT = "reward.reward_kwargs.variant"
-PROMPT_FILTER = "toolrl/prompt_filter=variance"
+#: The prompt filter, counting a group spread by at most 0.5 as settled: a text answer scoring 0 or 1 for its
+#: length teaches next to nothing beside a call scoring +0.4 or +4.0.
+PROMPT_FILTER = ("toolrl/prompt_filter=variance", "data.prompt_filter.min_std=0.5")
 DAPO = ("algorithm.filter_groups.enable=true", "algorithm.filter_groups.metric=reward")
 FILTERS_TARGET = 1.5  # plain GRPO's rollouts to its final reward over the prompt filter's
+#: The learning runs' settings: a policy at a coin flip on every call, four prompts a step, six steps.
+LEARNING_SETTINGS = {"distractors": 1.0, "prompts": 4, "steps": 6, "lr": 1e-4, "val_samples": 8}
+#: The prompt filter's comparison (--filters) in the regime it is for, where most groups score alike: a policy
+#: undecided on a third of the calls and settled on the rest, two prompts a step (so most of plain GRPO's
+#: steps draw settled prompts), a rate at which learning takes several epochs, and twice the validation
+#: samples (the gain to measure is a quarter of the prompts').
+FILTERS_SETTINGS = {"distractors": 1 / 3, "prompts": 2, "steps": 16, "lr": 3e-5, "val_samples": 16}
 
 
 @dataclass(frozen=True)
@@ -86,23 +95,31 @@ def runs_for(args: argparse.Namespace) -> list[Run]:
         runs.append(Run(f"gdpo-lr{args.lr:g}", (f"{LR}={args.lr}", *gdpo, "trainer.use_v1=false")))
     if not (args.quick or args.ablations or args.filters):
         runs.append(Run(f"learning-lr{args.lr / 3:g}", (f"{LR}={args.lr / 3}",)))
-    if args.filters or not (args.quick or args.ablations):
-        runs.append(Run(f"prompt-filter-lr{args.lr:g}", (f"{LR}={args.lr}", PROMPT_FILTER)))
+    if args.filters:
+        runs.append(Run(f"prompt-filter-lr{args.lr:g}", (f"{LR}={args.lr}", *PROMPT_FILTER)))
         runs.append(Run(f"dapo-lr{args.lr:g}", (f"{LR}={args.lr}", *DAPO)))
     return runs
 
 
-def prepare(output: Path, cpu_python: Path) -> tuple[Path, Path]:
-    """The demo mix (8 training prompts, 3 held out) and the tiny policy warm-started on all 11 with their
-    distractors, each built once in OUTPUT."""
-    data, policy = output / "data", output / "policy"
+def prepare(output: Path, cpu_python: Path, distractors: float) -> tuple[Path, Path]:
+    """The demo mix (8 training prompts, 3 held out) and the tiny policy warm-started on all 11 with the
+    distractors of that share of their calls, each built once in OUTPUT."""
+    data, policy = output / "data", output / ("policy" if distractors == 1 else f"policy-distractors{distractors:g}")
     if not (data / "train.parquet").is_file():
         _run_or_exit("the demo mix", demo_mix_command(data, SAMPLES, python=sys.executable))
     if not (policy / "config.json").is_file():
         if not cpu_python.is_file():
             raise SystemExit(f"bench_cpu_learning: {cpu_python} is missing; build it with bash recipes/setup_cpu.sh")
         files = [str(data / "train.parquet"), str(data / "test.parquet")]
-        command = [str(cpu_python), "-m", "verl_toolrl.cpu.tiny_policy", "--data", *files, "--distractors"]
+        command = [
+            str(cpu_python),
+            "-m",
+            "verl_toolrl.cpu.tiny_policy",
+            "--data",
+            *files,
+            "--distractors",
+            f"{distractors}",
+        ]
         _run_or_exit("the tiny policy", [*command, "--output", str(policy)])
     return data, policy
 
@@ -287,24 +304,26 @@ def main() -> None:
     mode.add_argument("--quick", action="store_true", help="one learning run and the control")
     mode.add_argument("--ablations", action="store_true", help="learning, control, coarse, binary, dynamic, GDPO")
     mode.add_argument("--filters", action="store_true", help="learning, control, the prompt filter and DAPO")
-    parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument(
-        "--test-freq", type=int, help="steps between validations [2; 1 with the prompt filter's runs, to time them]"
-    )
-    parser.add_argument("--prompts", type=int, default=4, help="prompts per step")
+    parser.add_argument("--steps", type=int, help="training steps [6; 16 with --filters]")
+    parser.add_argument("--test-freq", type=int, default=2, help="steps between validations")
+    parser.add_argument("--prompts", type=int, help="prompts per step [4; 2 with --filters]")
     parser.add_argument("--group", type=int, default=8, help="rollouts per prompt (the GRPO group)")
-    parser.add_argument("--lr", type=float, default=1e-4, help="the learning runs' actor learning rate")
+    parser.add_argument("--lr", type=float, help="the learning runs' actor learning rate [1e-4; 3e-5 with --filters]")
     parser.add_argument("--temperature", type=float, default=0.7, help="rollout and validation temperature")
-    parser.add_argument("--val-samples", type=int, default=8, help="validation samples per prompt")
+    parser.add_argument("--val-samples", type=int, help="validation samples per prompt [8; 16 with --filters]")
+    parser.add_argument(
+        "--distractors", type=float, help="share of the calls the policy is undecided on [1; 1/3 with --filters]"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=ROOT / "runs" / "bench-cpu-learning")
     parser.add_argument("--cpu-venv", type=Path, default=ROOT / ".venv-cpu", help="the CPU training environment")
     parser.add_argument("--keep", action="store_true", help="reuse the runs in OUTPUT that finished")
     args = parser.parse_args()
-    if args.test_freq is None:
-        args.test_freq = 2 if args.quick or args.ablations else 1
+    for option, value in (FILTERS_SETTINGS if args.filters else LEARNING_SETTINGS).items():
+        if getattr(args, option) is None:
+            setattr(args, option, value)
     args.output.mkdir(parents=True, exist_ok=True)
-    data, policy = prepare(args.output, args.cpu_venv / "bin" / "python")
+    data, policy = prepare(args.output, args.cpu_venv / "bin" / "python", args.distractors)
     heldout = {reward["ground_truth"] for reward in pd.read_parquet(data / "test.parquet")["reward_model"]}
     rows: list[dict[str, object]] = []
     for run in runs_for(args):

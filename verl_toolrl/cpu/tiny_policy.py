@@ -13,6 +13,9 @@ With ``--distractors`` the warm start also fits, for every target that calls a t
 :func:`distractor`: the same response with the first call's arguments dropped. The policy then starts at a
 coin flip between the right call and a worse one, one token apart, a decision GRPO can learn within a few
 steps (``benchmarks/bench_cpu_learning.py``); a policy fitted to the targets alone has nothing to choose.
+``--distractors SHARE`` fits distractors for that share of each file's calls with arguments only (chosen by
+the seed): a policy settled on most prompts and undecided on a few, the regime where most GRPO groups score
+alike (``bench_cpu_learning.py --filters``).
 
 >>> tokenizer = byte_level_tokenizer(["<think> hi </think>", '{"name": "get_weather"}'], vocab_size=300)
 >>> text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -138,10 +142,21 @@ def distractor(target: str) -> str | None:
     return render_output(parsed.think, [ToolCall(parsed.calls[0].name), *parsed.calls[1:]], parsed.response)
 
 
-def with_distractors(examples: Sequence[Example]) -> list[Example]:
-    """The examples followed by one example per :func:`distractor` of their targets."""
-    extra = [Example(e.messages, wrong) for e in examples if (wrong := distractor(e.target)) is not None]
-    return [*examples, *extra]
+def with_distractors(examples: Sequence[Example], share: float = 1.0, seed: int = 0) -> list[Example]:
+    """The examples followed by one example per :func:`distractor` of their targets, for ``share`` of the
+    targets that have one (rounded, at least one when ``share > 0``; which ones, by ``seed``).
+
+    >>> call = '<think> x </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": %d}}\\n</tool_call>'
+    >>> examples = [Example([], call % n) for n in range(4)] + [Example([], "<think> x </think>")]
+    >>> [len(with_distractors(examples, share)) for share in (1.0, 0.5, 0.1, 0.0)]
+    [9, 7, 6, 5]
+    """
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"distractor share {share}: must be between 0 and 1")
+    candidates = [Example(e.messages, wrong) for e in examples if (wrong := distractor(e.target)) is not None]
+    chosen = round(share * len(candidates)) or (1 if share > 0 and candidates else 0)
+    picked = sorted(random.Random(seed).sample(range(len(candidates)), chosen))
+    return [*examples, *(candidates[index] for index in picked)]
 
 
 def _encode(tokenizer: PreTrainedTokenizerFast, example: Example, context: int) -> tuple[list[int], int]:
@@ -205,19 +220,21 @@ def make_tiny_policy(
     extra_files: Sequence[Path] = (),
     vocab_size: int = 4096,
     steps: int = 100,
-    distractors: bool = False,
+    distractors: float = 0.0,
     seed: int = 0,
 ) -> dict[str, float]:
     """Train the tokenizer on the data, build the model, warm-start it on the rows of ``train_files`` (and
-    their distractors with ``distractors``), ``save_pretrained`` both to ``output``; returns a summary
-    (parameters, examples, first and last loss, seconds)."""
+    the distractors of that share of each file's calls, :func:`with_distractors`), ``save_pretrained`` both
+    to ``output``; returns a summary (parameters, examples, first and last loss, seconds)."""
     started = time.perf_counter()
     frames = [pd.read_parquet(path, columns=["prompt", "reward_model"]) for path in (*train_files, *extra_files)]
     tokenizer = byte_level_tokenizer(corpus(frames), vocab_size=vocab_size)
     model = build_policy(tokenizer, seed=seed)
-    examples = [example for path in train_files for example in examples_from_parquet(path)]
-    if distractors:
-        examples = with_distractors(examples)
+    examples = [
+        example
+        for path in train_files
+        for example in with_distractors(examples_from_parquet(path), share=distractors, seed=seed)
+    ]
     output.mkdir(parents=True, exist_ok=True)
     model.config.save_pretrained(output)  # the Qwen2 config.json by which AutoTokenizer picks its class
     tokenizer.save_pretrained(output)
@@ -253,7 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vocab-size", type=int, default=4096)
     parser.add_argument("--steps", type=int, default=100, help="supervised warm-start steps")
     parser.add_argument(
-        "--distractors", action="store_true", help="also warm-start on each call's distractor (see the module doc)"
+        "--distractors",
+        type=float,
+        nargs="?",
+        const=1.0,
+        default=0.0,
+        metavar="SHARE",
+        help="also warm-start on the distractors of SHARE (default 1: all) of each file's calls (see the module doc)",
     )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
