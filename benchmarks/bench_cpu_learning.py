@@ -71,9 +71,10 @@ FILTERS_TARGET = 1.5  # plain GRPO's rollouts to its final reward over the promp
 LEARNING_SETTINGS = {"distractors": 1.0, "prompts": 4, "steps": 6, "lr": 1e-4, "val_samples": 8}
 #: The prompt filter's comparison (--filters) in the regime it is for, where most groups score alike: a policy
 #: undecided on a third of the calls and settled on the rest, two prompts a step (so most of plain GRPO's
-#: steps draw settled prompts), a rate at which learning takes several epochs, and twice the validation
-#: samples (the gain to measure is a quarter of the prompts').
-FILTERS_SETTINGS = {"distractors": 1 / 3, "prompts": 2, "steps": 16, "lr": 3e-5, "val_samples": 16}
+#: steps draw settled prompts), a rate at which learning takes several epochs (at 3e-5 it was done within
+#: the first, before the filter has seen a prompt settle), and twice the validation samples (the gain to
+#: measure is a quarter of the prompts').
+FILTERS_SETTINGS = {"distractors": 1 / 3, "prompts": 2, "steps": 24, "lr": 1e-5, "val_samples": 16}
 
 
 @dataclass(frozen=True)
@@ -304,11 +305,11 @@ def main() -> None:
     mode.add_argument("--quick", action="store_true", help="one learning run and the control")
     mode.add_argument("--ablations", action="store_true", help="learning, control, coarse, binary, dynamic, GDPO")
     mode.add_argument("--filters", action="store_true", help="learning, control, the prompt filter and DAPO")
-    parser.add_argument("--steps", type=int, help="training steps [6; 16 with --filters]")
+    parser.add_argument("--steps", type=int, help="training steps [6; 24 with --filters]")
     parser.add_argument("--test-freq", type=int, default=2, help="steps between validations")
     parser.add_argument("--prompts", type=int, help="prompts per step [4; 2 with --filters]")
     parser.add_argument("--group", type=int, default=8, help="rollouts per prompt (the GRPO group)")
-    parser.add_argument("--lr", type=float, help="the learning runs' actor learning rate [1e-4; 3e-5 with --filters]")
+    parser.add_argument("--lr", type=float, help="the learning runs' actor learning rate [1e-4; 1e-5 with --filters]")
     parser.add_argument("--temperature", type=float, default=0.7, help="rollout and validation temperature")
     parser.add_argument("--val-samples", type=int, help="validation samples per prompt [8; 16 with --filters]")
     parser.add_argument(
