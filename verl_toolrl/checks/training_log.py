@@ -37,6 +37,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from verl_toolrl.core.table import markdown_table
+from verl_toolrl.core.trajectories import group_of
 from verl_toolrl.reward import compute_score
 from verl_toolrl.reward.config import reward_config
 
@@ -77,16 +78,6 @@ def rollout_records(rollout_dir: Path) -> dict[int, list[dict[str, Any]]]:
             lines = path.read_text(encoding="utf-8").splitlines()
             records[int(path.stem)] = [json.loads(line) for line in lines if line.strip()]
     return records
-
-
-def group_of(key: str) -> str:
-    """The GRPO group (the prompt's uid) of a dumped trajectory key ``{uid}_{session}_{index}``.
-
-    >>> group_of("8f2c-41_3_0"), group_of("plain")
-    ('8f2c-41', 'plain')
-    """
-    parts = key.rsplit("_", 2)
-    return parts[0] if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() else key
 
 
 def zero_variance_groups(rows: Iterable[Mapping[str, Any]], tolerance: float = 1e-6) -> tuple[int, int]:
