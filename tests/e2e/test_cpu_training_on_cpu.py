@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ from test_benchmarks_on_cpu import run_smoke  # tests/test_benchmarks_on_cpu.py:
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, step_rewards
+from verl_toolrl.core.trajectories import group_of
 from verl_toolrl.cpu.tiny_policy import CONTEXT_TOKENS, examples_from_parquet
+from verl_toolrl.plugin.rollout_subsample import mean_group_std
 from verl_toolrl.reward import compute_score
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,6 +261,37 @@ def test_the_prompt_filter_skips_prompts_whose_scored_rollouts_settled(quickstar
     )
     assert_the_filter_skipped_the_scored_rows(output)
     assert sorted(step_metrics(tmp_path / "metrics.jsonl")) == [1, 2]
+
+
+def test_rollout_subsampling_trains_each_group_on_its_largest_variance_half(quickstart: dict, tmp_path: Path) -> None:
+    """Two steps with ``toolrl/rollout_subsample=max_variance`` (2 of each group's 4 rollouts): the trainer
+    dumps, and so trained on, 2 rollouts of each of the step's 2 groups, and the spread the sub-sampler
+    printed for what it kept is the dump's."""
+    output = run_train_cpu(
+        quickstart["data"],
+        tmp_path / "metrics.jsonl",
+        "toolrl/rollout_subsample=max_variance",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=1",  # the 4 kept rollouts a step, in mini-batches of 1 x 4
+        "trainer.total_training_steps=2",
+        "trainer.test_freq=-1",
+        "trainer.val_before_train=false",
+        "trainer.save_freq=-1",
+        f"trainer.rollout_data_dir={tmp_path / 'rollouts'}",
+        f"trainer.default_local_dir={tmp_path}",
+    )
+    lines = re.findall(
+        r"rollout subsample: step (\d+): trained on 4 of 8 rollouts, 2 of each group's 4; "
+        r"mean group std (\d+\.\d\d), kept (\d+\.\d\d)",
+        output,
+    )
+    assert [int(step) for step, _, _ in lines] == [1, 2], output[-3000:]
+    dumps = rollout_records(tmp_path / "rollouts")
+    assert sorted(dumps) == [1, 2] and sorted(step_metrics(tmp_path / "metrics.jsonl")) == [1, 2]
+    for (step, spread, kept), rows in zip(lines, (dumps[1], dumps[2]), strict=True):
+        groups = Counter(group_of(row["uid"]) for row in rows)
+        assert list(groups.values()) == [2, 2], (step, groups)
+        dumped = mean_group_std([row["uid"] for row in rows], [float(row["score"]) for row in rows])
+        assert f"{dumped:.2f}" == kept and float(kept) >= float(spread), (step, spread, kept)
 
 
 def test_ppo_trains_a_critic_and_the_actor_with_gae(quickstart: dict, tmp_path: Path) -> None:

@@ -64,14 +64,17 @@ def check_data_files(config: Any) -> None:
 
 def check_config(config: Mapping[str, Any] | Any, *, require_data: bool = True) -> None:
     """Every setting the plugin depends on: the reward manager's options and routing, the prompt filter's
-    options when it is on, and (when ``require_data``) the data files. Raises :class:`ConfigError`."""
-    from verl_toolrl.plugin.prompt_filter import check_prompt_filter  # these two import verl
+    and the rollout sub-sampler's options when they are on, and (when ``require_data``) the data files.
+    Raises :class:`ConfigError`."""
+    from verl_toolrl.plugin.prompt_filter import check_prompt_filter  # these three import verl
     from verl_toolrl.plugin.reward_manager import check_reward_config
+    from verl_toolrl.plugin.rollout_subsample import check_rollout_subsample
 
     try:
         reward_config(config)
         check_reward_config(config)
         check_prompt_filter(config)
+        check_rollout_subsample(config)
     except ValueError as error:
         raise ConfigError(str(error)) from None
     if require_data:

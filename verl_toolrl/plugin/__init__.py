@@ -11,7 +11,8 @@ registers everything the plugin adds to verl:
 
 :mod:`verl_toolrl.plugin.prompt_filter` is not registered: verl loads its dataset class by path
 (``data.custom_cls``) when a recipe chooses ``toolrl/prompt_filter=variance``, and the reward manager sends it
-the scores.
+the scores. Nor is :mod:`verl_toolrl.plugin.replay_buffer`, which verl's v1 trainer loads by path
+(``trainer.v1.sampler.custom_sampler``) when a recipe chooses ``toolrl/rollout_subsample=max_variance``.
 
 The optional CPU path is a separate entry point, ``toolrl_cpu`` (:mod:`verl_toolrl.cpu.plugin`), so a GPU
 run can leave it out with ``VERL_USE_EXTERNAL_PLUGINS=toolrl``. ``python -m verl_toolrl check`` says whether
