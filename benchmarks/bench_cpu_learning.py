@@ -20,13 +20,15 @@ Writes OUTPUT/steps.csv (one row per step and run), OUTPUT/validation.png, print
     validations.
 
     python benchmarks/bench_cpu_learning.py --quick        # one learning run and the control (~15 min)
-    python benchmarks/bench_cpu_learning.py --filters      # plus the prompt filter and DAPO (~30 min)
     python benchmarks/bench_cpu_learning.py                # both, and a learning run at a third of the rate
     python benchmarks/bench_cpu_learning.py --ablations    # the paper's reward granularity, dynamic, GDPO
+    python benchmarks/bench_cpu_learning.py --filters      # the prompt filter against plain GRPO and DAPO
 
-With the prompt filter's runs (--filters and the default), also: how many rollouts each of plain GRPO, the
-plugin's variance-based prompt filter (toolrl/prompt_filter=variance) and verl's DAPO filter
-(algorithm.filter_groups) generated, and how many seconds they trained, until their validation reward on
+``--filters`` runs in the regime the prompt filter is for, where most groups score alike
+(:data:`FILTERS_SETTINGS`: a policy undecided on a third of the calls and settled on the rest, two prompts a
+step, a low rate, 24 steps, into runs/bench-cpu-filters): plain GRPO, the control, the plugin's
+variance-based prompt filter (toolrl/prompt_filter=variance) and verl's DAPO filter (algorithm.filter_groups),
+with how many rollouts each generated, and how many seconds they trained, until their validation reward on
 the training prompts, averaged with the validation before it, first reached the plain run's final one (mean
 of its last two validations), and:
 
@@ -316,10 +318,12 @@ def main() -> None:
         "--distractors", type=float, help="share of the calls the policy is undecided on [1; 1/3 with --filters]"
     )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--output", type=Path, default=ROOT / "runs" / "bench-cpu-learning")
+    parser.add_argument("--output", type=Path, help="[runs/bench-cpu-learning; runs/bench-cpu-filters with --filters]")
     parser.add_argument("--cpu-venv", type=Path, default=ROOT / ".venv-cpu", help="the CPU training environment")
     parser.add_argument("--keep", action="store_true", help="reuse the runs in OUTPUT that finished")
     args = parser.parse_args()
+    if args.output is None:
+        args.output = ROOT / "runs" / ("bench-cpu-filters" if args.filters else "bench-cpu-learning")
     for option, value in (FILTERS_SETTINGS if args.filters else LEARNING_SETTINGS).items():
         if getattr(args, option) is None:
             setattr(args, option, value)
