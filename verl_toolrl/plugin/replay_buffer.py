@@ -26,7 +26,12 @@ class MaxVarianceReplayBuffer(ReplayBuffer):
     def __init__(self, *args: Any, sampler_kwargs: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, sampler_kwargs=sampler_kwargs, **kwargs)
         self.keep = SubsampleOptions.from_config(sampler_kwargs).keep
-        self.steps = 0
+        self.global_steps = 0
+
+    def sample(self, global_steps: int, partition_id: str, batch_size: int) -> tuple[KVBatchMeta, dict]:
+        """verl's sampling, remembering the trainer's step for the printed line."""
+        self.global_steps = global_steps
+        return super().sample(global_steps, partition_id, batch_size)
 
     def _materialize_batch(
         self, partition_id: str, selected_prompt_uids: list[str], partition_snapshot: dict[str, dict]
@@ -39,8 +44,7 @@ class MaxVarianceReplayBuffer(ReplayBuffer):
         kept, dropped = subsample(batch.keys, scores, self.keep)
         if dropped:
             tq.kv_clear(keys=[batch.keys[p] for p in dropped], partition_id=partition_id)
-        self.steps += 1
-        print(subsample_summary(self.steps, batch.keys, scores, kept), flush=True)
+        print(subsample_summary(self.global_steps, batch.keys, scores, kept), flush=True)
         return KVBatchMeta(
             partition_id=batch.partition_id, keys=[batch.keys[p] for p in kept], tags=[batch.tags[p] for p in kept]
         )
