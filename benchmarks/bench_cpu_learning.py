@@ -22,12 +22,13 @@ Writes OUTPUT/steps.csv (one row per step and run), OUTPUT/validation.png, print
     python benchmarks/bench_cpu_learning.py --quick        # one learning run and the control (~15 min)
     python benchmarks/bench_cpu_learning.py                # both, and a learning run at a third of the rate
     python benchmarks/bench_cpu_learning.py --ablations    # the paper's reward granularity, dynamic, GDPO
-    python benchmarks/bench_cpu_learning.py --filters      # the prompt filter against plain GRPO and DAPO
+    python benchmarks/bench_cpu_learning.py --filters      # the prompt filter, DAPO, sub-sampling vs plain GRPO
 
 ``--filters`` runs in the regime the prompt filter is for, where most groups score alike
 (:data:`FILTERS_SETTINGS`: a policy undecided on a third of the calls and settled on the rest, two prompts a
 step, a low rate, 24 steps, into runs/bench-cpu-filters): plain GRPO, the control, the plugin's
-variance-based prompt filter (toolrl/prompt_filter=variance) and verl's DAPO filter (algorithm.filter_groups),
+variance-based prompt filter (toolrl/prompt_filter=variance), verl's DAPO filter (algorithm.filter_groups)
+and the plugin's rollout sub-sampling (toolrl/rollout_subsample=max_variance, half of each group trained on),
 with how many rollouts each generated, and how many seconds they trained, until their validation reward on
 the training prompts, averaged with the validation before it, first reached the plain run's final one (mean
 of its last two validations), and:
@@ -101,7 +102,23 @@ def runs_for(args: argparse.Namespace) -> list[Run]:
     if args.filters:
         runs.append(Run(f"prompt-filter-lr{args.lr:g}", (f"{LR}={args.lr}", *PROMPT_FILTER)))
         runs.append(Run(f"dapo-lr{args.lr:g}", (f"{LR}={args.lr}", *DAPO)))
+        runs.append(Run(f"subsample-lr{args.lr:g}", (f"{LR}={args.lr}", *subsample_overrides(args))))
     return runs
+
+
+def subsample_overrides(args: argparse.Namespace) -> tuple[str, ...]:
+    """Rollout sub-sampling: each group trained on the half of its rollouts that spread most, the actor's
+    mini-batch sized to what is kept (verl counts it in prompts x rollout.n).
+
+    >>> subsample_overrides(argparse.Namespace(prompts=2, group=8))[1:]
+    ('trainer.v1.sampler.sampler_kwargs.keep=4', 'actor_rollout_ref.actor.ppo_mini_batch_size=1')
+    """
+    keep = args.group // 2
+    return (
+        "toolrl/rollout_subsample=max_variance",
+        f"trainer.v1.sampler.sampler_kwargs.keep={keep}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={args.prompts * keep // args.group}",
+    )
 
 
 def prepare(output: Path, cpu_python: Path, distractors: float) -> tuple[Path, Path]:
@@ -306,7 +323,9 @@ def main() -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="one learning run and the control")
     mode.add_argument("--ablations", action="store_true", help="learning, control, coarse, binary, dynamic, GDPO")
-    mode.add_argument("--filters", action="store_true", help="learning, control, the prompt filter and DAPO")
+    mode.add_argument(
+        "--filters", action="store_true", help="learning, control, the prompt filter, DAPO, rollout sub-sampling"
+    )
     parser.add_argument("--steps", type=int, help="training steps [6; 24 with --filters]")
     parser.add_argument("--test-freq", type=int, default=2, help="steps between validations")
     parser.add_argument("--prompts", type=int, help="prompts per step [4; 2 with --filters]")
@@ -421,7 +440,8 @@ def report_filters(
     reward, the groups they trained on that scored alike, and the prompt filter's target. The target is
     only measurable when the plain run learned (its final reward clear of the control's noise); otherwise
     reaching that reward is noise, and the target is MISSED as not measured."""
-    runs = [plain, *(run for run in dict.fromkeys(r["run"] for r in rows) if run.startswith(("prompt-filter", "dapo")))]
+    others = ("prompt-filter", "dapo", "subsample")
+    runs = [plain, *(run for run in dict.fromkeys(r["run"] for r in rows) if run.startswith(others))]
     print(f"\n| run | step reaching {reward:+.2f} | rollouts generated | training seconds | "
           "groups trained on that scored alike | prompts skipped before rollout |")  # fmt: skip
     print("|---|---|---|---|---|---|")
