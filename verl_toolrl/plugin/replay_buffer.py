@@ -21,7 +21,13 @@ from verl_toolrl.plugin.rollout_subsample import SubsampleOptions, subsample, su
 class MaxVarianceReplayBuffer(ReplayBuffer):
     """verl's sync ``ReplayBuffer`` (``trainer.v1.sampler.custom_sampler``) that hands the trainer, of each
     training group, the ``keep`` rollouts of largest reward variance, clearing the others from
-    TransferQueue; validation batches are left whole."""
+    TransferQueue; validation batches are left whole. Built as verl's v1 trainer builds a custom sampler:
+
+    >>> sizes = {"rollout_n": 4, "train_batch_size": 4, "ppo_mini_batch_size": 2}
+    >>> MaxVarianceReplayBuffer(trainer_mode="sync", trainer_config={}, max_off_policy_threshold=None,
+    ...                         max_off_policy_strategy="drop", sampler_kwargs={"keep": 2, **sizes}).keep
+    2
+    """
 
     def __init__(self, *args: Any, sampler_kwargs: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, sampler_kwargs=sampler_kwargs, **kwargs)
