@@ -280,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if not 0 <= args.distractors <= 1:
+        print(f"error: --distractors {args.distractors:g}: a share, between 0 and 1", file=sys.stderr)
+        return 2
     for path in (*args.data, *args.extra_text):
         if not path.is_file():
             print(f"error: {path}: no such file (make the data first: python -m data_preprocess.mix)", file=sys.stderr)
