@@ -37,7 +37,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from verl_toolrl.core.table import markdown_table
-from verl_toolrl.core.trajectories import group_of
+from verl_toolrl.core.trajectories import groups_of
 from verl_toolrl.reward import compute_score
 from verl_toolrl.reward.config import reward_config
 
@@ -82,18 +82,17 @@ def rollout_records(rollout_dir: Path) -> dict[int, list[dict[str, Any]]]:
 
 def zero_variance_groups(rows: Iterable[Mapping[str, Any]], tolerance: float = 1e-6) -> tuple[int, int]:
     """(groups whose ``score`` values are all equal within ``tolerance``, groups of at least two rollouts),
-    a group being the rows sharing a :func:`group_of` their ``uid`` (rows without one are left out).
+    a group being the rows sharing a :func:`~verl_toolrl.core.trajectories.group_of` their ``uid`` (rows without
+    one are left out).
 
     >>> groups = (("a", [1, 1]), ("b", [0, 1]), ("c", [2, 0]), ("d", [5]))
     >>> rows = [{"uid": f"{g}_{i}_0", "score": s} for g, scores in groups for i, s in enumerate(scores)]
     >>> zero_variance_groups(rows)
     (1, 3)
     """
-    groups: dict[str, list[float]] = {}
-    for row in rows:
-        if "uid" in row:
-            groups.setdefault(group_of(str(row["uid"])), []).append(float(row["score"]))
-    sized = [scores for scores in groups.values() if len(scores) > 1]
+    keyed = [row for row in rows if "uid" in row]
+    groups = groups_of(str(row["uid"]) for row in keyed).values()
+    sized = [[float(keyed[p]["score"]) for p in group] for group in groups if len(group) > 1]
     return sum(max(scores) - min(scores) <= tolerance for scores in sized), len(sized)
 
 

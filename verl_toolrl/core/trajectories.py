@@ -7,6 +7,8 @@ number in its group, the output's index in a multi-output session) and dumps it 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 def group_of(key: str) -> str:
     """The GRPO group (the prompt's uid) of a trajectory key ``{uid}_{session}_{index}``; a key of another
@@ -17,3 +19,15 @@ def group_of(key: str) -> str:
     """
     parts = key.rsplit("_", 2)
     return parts[0] if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() else key
+
+
+def groups_of(keys: Iterable[str]) -> dict[str, list[int]]:
+    """The positions of ``keys`` by :func:`group_of`, groups in order of first appearance.
+
+    >>> groups_of(["a_0_0", "b_0_0", "a_1_0"])
+    {'a': [0, 2], 'b': [1]}
+    """
+    groups: dict[str, list[int]] = {}
+    for position, key in enumerate(keys):
+        groups.setdefault(group_of(key), []).append(position)
+    return groups

@@ -20,14 +20,13 @@ it: the buffer refuses to start otherwise, naming the value that fits (:class:`S
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from verl_toolrl.core.trajectories import group_of
+from verl_toolrl.core.trajectories import groups_of
 
 #: The replay buffer's class name (:mod:`verl_toolrl.plugin.replay_buffer`), as
 #: ``trainer.v1.sampler.custom_sampler.name`` gives it.
@@ -69,11 +68,8 @@ def subsample(keys: Sequence[str], scores: Sequence[float], keep: int) -> tuple[
     >>> subsample(["a_0_0", "b_0_0", "a_1_0", "a_2_0", "b_1_0"], [4.0, 1.0, 4.0, -3.0, 1.0], keep=2)
     ([1, 2, 3, 4], [0])
     """
-    groups: dict[str, list[int]] = defaultdict(list)
-    for position, key in enumerate(keys):
-        groups[group_of(key)].append(position)
     kept = []
-    for positions in groups.values():
+    for positions in groups_of(keys).values():
         if len(positions) <= keep:
             kept += positions
         else:
@@ -88,10 +84,7 @@ def mean_group_std(keys: Sequence[str], scores: Sequence[float]) -> float:
     >>> mean_group_std(["a_0_0", "a_1_0", "b_0_0", "b_1_0"], [4.0, -2.0, 1.0, 1.0])
     1.5
     """
-    groups: dict[str, list[float]] = defaultdict(list)
-    for key, score in zip(keys, scores, strict=True):
-        groups[group_of(key)].append(score)
-    return statistics.fmean(statistics.pstdev(group) for group in groups.values())
+    return statistics.fmean(statistics.pstdev([scores[p] for p in group]) for group in groups_of(keys).values())
 
 
 def subsample_summary(step: int, keys: Sequence[str], scores: Sequence[float], kept: Sequence[int]) -> str:
@@ -101,7 +94,7 @@ def subsample_summary(step: int, keys: Sequence[str], scores: Sequence[float], k
     >>> subsample_summary(3, keys, [4.0, 4.0, -3.0, 4.0], kept=[0, 2])
     "rollout subsample: step 3: trained on 2 of 4 rollouts, 2 of each group's 4; mean group std 3.03, kept 3.50"
     """
-    groups = len({group_of(key) for key in keys})
+    groups = len(groups_of(keys))
     return (
         f"rollout subsample: step {step}: trained on {len(kept)} of {len(keys)} rollouts, {len(kept) // groups} of "
         f"each group's {len(keys) // groups}; mean group std {mean_group_std(keys, scores):.2f}, "
