@@ -59,6 +59,22 @@ def test_a_settled_prompt_gives_its_place_to_never_served_prompts_first_then_the
     assert history.serve(0).prompt == 3  # then the unsettled prompt served longest ago
 
 
+def test_a_replacement_is_the_prompt_that_settled_least_often_in_its_latest_window_groups():
+    history = PromptHistory(4, PromptFilterOptions(max_skips=0, window=2))  # built without skips
+    settle(history, 3, [4.0] * 8)  # nearly solved: its earlier group scored alike ...
+    settle(history, 3, [4.0] * 7 + [1.0])  # ... its latest held the one failure
+    settle(history, 1, [4.0, 1.0, 4.0, 1.0])  # undecided, served after it
+    settle(history, 2, [1.0, 1.0])  # settled
+    settle(history, 0, [4.0] * 8)  # settled
+    assert (history.settled_share(3), history.settled_share(1)) == (0.5, 0.0)
+    history.options = PromptFilterOptions(max_skips=5, window=2)
+    first = history.serve(0)
+    assert first.skipped == 0 and first.prompt == 1  # not 3, though 3 was served longer ago
+    assert history.serve(2).prompt == 3  # 1's new group has no score yet: 3 is the one left
+    settle(history, 3, [4.0, 1.0])
+    assert history.settled_share(3) == 0.0  # two unsettled groups since: the settled one left the window
+
+
 def test_a_settled_prompt_is_rolled_out_again_after_max_skips_in_a_row():
     history = PromptHistory(3, PromptFilterOptions(max_skips=2))
     settle(history, 0, [0.0] * 4)
@@ -106,6 +122,8 @@ def test_bad_options_and_stamps_name_the_key_or_the_text():
         PromptFilterOptions(min_std=-1.0)
     with pytest.raises(ValueError, match=r"data.prompt_filter.max_skips='2'"):
         PromptFilterOptions.from_config({"max_skips": "2"})
+    with pytest.raises(ValueError, match=r"data.prompt_filter.window=0: must be an integer >= 1"):
+        PromptFilterOptions.from_config({"window": 0})
     with pytest.raises(ValueError, match=r"data.prompt_filter.skips: unknown option"):
         PromptFilterOptions.from_config({"skips": 1})
     with pytest.raises(ValueError, match=r"prompt_filter stamp '3' is not PROMPT:SERVE"):
