@@ -34,7 +34,7 @@ import random
 import statistics
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import ray
@@ -42,6 +42,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from verl_toolrl import REWARD_MANAGER_NAME
+from verl_toolrl.plugin.options import options_from_config
 
 #: The row field (non-tensor) carrying a served prompt's stamp, "PROMPT:SERVE".
 PROMPT_FILTER_FIELD = "prompt_filter"
@@ -89,12 +90,7 @@ class PromptFilterOptions:
         ...
         ValueError: data.prompt_filter.max_skip: unknown option; known: min_std, max_skips, window, seed
         """
-        values = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
-        known = [f.name for f in fields(cls)]
-        for key in values:
-            if key not in known:
-                raise ValueError(f"data.prompt_filter.{key}: unknown option; known: {', '.join(known)}")
-        return cls(**values)
+        return options_from_config(cls, node, "data.prompt_filter")
 
 
 def stamp(prompt: int, serve: int) -> str:

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from verl_toolrl.core.trajectories import groups_of
+from verl_toolrl.plugin.options import options_from_config
 
 #: The replay buffer's class name (:mod:`verl_toolrl.plugin.replay_buffer`), as
 #: ``trainer.v1.sampler.custom_sampler.name`` gives it.
@@ -144,13 +145,7 @@ class SubsampleOptions:
     @classmethod
     def from_config(cls, node: Mapping[str, Any] | DictConfig | None) -> SubsampleOptions:
         """The options from ``trainer.v1.sampler.sampler_kwargs``; a missing or unknown key is a ``ValueError``."""
-        values = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
-        known = [f.name for f in fields(cls)]
-        for key in [*values, *known]:
-            if key not in known or key not in values:
-                problem = "unknown option" if key not in known else "missing"
-                raise ValueError(f"trainer.v1.sampler.sampler_kwargs.{key}: {problem}; the options: {', '.join(known)}")
-        return cls(**values)
+        return options_from_config(cls, node, "trainer.v1.sampler.sampler_kwargs")
 
 
 def check_rollout_subsample(config: Mapping[str, Any] | DictConfig) -> None:
