@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 import statistics
@@ -58,6 +59,7 @@ from verdict import Verdicts  # benchmarks/verdict.py: target, figure, MET/MISSE
 
 from verl_toolrl.checks.training_log import rollout_records, step_metrics, zero_variance_groups
 from verl_toolrl.cpu.demo import demo_mix_command
+from verl_toolrl.cpu.tiny_policy import UNDECIDED_FILE
 from verl_toolrl.eval.generations import jsonl_lines
 from verl_toolrl.reward.score import compute_score, score_range
 
@@ -78,6 +80,13 @@ LEARNING_SETTINGS = {"distractors": 1.0, "prompts": 4, "steps": 6, "lr": 1e-4, "
 #: the first, before the filter has seen a prompt settle), and twice the validation samples (the gain to
 #: measure is a quarter of the prompts').
 FILTERS_SETTINGS = {"distractors": 1 / 3, "prompts": 2, "steps": 24, "lr": 1e-5, "val_samples": 16}
+#: The validation figures, by the prompts they average over. --filters judges on the undecided training
+#: prompts: in its regime the others start settled, and their samples' spread would hide what RL learned.
+SPLITS = {
+    "train": "training prompts",
+    "heldout": "held-out prompts",
+    "undecided": "training prompts the policy starts undecided on",
+}
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,15 @@ def prepare(output: Path, cpu_python: Path, distractors: float) -> tuple[Path, P
         ]
         _run_or_exit("the tiny policy", [*command, "--output", str(policy)])
     return data, policy
+
+
+def undecided_targets(policy: Path) -> set[str]:
+    """The targets of the prompts ``policy`` starts undecided on, as its warm start listed them."""
+    path = policy / UNDECIDED_FILE
+    if not path.is_file():
+        raise SystemExit(f"bench_cpu_learning: {path} is missing (a policy built before it was written); delete "
+                         f"{policy} to rebuild it")  # fmt: skip
+    return set(json.loads(path.read_text()))
 
 
 def _run_or_exit(what: str, command: list[str]) -> None:
@@ -212,23 +230,28 @@ def train(run: Run, data: Path, policy: Path, output: Path, overrides: list[str]
     return seconds
 
 
-def validations(folder: Path, heldout_truths: set[str]) -> dict[int, dict[str, float]]:
+def validations(
+    folder: Path, heldout_truths: set[str], undecided_truths: set[str] = frozenset()
+) -> dict[int, dict[str, float]]:
     """Per validated step, from verl's dump of the validation samples: the mean ``original`` reward and the
-    share of exact answers (the reward's maximum) on the training prompts and on the held-out ones."""
+    share of exact answers (the reward's maximum) on the training prompts, on the held-out ones and, where
+    the policy lists them, on the training prompts it started undecided on."""
     steps: dict[int, dict[str, float]] = {}
     for path in sorted((folder / "validation").glob("*.jsonl")):
-        scored: dict[str, list[tuple[float, bool]]] = {"train": [], "heldout": []}
+        scored: dict[str, list[tuple[float, bool]]] = {"train": [], "heldout": [], "undecided": []}
         for _, _, sample in jsonl_lines(path):
             split = "heldout" if sample["gts"] in heldout_truths else "train"
             score = compute_score(None, sample["output"], sample["gts"])["score"]
             scored[split].append((score, score == score_range(sample["gts"])[1]))
+            if split == "train" and sample["gts"] in undecided_truths:
+                scored["undecided"].append(scored[split][-1])
         step = int(path.stem)
         steps[step] = {}
         for split, scores in scored.items():
-            if not scores:
+            if not scores and split != "undecided":
                 raise SystemExit(f"bench_cpu_learning: {path} has no {split} prompt; validation must sample both")
-            steps[step][f"{split}_reward"] = statistics.fmean(score for score, _ in scores)
-            steps[step][f"{split}_exact"] = statistics.fmean(exact for _, exact in scores)
+            steps[step][f"{split}_reward"] = statistics.fmean(score for score, _ in scores) if scores else ""
+            steps[step][f"{split}_exact"] = statistics.fmean(exact for _, exact in scores) if scores else ""
     return steps
 
 
@@ -265,13 +288,15 @@ def skipped_prompts(log: Path) -> dict[int, int]:
     return {int(batch): int(skipped) for batch, skipped in SKIPPED.findall(text)}
 
 
-def rows_of(name: str, folder: Path, heldout: set[str], prompts: int) -> list[dict[str, object]]:
+def rows_of(
+    name: str, folder: Path, heldout: set[str], prompts: int, undecided: set[str] = frozenset()
+) -> list[dict[str, object]]:
     """One CSV row per step of the run in ``folder``: GRPO groups generated, prompts the filter skipped,
     groups trained on that scored alike, the training reward and GRPO signal, and the validation figures
     where validated."""
-    metrics, validated = step_metrics(folder / "metrics.jsonl"), validations(folder, heldout)
+    metrics, validated = step_metrics(folder / "metrics.jsonl"), validations(folder, heldout, undecided)
     skipped, settled = skipped_prompts(folder / "train.log"), settled_groups(folder)
-    columns = ("train_reward", "train_exact", "heldout_reward", "heldout_exact")
+    columns = [f"{split}_{figure}" for split in SPLITS for figure in ("reward", "exact")]
     rows = []
     for step in sorted(set(metrics) | set(validated)):
         logged = metrics.get(step, {})
@@ -299,23 +324,25 @@ def plot(path: Path, rows: list[dict[str, object]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for axis, split in zip(axes, ("train", "heldout"), strict=True):
+    splits = [split for split in SPLITS if any(row.get(f"{split}_reward", "") != "" for row in rows)]
+    figure, axes = plt.subplots(1, len(splits), figsize=(5.5 * len(splits), 4), sharey=True)
+    for axis, split in zip(axes, splits, strict=True):
         for name in dict.fromkeys(row["run"] for row in rows):
             points = [
                 (r["step"], r[f"{split}_reward"]) for r in rows if r["run"] == name and r[f"{split}_reward"] != ""
             ]
             axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
-        axis.set(xlabel="step", title=f"{'training' if split == 'train' else 'held-out'} prompts")
+        axis.set(xlabel="step", title=SPLITS[split].replace("the policy starts ", ""))
     axes[0].set_ylabel("validation reward (original, sampled)")
-    axes[1].legend(fontsize=8)
+    axes[-1].legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 
 
-def first_step_reaching(rows: list[dict[str, object]], threshold: float) -> int | str:
-    """The first validated step whose training-prompt reward reaches ``threshold``; "-" when none does."""
-    return next((r["step"] for r in rows if r["train_reward"] != "" and r["train_reward"] >= threshold), "-")
+def first_step_reaching(rows: list[dict[str, object]], threshold: float, split: str = "train") -> int | str:
+    """The first validated step whose reward on the ``split`` prompts reaches ``threshold``; "-" when none does."""
+    key = f"{split}_reward"
+    return next((r["step"] for r in rows if r[key] != "" and r[key] >= threshold), "-")
 
 
 def main() -> None:
@@ -349,11 +376,12 @@ def main() -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     data, policy = prepare(args.output, args.cpu_venv / "bin" / "python", args.distractors)
     heldout = {reward["ground_truth"] for reward in pd.read_parquet(data / "test.parquet")["reward_model"]}
+    undecided = undecided_targets(policy)
     rows: list[dict[str, object]] = []
     for run in runs_for(args):
         seconds = train(run, data, policy, args.output, common_overrides(data, args), args.keep)
         folder = args.output / run.name
-        run_rows = rows_of(run.name, folder, heldout, args.prompts)
+        run_rows = rows_of(run.name, folder, heldout, args.prompts, undecided)
         rows += run_rows
         print(
             f"{run.name}: {seconds:.0f} s; validation (training / held-out prompts) "
@@ -369,32 +397,33 @@ def main() -> None:
         writer.writerows(rows)
     plot(args.output / "validation.png", rows)
     print(f"wrote {args.output / 'steps.csv'} and {args.output / 'validation.png'}")
-    report(rows, args.group, args.prompts)
+    report(rows, args.group, args.prompts, split="undecided" if args.filters else "train")
 
 
-def report(rows: list[dict[str, object]], group: int, prompts: int) -> None:
-    """The table of every run (reward and exact share at each validation, steps to a threshold) and the
-    verdict of each learning run against the control."""
+def report(rows: list[dict[str, object]], group: int, prompts: int, split: str = "train") -> None:
+    """The table of every run (reward and exact share at each validation on the ``split`` prompts, steps to
+    a threshold) and the verdict of each learning run against the control, on those prompts."""
+    reward, exact = f"{split}_reward", f"{split}_exact"
     validated = {}
     for row in rows:
-        if row["train_reward"] != "":
+        if row[reward] != "":
             validated.setdefault(row["run"], []).append(row)
-    control = [row["train_reward"] for row in validated["control-lr0"]]
+    control = [row[reward] for row in validated["control-lr0"]]
     noise = statistics.stdev(control) if len(control) > 1 else float("inf")
     control_final = statistics.fmean(control[-2:])
-    finals = {run: statistics.fmean(r["train_reward"] for r in runs[-2:]) for run, runs in validated.items()}
+    finals = {run: statistics.fmean(r[reward] for r in runs[-2:]) for run, runs in validated.items()}
     threshold = control_final + (max(finals.values()) - control_final) / 2
-    print(f"\n| run | training prompts: reward (exact) by step | held-out: final | step reaching {threshold:+.2f} |")
+    print(f"\n| run | {SPLITS[split]}: reward (exact) by step | held-out: final | step reaching {threshold:+.2f} |")
     print("|---|---|---|---|")
     for run, runs in validated.items():
-        curve = ", ".join(f"{r['step']}: {r['train_reward']:+.2f} ({r['train_exact']:.0%})" for r in runs)
+        curve = ", ".join(f"{r['step']}: {r[reward]:+.2f} ({r[exact]:.0%})" for r in runs)
         heldout = f"{runs[-1]['heldout_reward']:+.2f} ({runs[-1]['heldout_exact']:.0%})"
-        print(f"| {run} | {curve} | {heldout} | {first_step_reaching(runs, threshold)} |")
+        print(f"| {run} | {curve} | {heldout} | {first_step_reaching(runs, threshold, split)} |")
     check = Verdicts()
     learned = {
         run: check.target(
             f"{run} learns",
-            f"final validation {final:+.3f} vs control {control_final:+.3f}",
+            f"final validation on the {SPLITS[split]} {final:+.3f} vs control {control_final:+.3f}",
             f"> control + 3 x {noise:.3f}",
             final > control_final + 3 * noise,
         )
@@ -403,12 +432,14 @@ def report(rows: list[dict[str, object]], group: int, prompts: int) -> None:
     }
     plain = next(iter(validated))
     if any(run.startswith("prompt-filter") for run in validated):
-        report_filters(rows, plain, finals[plain], group, prompts, check, measurable=learned[plain])
+        report_filters(rows, plain, finals[plain], group, prompts, check, measurable=learned[plain], split=split)
     check.finish()
 
 
-def to_reach(rows: list[dict[str, object]], run: str, reward: float) -> tuple[int, int, float] | None:
-    """(step, rollouts generated, training seconds) when ``run``'s validation reward on the training prompts,
+def to_reach(
+    rows: list[dict[str, object]], run: str, reward: float, split: str = "train"
+) -> tuple[int, int, float] | None:
+    """(step, rollouts generated, training seconds) when ``run``'s validation reward on the ``split`` prompts,
     averaged with the validation before it, first reached ``reward`` after training began; None if it never
     did. One validation's spread is about as wide as the gains, hence the pair; the plain run's final reward
     (the mean of its last two validations) is such a pair, so the plain run reaches it by its last step.
@@ -418,11 +449,12 @@ def to_reach(rows: list[dict[str, object]], run: str, reward: float) -> tuple[in
     for row in (r for r in rows if r["run"] == run):
         groups += row["groups"] or 0
         seconds += row["step_s"] or 0.0
-        if row["train_reward"] == "":
+        validated = row[f"{split}_reward"]
+        if validated == "":
             continue
-        if row["step"] > 0 and previous is not None and (previous + row["train_reward"]) / 2 >= reward:
+        if row["step"] > 0 and previous is not None and (previous + validated) / 2 >= reward:
             return int(row["step"]), int(groups), seconds
-        previous = row["train_reward"]
+        previous = validated
     return None
 
 
@@ -435,9 +467,11 @@ def report_filters(
     check: Verdicts,
     *,
     measurable: bool,
+    split: str = "train",
 ) -> None:
     """Rollouts and seconds plain GRPO, the prompt filter and DAPO took to reach the plain run's final
-    reward, the groups they trained on that scored alike, and the prompt filter's target. The target is
+    reward on the ``split`` prompts, the groups they trained on that scored alike, and the prompt filter's
+    target. The target is
     only measurable when the plain run learned (its final reward clear of the control's noise); otherwise
     reaching that reward is noise, and the target is MISSED as not measured."""
     others = ("prompt-filter", "dapo", "subsample")
@@ -445,7 +479,7 @@ def report_filters(
     print(f"\n| run | step reaching {reward:+.2f} | rollouts generated | training seconds | "
           "groups trained on that scored alike | prompts skipped before rollout |")  # fmt: skip
     print("|---|---|---|---|---|---|")
-    reached = {run: to_reach(rows, run, reward) for run in runs}
+    reached = {run: to_reach(rows, run, reward, split) for run in runs}
     for run in runs:
         step, groups, seconds = reached[run] or ("-", 0, 0.0)
         mine = [r for r in rows if r["run"] == run and r["groups"] != ""]
@@ -455,7 +489,7 @@ def report_filters(
               f"{settled} of {len(mine) * prompts} | {skipped} |")  # fmt: skip
     ours = next(run for run in runs if run.startswith("prompt-filter"))
     saving = reached[plain][1] / reached[ours][1] if reached[plain] and reached[ours] else 0.0
-    target = f">= {FILTERS_TARGET}x fewer rollouts than plain GRPO to its final validation reward {reward:+.2f}"
+    target = f">= {FILTERS_TARGET}x fewer rollouts than plain GRPO to its final {reward:+.2f} on the {SPLITS[split]}"
     if not measurable:
         check.target("the prompt filter saves rollouts", f"nothing, {plain} did not learn", target, False)
         return

@@ -143,14 +143,17 @@ def test_the_learning_benchmark_reads_verls_validation_dumps_per_split_and_judge
     tmp_path: Path, capsys
 ) -> None:
     """The learning benchmark's reading and verdict, on validation dumps written here in verl's layout
-    (``trainer.validation_data_dir``: one ``{step}.jsonl`` a validation, ``input/output/gts/score``)."""
+    (``trainer.validation_data_dir``: one ``{step}.jsonl`` a validation, ``input/output/gts/score``): a
+    training prompt the policy starts undecided on, one it has settled, and a held-out one."""
     train = '<think> t </think>\n<tool_call>\n{"name": "f", "parameters": {"a": 1}}\n</tool_call>'
+    settled = '<think> t </think>\n<tool_call>\n{"name": "h", "parameters": {"c": 3}}\n</tool_call>'
     heldout = '<think> t </think>\n<tool_call>\n{"name": "g", "parameters": {"b": 2}}\n</tool_call>'
 
     def dump(run: str, step: int, exact_train: int, exact_heldout: int) -> None:
         folder = tmp_path / run / "validation"
         folder.mkdir(parents=True, exist_ok=True)
-        samples = [(train, n < exact_train) for n in range(4)] + [(heldout, n < exact_heldout) for n in range(4)]
+        samples = [(train, n < exact_train) for n in range(4)] + [(settled, True)] * 4
+        samples += [(heldout, n < exact_heldout) for n in range(4)]
         lines = [{"input": "", "output": gts if exact else distractor(gts), "gts": gts, "score": 0.0, "step": step}
                  for gts, exact in samples]  # fmt: skip
         (folder / f"{step}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
@@ -167,7 +170,7 @@ def test_the_learning_benchmark_reads_verls_validation_dumps_per_split_and_judge
         ]
         (folder / "train.log").write_text("\n".join(filtered) + "\n")
 
-    curves = {  # exact answers of 4 on the training prompts at steps 0, 2, 4, 6
+    curves = {  # exact answers of 4 on the undecided training prompt at steps 0, 2, 4, 6
         "learning-lr0.0001": [2, 3, 4, 4],
         "control-lr0": [2, 3, 2, 2],  # the noise floor
         "prompt-filter-lr0.0001": [2, 4, 4, 4],  # two validations in a row at the plain run's final by step 4
@@ -180,19 +183,21 @@ def test_the_learning_benchmark_reads_verls_validation_dumps_per_split_and_judge
     rows = []
     for run in curves:
         assert sorted(bench.validations(tmp_path / run, {heldout})) == [0, 2, 4, 6]
-        rows += bench.rows_of(run, tmp_path / run, {heldout}, prompts=4)
+        rows += bench.rows_of(run, tmp_path / run, {heldout}, prompts=4, undecided={train})
     learning = [row for row in rows if row["run"] == "learning-lr0.0001" and row["train_reward"] != ""]
-    assert [row["train_exact"] for row in learning] == [0.5, 0.75, 1.0, 1.0]
+    assert [row["undecided_exact"] for row in learning] == [0.5, 0.75, 1.0, 1.0]
+    assert [row["train_exact"] for row in learning] == [0.75, 0.875, 1.0, 1.0]  # the settled prompt too
     assert {row["heldout_exact"] for row in learning} == {0.25}
     exact, wrong = compute_score(None, train, train)["score"], compute_score(None, distractor(train), train)["score"]
-    assert learning[-1]["train_reward"] == exact and learning[0]["train_reward"] == (exact + wrong) / 2
+    assert learning[-1]["undecided_reward"] == exact and learning[0]["undecided_reward"] == (exact + wrong) / 2
+    assert learning[0]["train_reward"] == (exact + wrong) / 4 + exact / 2
     assert [r["groups"] for r in rows if r["run"] == "dapo-lr0.0001" and r["step"] > 0] == [7] * 6
-    assert bench.to_reach(rows, "learning-lr0.0001", exact) == (6, 24, 60.0)
-    assert bench.to_reach(rows, "prompt-filter-lr0.0001", exact) == (4, 16, 40.0)
-    assert bench.to_reach(rows, "dapo-lr0.0001", exact) == (4, 28, 40.0)
-    assert bench.to_reach(rows, "control-lr0", exact) is None
+    assert bench.to_reach(rows, "learning-lr0.0001", exact, "undecided") == (6, 24, 60.0)
+    assert bench.to_reach(rows, "prompt-filter-lr0.0001", exact, "undecided") == (4, 16, 40.0)
+    assert bench.to_reach(rows, "dapo-lr0.0001", exact, "undecided") == (4, 28, 40.0)
+    assert bench.to_reach(rows, "control-lr0", exact, "undecided") is None
     with pytest.raises(SystemExit) as exit_:
-        bench.report(rows, group=8, prompts=4)
+        bench.report(rows, group=8, prompts=4, split="undecided")
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert "| prompt-filter-lr0.0001 | 4 | 128 | 40 | 0 of 24 | 6 |" in out
@@ -202,6 +207,7 @@ def test_the_learning_benchmark_reads_verls_validation_dumps_per_split_and_judge
         out,
     )
     assert re.search(r"target learning-lr0.0001 learns: > control \+ 3 x [\d.]+, .*: MET", out)
+    assert "learning-lr0.0001 learns: > control + 3 x" in out and "on the training prompts the policy starts" in out
     # a plain run that did not learn makes the rollouts to its final reward noise: the target is not measured
-    bench.report_filters(rows, "control-lr0", exact, 8, 4, bench.Verdicts(), measurable=False)
+    bench.report_filters(rows, "control-lr0", exact, 8, 4, bench.Verdicts(), measurable=False, split="undecided")
     assert "measured nothing, control-lr0 did not learn: MISSED" in capsys.readouterr().out

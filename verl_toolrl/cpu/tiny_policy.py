@@ -15,7 +15,8 @@ coin flip between the right call and a worse one, one token apart, a decision GR
 steps (``benchmarks/bench_cpu_learning.py``); a policy fitted to the targets alone has nothing to choose.
 ``--distractors SHARE`` fits distractors for that share of each file's calls with arguments only (chosen by
 the seed): a policy settled on most prompts and undecided on a few, the regime where most GRPO groups score
-alike (``bench_cpu_learning.py --filters``).
+alike (``bench_cpu_learning.py --filters``). The targets it starts undecided on are saved beside the model
+(:data:`UNDECIDED_FILE`).
 
 >>> tokenizer = byte_level_tokenizer(["<think> hi </think>", '{"name": "get_weather"}'], vocab_size=300)
 >>> text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
@@ -52,6 +53,9 @@ from verl_toolrl.core.calls import ToolCall, parse_response, render_output
 #: data.max_prompt_length with truncation: left). A 2-layer model trained on one prompt length and sampled on
 #: another writes noise; trained and sampled alike, its rewards differ within a GRPO group.
 CONTEXT_TOKENS = 192
+#: The file, beside the model, listing the targets of the prompts whose distractor the warm start fitted
+#: (a JSON list of strings): the prompts the policy starts undecided on, where RL has something to learn.
+UNDECIDED_FILE = "undecided_targets.json"
 
 
 def build_policy(
@@ -143,20 +147,31 @@ def distractor(target: str) -> str | None:
 
 
 def with_distractors(examples: Sequence[Example], share: float = 1.0, seed: int = 0) -> list[Example]:
-    """The examples followed by one example per :func:`distractor` of their targets, for ``share`` of the
-    targets that have one (rounded, at least one when ``share > 0``; which ones, by ``seed``).
+    """The examples followed by one example per :func:`distractor` of the targets :func:`undecided` picks.
 
     >>> call = '<think> x </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": %d}}\\n</tool_call>'
     >>> examples = [Example([], call % n) for n in range(4)] + [Example([], "<think> x </think>")]
     >>> [len(with_distractors(examples, share)) for share in (1.0, 0.5, 0.1, 0.0)]
     [9, 7, 6, 5]
     """
+    return [*examples, *(Example(e.messages, distractor(e.target)) for e in undecided(examples, share, seed))]
+
+
+def undecided(examples: Sequence[Example], share: float = 1.0, seed: int = 0) -> list[Example]:
+    """The examples whose distractor the warm start also fits, so that the policy starts undecided on them:
+    ``share`` of those whose target has a :func:`distractor` (rounded, at least one when ``share > 0``;
+    which ones, by ``seed``).
+
+    >>> call = '<think> x </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": %d}}\\n</tool_call>'
+    >>> examples = [Example([], call % n) for n in range(4)] + [Example([], "<think> x </think>")]
+    >>> [examples.index(example) for example in undecided(examples, 0.5, seed=0)]
+    [1, 3]
+    """
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"distractor share {share}: must be between 0 and 1")
-    candidates = [Example(e.messages, wrong) for e in examples if (wrong := distractor(e.target)) is not None]
+    candidates = [example for example in examples if distractor(example.target) is not None]
     chosen = round(share * len(candidates)) or (1 if share > 0 and candidates else 0)
-    picked = sorted(random.Random(seed).sample(range(len(candidates)), chosen))
-    return [*examples, *(candidates[index] for index in picked)]
+    return [candidates[index] for index in sorted(random.Random(seed).sample(range(len(candidates)), chosen))]
 
 
 def _encode(tokenizer: PreTrainedTokenizerFast, example: Example, context: int) -> tuple[list[int], int]:
@@ -225,17 +240,17 @@ def make_tiny_policy(
 ) -> dict[str, float]:
     """Train the tokenizer on the data, build the model, warm-start it on the rows of ``train_files`` (and
     the distractors of that share of each file's calls, :func:`with_distractors`), ``save_pretrained`` both
-    to ``output``; returns a summary (parameters, examples, first and last loss, seconds)."""
+    to ``output`` with the targets it starts undecided on (:data:`UNDECIDED_FILE`); returns a summary
+    (parameters, examples, first and last loss, seconds)."""
     started = time.perf_counter()
     frames = [pd.read_parquet(path, columns=["prompt", "reward_model"]) for path in (*train_files, *extra_files)]
     tokenizer = byte_level_tokenizer(corpus(frames), vocab_size=vocab_size)
     model = build_policy(tokenizer, seed=seed)
-    examples = [
-        example
-        for path in train_files
-        for example in with_distractors(examples_from_parquet(path), share=distractors, seed=seed)
-    ]
+    by_file = [examples_from_parquet(path) for path in train_files]
+    examples = [example for rows in by_file for example in with_distractors(rows, share=distractors, seed=seed)]
     output.mkdir(parents=True, exist_ok=True)
+    targets = [example.target for rows in by_file for example in undecided(rows, share=distractors, seed=seed)]
+    (output / UNDECIDED_FILE).write_text(json.dumps(targets, indent=1) + "\n")
     model.config.save_pretrained(output)  # the Qwen2 config.json by which AutoTokenizer picks its class
     tokenizer.save_pretrained(output)
     # verl and vLLM read the tokenizer back with AutoTokenizer, which makes a Qwen2 folder's tokenizer a
