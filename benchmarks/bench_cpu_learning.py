@@ -333,7 +333,7 @@ def plot(path: Path, rows: list[dict[str, object]]) -> None:
                 (r["step"], r[f"{split}_reward"]) for r in rows if r["run"] == name and r[f"{split}_reward"] != ""
             ]
             axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
-        axis.set(xlabel="step", title=SPLITS[split].replace("the policy starts ", ""))
+        axis.set(xlabel="step", title="undecided training prompts" if split == "undecided" else SPLITS[split])
     axes[0].set_ylabel("validation reward (original, sampled)")
     axes[-1].legend(fontsize=8)
     figure.tight_layout()
