@@ -146,15 +146,16 @@ def distractor(target: str) -> str | None:
     return render_output(parsed.think, [ToolCall(parsed.calls[0].name), *parsed.calls[1:]], parsed.response)
 
 
-def with_distractors(examples: Sequence[Example], share: float = 1.0, seed: int = 0) -> list[Example]:
-    """The examples followed by one example per :func:`distractor` of the targets :func:`undecided` picks.
+def with_distractors(examples: Sequence[Example], chosen: Sequence[Example]) -> list[Example]:
+    """The examples followed by one example per :func:`distractor` of the ``chosen`` ones' targets (those
+    :func:`undecided` picks).
 
     >>> call = '<think> x </think>\\n<tool_call>\\n{"name": "f", "parameters": {"a": %d}}\\n</tool_call>'
     >>> examples = [Example([], call % n) for n in range(4)] + [Example([], "<think> x </think>")]
-    >>> [len(with_distractors(examples, share)) for share in (1.0, 0.5, 0.1, 0.0)]
+    >>> [len(with_distractors(examples, undecided(examples, share))) for share in (1.0, 0.5, 0.1, 0.0)]
     [9, 7, 6, 5]
     """
-    return [*examples, *(Example(e.messages, distractor(e.target)) for e in undecided(examples, share, seed))]
+    return [*examples, *(Example(example.messages, distractor(example.target)) for example in chosen)]
 
 
 def undecided(examples: Sequence[Example], share: float = 1.0, seed: int = 0) -> list[Example]:
@@ -247,9 +248,12 @@ def make_tiny_policy(
     tokenizer = byte_level_tokenizer(corpus(frames), vocab_size=vocab_size)
     model = build_policy(tokenizer, seed=seed)
     by_file = [examples_from_parquet(path) for path in train_files]
-    examples = [example for rows in by_file for example in with_distractors(rows, share=distractors, seed=seed)]
+    chosen = [undecided(rows, share=distractors, seed=seed) for rows in by_file]
+    examples = [
+        example for rows, picked in zip(by_file, chosen, strict=True) for example in with_distractors(rows, picked)
+    ]
     output.mkdir(parents=True, exist_ok=True)
-    targets = [example.target for rows in by_file for example in undecided(rows, share=distractors, seed=seed)]
+    targets = [example.target for picked in chosen for example in picked]
     (output / UNDECIDED_FILE).write_text(json.dumps(targets, indent=1) + "\n")
     model.config.save_pretrained(output)  # the Qwen2 config.json by which AutoTokenizer picks its class
     tokenizer.save_pretrained(output)
