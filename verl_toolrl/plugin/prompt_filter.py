@@ -212,11 +212,12 @@ class PromptHistory:
         self.skips[requested] = 0
         return self._serve(requested)
 
-    def replacement_order(self, prompt: int) -> tuple[bool, bool, float, int, int]:
-        """Sort key of a candidate replacement, smallest first: served before, its latest group still
-        unscored (in this batch), how often it settled, its latest serve, its seeded rank."""
-        served, in_flight = prompt in self.latest, not self.group_scores(prompt)
-        return served, served and in_flight, self.settled_share(prompt), self.latest.get(prompt, -1), self.rank[prompt]
+    def replacement_order(self, prompt: int) -> tuple[bool, float, int, int]:
+        """Sort key of a candidate replacement, smallest first: its latest group still unscored (served in
+        this batch), how often it settled, its latest serve (-1: never served, so those come first), its
+        seeded rank."""
+        in_flight = prompt in self.latest and not self.group_scores(prompt)
+        return in_flight, self.settled_share(prompt), self.latest.get(prompt, -1), self.rank[prompt]
 
     def _serve(self, prompt: int, skipped: int | None = None, reason: str = "") -> Served:
         serve, self.serves = self.serves, self.serves + 1
