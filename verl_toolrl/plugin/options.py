@@ -38,9 +38,10 @@ def options_from_config(cls: type[Options], node: Mapping[str, Any] | DictConfig
     """
     values = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
     specs = fields(cls)  # type: ignore[arg-type]
-    known = ", ".join(spec.name for spec in specs)
+    names = [spec.name for spec in specs]
+    known = ", ".join(names)
     for key in values:
-        if key not in {spec.name for spec in specs}:
+        if key not in names:
             raise ValueError(f"{prefix}.{key}: unknown option; known: {known}")
     for spec in specs:
         if spec.name not in values and spec.default is MISSING and spec.default_factory is MISSING:
