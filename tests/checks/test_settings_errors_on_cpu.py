@@ -82,6 +82,7 @@ def test_a_bad_setting_is_one_line_naming_key_value_and_choices(command, overrid
     "override, says",
     [
         ("data.prompt_filter.max_skips=-1", "data.prompt_filter.max_skips=-1: must be an integer >= 0"),
+        ("data.prompt_filter.window=0", "data.prompt_filter.window=0: must be an integer >= 1"),
         ("data.dataloader_num_workers=4", "data.dataloader_num_workers=4: the prompt filter needs 0"),
         ("reward.reward_manager.name=naive", "reward.reward_manager.name=naive: the prompt filter needs the toolrl"),
         ("data.val_files=TRAIN", "data.val_files is data.train_files: the prompt filter"),
