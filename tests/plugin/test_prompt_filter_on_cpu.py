@@ -8,6 +8,8 @@ cluster; the scores reach it through the real ``toolrl`` reward manager's ``run_
 
 from __future__ import annotations
 
+import random
+
 import pandas as pd
 import pytest
 from omegaconf import open_dict
@@ -20,6 +22,7 @@ from verl_toolrl.plugin.prompt_filter import (
     PromptFilterOptions,
     PromptHistory,
     VarianceFilteredDataset,
+    parse_stamp,
 )
 from verl_toolrl.plugin.reward_manager import ToolRLRewardManager
 from verl_toolrl.plugin.verl_batch import agent_loop_sample
@@ -73,6 +76,27 @@ def test_a_replacement_is_the_prompt_that_settled_least_often_in_its_latest_wind
     assert history.serve(2).prompt == 3  # 1's new group has no score yet: 3 is the one left
     settle(history, 3, [4.0, 1.0])
     assert history.settled_share(3) == 0.0  # two unsettled groups since: the settled one left the window
+
+
+@pytest.mark.parametrize("options", [PromptFilterOptions(), PromptFilterOptions(min_std=0.6, window=1, seed=3)])
+def test_the_replacement_kept_current_is_the_one_a_scan_of_every_prompt_finds(options):
+    rng = random.Random(7)
+    history = PromptHistory(30, options)
+    scores = {0: [4.0], 1: [0.0], 2: [0.0, 1.0, 1.5, 4.0]}  # by prompt % 3: always solved, never, undecided
+    open_stamps: list[str] = []
+    skips = 0
+    for _ in range(600):
+        unsettled = [prompt for prompt in range(history.size) if not history.settled(prompt)]
+        scanned = min(unsettled, key=history.replacement_order) if unsettled else None
+        assert history.first_replacement() == scanned
+        if open_stamps and rng.random() < 0.7:  # a score, now and then for a group already superseded
+            stamp_text = rng.choice(open_stamps)
+            history.record(stamp_text, rng.choice(scores[parse_stamp(stamp_text)[0] % 3]))
+        else:
+            served = history.serve(rng.randrange(history.size))
+            open_stamps.append(served.stamp)
+            skips += served.skipped is not None
+    assert skips > 20
 
 
 def test_a_settled_prompt_is_rolled_out_again_after_max_skips_in_a_row():

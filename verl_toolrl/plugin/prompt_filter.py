@@ -30,6 +30,7 @@ resumed run starts it empty.
 
 from __future__ import annotations
 
+import heapq
 import random
 import statistics
 from collections import deque
@@ -128,7 +129,8 @@ class Served:
 
 class PromptHistory:
     """Per prompt of a dataset of ``size`` rows: the scores of its latest ``window`` groups and its skips in
-    a row.
+    a row. The unsettled prompts are kept in a heap on :meth:`replacement_order`, so choosing a replacement
+    costs a heap operation, not a scan of the training set.
 
     >>> history = PromptHistory(3, PromptFilterOptions(max_skips=1))
     >>> history.serve(0)
@@ -164,12 +166,18 @@ class PromptHistory:
         order = list(range(size))
         random.Random(options.seed).shuffle(order)
         self.rank = {prompt: position for position, prompt in enumerate(order)}
+        # The unsettled prompts as a heap on replacement_order, so a skip costs a pop, not a scan of the set:
+        # `queued` holds each unsettled prompt's current key; a heap entry whose key is not it is stale.
+        self.queued = {prompt: self.replacement_order(prompt) for prompt in range(size)}
+        self.heap: list[tuple[tuple[bool, float, int, int], int]] = []
+        self._rebuild_heap()
 
     def record(self, stamp_text: str, score: float) -> None:
         """One rollout's score for the group a stamp names; scores of a group already superseded are ignored."""
         prompt, serve = parse_stamp(stamp_text)
         if self.latest.get(prompt) == serve:
             self.groups[prompt][-1].append(float(score))
+            self._requeue(prompt)
 
     def group_scores(self, prompt: int) -> list[float]:
         """The scores recorded so far for ``prompt``'s latest group."""
@@ -204,10 +212,9 @@ class PromptHistory:
             raise IndexError(f"prompt {requested} is outside the training set's {self.size} rows")
         reason = self.settled(requested)
         if reason and self.skips.get(requested, 0) < self.options.max_skips:
-            candidates = [p for p in range(self.size) if not self.settled(p)]
-            if candidates:
+            replacement = self.first_replacement()
+            if replacement is not None:
                 self.skips[requested] = self.skips.get(requested, 0) + 1
-                replacement = min(candidates, key=self.replacement_order)
                 return self._serve(replacement, skipped=requested, reason=reason)
         self.skips[requested] = 0
         return self._serve(requested)
@@ -219,10 +226,37 @@ class PromptHistory:
         in_flight = prompt in self.latest and not self.group_scores(prompt)
         return in_flight, self.settled_share(prompt), self.latest.get(prompt, -1), self.rank[prompt]
 
+    def first_replacement(self) -> int | None:
+        """The unsettled prompt with the smallest :meth:`replacement_order`; None when every prompt is settled."""
+        while self.heap:
+            key, prompt = self.heap[0]
+            if self.queued.get(prompt) == key:
+                return prompt
+            heapq.heappop(self.heap)
+        return None
+
+    def _requeue(self, prompt: int) -> None:
+        """Bring ``prompt``'s heap entry up to date after its groups changed (its key depends on them alone)."""
+        if self.settled(prompt):
+            self.queued.pop(prompt, None)
+            return
+        key = self.replacement_order(prompt)
+        if self.queued.get(prompt) != key:
+            self.queued[prompt] = key
+            heapq.heappush(self.heap, (key, prompt))
+            if len(self.heap) > 2 * self.size + 64:
+                self._rebuild_heap()
+
+    def _rebuild_heap(self) -> None:
+        """The heap of the queued prompts alone, without stale entries."""
+        self.heap = [(key, prompt) for prompt, key in self.queued.items()]
+        heapq.heapify(self.heap)
+
     def _serve(self, prompt: int, skipped: int | None = None, reason: str = "") -> Served:
         serve, self.serves = self.serves, self.serves + 1
         self.latest[prompt] = serve
         self.groups.setdefault(prompt, deque(maxlen=self.options.window)).append([])
+        self._requeue(prompt)
         return Served(prompt, stamp(prompt, serve), skipped, reason)
 
 
