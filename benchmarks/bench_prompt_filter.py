@@ -65,6 +65,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true", help="CI size: 400 prompts, batches of 64")
     args = parser.parse_args()
+    for name in ("prompts", "batch", "group"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"argument --{name}: must be at least 1, got {getattr(args, name)}")
     prompts = args.prompts or (400 if args.smoke else 3920)
     batch = args.batch or (64 if args.smoke else 512)
     batches = -(-prompts // batch) + 4  # every prompt served once, then four batches of re-requests
